@@ -1,0 +1,1 @@
+"""The project's own Neo4j server: provisioned from Maven Central, started and stopped locally."""

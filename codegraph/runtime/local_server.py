@@ -1,0 +1,293 @@
+"""Provision, start, stop and inspect the project's own Neo4j 5.26 Community server.
+
+The server runs from the Maven Central jars (there is no tarball there): the jars are
+copied into ``<home>/lib`` by Maven, a ``neo4j.conf`` is generated into ``<home>/conf``,
+and ``org.neo4j.server.CommunityEntryPoint`` is launched in console mode as a child
+process detached from the caller's session, with a pid file beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from neo4j import GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from codegraph.settings import NEO4J_VERSION, Settings
+
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_ENTRY_POINT = "org.neo4j.server.startup.Neo4jAdminCommand"
+
+# The JVM flags of the 5.26 default neo4j.conf (server.jvm.additional), less
+# -XX:+AlwaysPreTouch: pre-touching the heap slows start-up on a shared 2-core machine.
+JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "-XX:FlightRecorderOptions=stackdepth=256",
+    "-XX:+UnlockDiagnosticVMOptions",
+    "-XX:+DebugNonSafepoints",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dlog4j.layout.jsonTemplate.maxStringLength=32768",
+)
+
+
+class LocalNeo4jError(RuntimeError):
+    """The local server could not be provisioned, started or stopped."""
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pid: int | None
+    bolt_uri: str
+    home: Path
+    version: str | None
+    log_file: Path
+
+
+class LocalNeo4j:
+    """One local Neo4j server under ``settings.neo4j_home``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.neo4j_home
+        self.lib_dir = self.home / "lib"
+        self.plugins_dir = self.home / "plugins"
+        self.conf_dir = self.home / "conf"
+        self.logs_dir = self.home / "logs"
+        self.pid_file = self.home / "run" / "neo4j.pid"
+        self.console_log = self.logs_dir / "console.log"
+
+    # -- provisioning -------------------------------------------------------------------
+    def is_provisioned(self) -> bool:
+        marker = self.lib_dir / ".version"
+        return marker.exists() and marker.read_text().strip() == NEO4J_VERSION
+
+    def provision(self) -> None:
+        """Copy the Neo4j server jars from Maven Central into ``<home>/lib`` (once per version)."""
+        if self.is_provisioned():
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise LocalNeo4jError("Maven (mvn) is required to provision Neo4j from Maven Central")
+        self._require_java()
+        if self.lib_dir.exists():
+            shutil.rmtree(self.lib_dir)
+        self.lib_dir.mkdir(parents=True)
+        self.plugins_dir.mkdir(parents=True, exist_ok=True)
+        pom = resources.files("codegraph.runtime").joinpath("pom.xml")
+        with resources.as_file(pom) as pom_path:
+            cmd = [
+                mvn, "-q", "-B", "-f", str(pom_path),
+                f"-Dneo4j.version={NEO4J_VERSION}",
+                "dependency:copy-dependencies", f"-DoutputDirectory={self.lib_dir}",
+            ]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise LocalNeo4jError(f"mvn failed ({done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}")
+        if not any(self.lib_dir.glob("neo4j-kernel-*.jar")):
+            raise LocalNeo4jError(f"mvn copied no neo4j-kernel jar into {self.lib_dir}")
+        (self.lib_dir / ".version").write_text(NEO4J_VERSION + "\n")
+
+    @staticmethod
+    def _require_java() -> str:
+        java = shutil.which("java")
+        if java is None:
+            raise LocalNeo4jError("Java 17 or newer is required to run Neo4j 5.26 (no `java` on PATH)")
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+        first = out.splitlines()[0] if out else ""
+        try:
+            major = int(first.split('"')[1].split(".")[0])
+        except (IndexError, ValueError) as exc:
+            raise LocalNeo4jError(f"cannot read the Java version from {first!r}") from exc
+        if major < 17:
+            raise LocalNeo4jError(f"Neo4j 5.26 needs Java 17+, found {first!r}")
+        return java
+
+    def write_config(self) -> None:
+        s = self.settings
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        port = s.local_bolt_port
+        lines = [
+            "# Generated by codegraph; edit settings via CODEGRAPH_* env vars, not here.",
+            f"server.bolt.listen_address=127.0.0.1:{port}",
+            f"server.bolt.advertised_address=127.0.0.1:{port}",
+            "server.http.enabled=false",
+            "server.https.enabled=false",
+            "dbms.usage_report.enabled=false",
+            "dbms.security.auth_enabled=true",
+            # Auditors' read queries must not read the host's files.
+            "dbms.security.allow_csv_import_from_file_urls=false",
+            f"server.directories.import={self.home / 'import'}",
+            f"server.memory.heap.initial_size={s.local_heap}",
+            f"server.memory.heap.max_size={s.local_heap}",
+            f"server.memory.pagecache.size={s.local_pagecache}",
+            f"db.memory.transaction.max={s.local_tx_memory_max}",
+            "db.logs.query.enabled=OFF",
+            "server.jvm.additional=" + " ".join(JVM_FLAGS),
+        ]
+        (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
+
+    def _classpath(self) -> str:
+        return f"{self.plugins_dir}/*:{self.lib_dir}/*"
+
+    def _java_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["NEO4J_HOME"] = str(self.home)
+        env["NEO4J_CONF"] = str(self.conf_dir)
+        return env
+
+    def _ensure_password(self) -> str:
+        """Generate the password once and set it before the database first starts."""
+        pw_file = self.settings.password_file
+        if self.settings.neo4j_password is not None:
+            password = self.settings.neo4j_password.get_secret_value()
+        elif pw_file.exists():
+            return pw_file.read_text().strip()
+        else:
+            password = secrets.token_urlsafe(24)
+        if (self.home / "data" / "databases" / "system").exists():
+            raise LocalNeo4jError(
+                f"{self.home}/data exists but {pw_file} is missing: the initial password cannot be set "
+                "again; restore the file, set NEO4J_PASSWORD, or remove the state dir"
+            )
+        java = self._require_java()
+        cmd = [java, "-cp", self._classpath(), ADMIN_ENTRY_POINT, "dbms", "set-initial-password", password]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=self._java_env(), check=False)
+        if done.returncode != 0:
+            raise LocalNeo4jError(f"set-initial-password failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
+        pw_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        os.chmod(pw_file, 0o600)
+        return password
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _read_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            os.waitpid(pid, os.WNOHANG)  # reap our own exited child so it is not seen as alive
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def start(self) -> ServerStatus:
+        """Provision if needed, start if not running, and wait until Bolt answers. Idempotent."""
+        self.provision()
+        self.write_config()
+        password = self._ensure_password()
+        pid = self._read_pid()
+        if pid is None:
+            for sub in ("logs", "run", "data", "import", "plugins"):
+                (self.home / sub).mkdir(parents=True, exist_ok=True)
+            java = self._require_java()
+            heap = self.settings.local_heap
+            cmd = [
+                java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", self._classpath(), ENTRY_POINT,
+                f"--home-dir={self.home}", f"--config-dir={self.conf_dir}", "--console-mode",
+            ]
+            log = open(self.console_log, "ab")  # noqa: SIM115 - handed to the child process
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=self._java_env(), cwd=self.home, start_new_session=True,
+            )
+            log.close()
+            self.pid_file.write_text(f"{proc.pid}\n")
+            pid = proc.pid
+        self._wait_for_bolt(pid, password)
+        return self.status()
+
+    def _wait_for_bolt(self, pid: int, password: str) -> None:
+        deadline = time.monotonic() + self.settings.local_start_timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._read_pid() is None:
+                raise LocalNeo4jError(
+                    f"Neo4j (pid {pid}) exited during start-up; see {self.console_log}:\n{self._log_tail()}"
+                )
+            try:
+                with GraphDatabase.driver(
+                    self.settings.bolt_uri, auth=(self.settings.neo4j_user, password),
+                    connection_timeout=2.0,
+                ) as driver:
+                    driver.verify_connectivity()
+                    return
+            except AuthError as exc:
+                raise LocalNeo4jError(f"Neo4j refused the stored password: {exc}") from exc
+            except (ServiceUnavailable, OSError) as exc:
+                last_error = exc
+                time.sleep(0.25)
+        raise LocalNeo4jError(
+            f"Bolt on {self.settings.bolt_uri} did not answer within {self.settings.local_start_timeout_s:.0f}s "
+            f"({last_error}); see {self.console_log}:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.console_log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log yet)"
+
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """SIGTERM the server and wait for it to exit; returns whether one was running."""
+        pid = self._read_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._read_pid() is None:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.5)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> ServerStatus:
+        pid = self._read_pid()
+        version: str | None = None
+        if pid is not None:
+            try:
+                with GraphDatabase.driver(
+                    self.settings.bolt_uri,
+                    auth=(self.settings.neo4j_user, self.settings.resolved_password()),
+                    connection_timeout=2.0,
+                ) as driver:
+                    version = driver.get_server_info().agent
+            except Exception:  # status must answer even when the server is half up
+                version = None
+        return ServerStatus(
+            running=pid is not None, pid=pid, bolt_uri=self.settings.bolt_uri, home=self.home,
+            version=version, log_file=self.console_log,
+        )

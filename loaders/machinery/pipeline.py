@@ -1,0 +1,129 @@
+"""Run one load end to end: check, stage, write, diff, promote — or leave the graph as it was."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from neo4j import Driver
+
+from loaders.errors import LoadError
+from loaders.machinery.runs import VISIBLE, ReleaseSpec, RunLedger, SourceFile, new_run_id
+from loaders.machinery.writer import GraphWriter, WriteStats
+
+
+@dataclass
+class LoadContext:
+    """What a loader gets: the writer (stamped with run and release) and the release it fills."""
+
+    writer: GraphWriter
+    release: ReleaseSpec
+    run_id: str
+    sources: list[Path]
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+class Loader(Protocol):
+    """A source loader: parses its files and writes rows through the shared writer."""
+
+    name: str  # e.g. "icd10cm"; also the release system id
+    system_name: str  # e.g. "ICD-10-CM"
+
+    def write(self, ctx: LoadContext) -> None: ...
+
+
+class AfterStaging(Protocol):
+    """Hook run once the release is staged, before promotion (diff, impact); may read the graph."""
+
+    def __call__(self, driver: Driver, database: str, ctx: LoadContext) -> dict[str, Any]: ...
+
+
+@dataclass
+class LoadReport:
+    run_id: str
+    release: str
+    status: str  # completed | dry_run | failed
+    stats: WriteStats
+    counts: dict[str, Any]
+    seconds: float
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class ReleaseConflictError(LoadError):
+    """The release is already visible with different source files."""
+
+
+def run_load(
+    driver: Driver,
+    database: str,
+    loader: Loader,
+    sources: list[Path],
+    release: ReleaseSpec,
+    *,
+    batch_size: int = 5000,
+    dry_run: bool = False,
+    show_progress: bool = False,
+    after_staging: AfterStaging | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> LoadReport:
+    """Load ``sources`` as ``release``; visible only if everything succeeded (and not a dry run)."""
+    ledger = RunLedger(driver, database)
+    for stale in ledger.stale_runs():
+        log(f"cleaning up crashed run {stale}")
+        ledger.discard_run(stale)
+        ledger.finish(stale, "failed", {}, error="process died; cleaned up by a later load")
+
+    for path in sources:
+        if not path.exists():
+            raise LoadError(f"{path}: no such file or directory")
+    files = [SourceFile.of(p) for p in _expand(sources)]
+    existing = ledger.release_state(release.id)
+    if existing and existing["status"] == VISIBLE:
+        previous = {d for run_files in existing["files"] for d in (run_files or [])}
+        if previous and previous != {f.describe() for f in files}:
+            raise ReleaseConflictError(
+                f"release {release.id} is already visible from other source files; "
+                "load the corrected files under a new release id"
+            )
+
+    run_id = new_run_id(loader.name)
+    ledger.start(run_id, loader.name, release, files)
+    started = time.perf_counter()
+    writer = GraphWriter(
+        driver, database, run_id=run_id, release_id=release.id, batch_size=batch_size,
+        show_progress=show_progress,
+    )
+    ctx = LoadContext(writer=writer, release=release, run_id=run_id, sources=sources)
+    try:
+        ledger.stage_release(run_id, release, loader.system_name)
+        with writer:
+            loader.write(ctx)
+        report = after_staging(driver, database, ctx) if after_staging else {}
+    except BaseException as exc:
+        ledger.discard_run(run_id)
+        ledger.finish(run_id, "failed", ctx.counts, error=str(exc)[:2000])
+        raise
+    counts = {**ctx.counts, **writer.stats.as_properties()}
+    if dry_run:
+        ledger.discard_run(run_id)
+        ledger.finish(run_id, "dry_run", counts)
+        status = "dry_run"
+    else:
+        ledger.promote(release)
+        ledger.finish(run_id, "completed", counts)
+        status = "completed"
+    return LoadReport(
+        run_id=run_id, release=release.id, status=status, stats=writer.stats, counts=counts,
+        seconds=time.perf_counter() - started, report=report,
+    )
+
+
+def _expand(sources: list[Path]) -> list[Path]:
+    """Files for provenance: a directory stands for every file under it."""
+    out: list[Path] = []
+    for src in sources:
+        out.extend(sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src])
+    return out

@@ -1,0 +1,71 @@
+"""Neo4j constraints and indexes generated from the ontology, applied idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neo4j import Driver
+
+from ontology.vocabulary import NODE_SPECS
+
+FULLTEXT_INDEX = "code_search"
+
+
+@dataclass(frozen=True)
+class SchemaStatement:
+    name: str
+    kind: str  # constraint | index
+    cypher: str
+
+
+def schema_statements() -> list[SchemaStatement]:
+    """Uniqueness per node key, range indexes on lookups, one full-text index on titles and terms."""
+    out: list[SchemaStatement] = []
+    fulltext_labels: list[str] = []
+    fulltext_props: list[str] = []
+    for label, spec in sorted(NODE_SPECS.items()):
+        if spec.key:
+            name = f"{label.lower()}_{spec.key}_unique"
+            out.append(SchemaStatement(
+                name, "constraint",
+                f"CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.`{spec.key}` IS UNIQUE",
+            ))
+        # Failed-run clean-up finds a run's nodes by load_run on each root label.
+        lookups = (*spec.lookups, "load_run") if spec.key and label != "LoadRun" else spec.lookups
+        for prop in lookups:
+            name = f"{label.lower()}_{prop}"
+            out.append(SchemaStatement(
+                name, "index", f"CREATE INDEX {name} IF NOT EXISTS FOR (n:`{label}`) ON (n.`{prop}`)"
+            ))
+        if spec.fulltext:
+            fulltext_labels.append(label)
+            fulltext_props.extend(p for p in spec.fulltext if p not in fulltext_props)
+    if fulltext_labels:
+        labels = "|".join(f"`{label}`" for label in fulltext_labels)
+        props = ", ".join(f"n.`{p}`" for p in fulltext_props)
+        out.append(SchemaStatement(
+            FULLTEXT_INDEX, "index",
+            f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS FOR (n:{labels}) ON EACH [{props}]",
+        ))
+    return out
+
+
+def apply_schema(driver: Driver, database: str) -> list[str]:
+    """Create what is missing and wait for indexes to come online; returns the names applied."""
+    names = []
+    for stmt in schema_statements():
+        driver.execute_query(stmt.cypher, database_=database)
+        names.append(stmt.name)
+    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+    return names
+
+
+def missing_schema(driver: Driver, database: str) -> list[str]:
+    """Names of generated constraints/indexes not present (empty when the schema is applied)."""
+    expected = {s.name for s in schema_statements()}
+    records, _, _ = driver.execute_query(
+        "SHOW CONSTRAINTS YIELD name RETURN name UNION SHOW INDEXES YIELD name RETURN name",
+        database_=database, routing_="r",
+    )
+    present = {r["name"] for r in records}
+    return sorted(expected - present)
