@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         return self.state_dir / "neo4j-password"
 
     @property
+    def api_keys_file(self) -> Path:
+        return self.state_dir / "api-keys"
+
+    @property
     def uses_local_neo4j(self) -> bool:
         return self.neo4j_uri is None
 

@@ -35,22 +35,22 @@ def _build() -> owlready2.Ontology:
 
     with onto:
 
-        class neo4jLabel(AnnotationProperty):  # noqa: N801 - OWL naming
+        class neo4jLabel(AnnotationProperty):
             pass
 
-        class neo4jType(AnnotationProperty):  # noqa: N801
+        class neo4jType(AnnotationProperty):
             pass
 
-        class nodeKey(AnnotationProperty):  # noqa: N801
+        class nodeKey(AnnotationProperty):
             pass
 
-        class requiredProperty(AnnotationProperty):  # noqa: N801
+        class requiredProperty(AnnotationProperty):
             pass
 
-        class lookupProperty(AnnotationProperty):  # noqa: N801
+        class lookupProperty(AnnotationProperty):
             pass
 
-        class fulltextProperty(AnnotationProperty):  # noqa: N801
+        class fulltextProperty(AnnotationProperty):
             pass
 
         def node(
@@ -121,13 +121,15 @@ def _build() -> owlready2.Ontology:
             fulltext=("title", "search_terms"),
         )
         ICD10CMCode = node("ICD10CMCode", Code, comment="An ICD-10-CM diagnosis category, subcategory or code.")
-        ICD10CMChapter = node("ICD10CMChapter", Code, comment="A chapter of the ICD-10-CM tabular list.")
-        ICD10CMSection = node("ICD10CMSection", Code, comment="A block of categories within a chapter.")
-        ICD10PCSCode = node("ICD10PCSCode", Code, comment="An ICD-10-PCS procedure code or table stem.")
-        CPTCode = node("CPTCode", Code, comment="A CPT (HCPCS Level I) code; descriptors only from a licensee's file.")
-        HCPCSCode = node("HCPCSCode", Code, comment="An HCPCS Level II code.")
-        Modifier = node("Modifier", Code, comment="A CPT/HCPCS modifier (25, 59, LT, XS, …).")
-        SnomedConcept = node("SnomedConcept", Code, comment="A SNOMED CT concept (clinical finding, body structure, …).")
+        node("ICD10CMChapter", Code, comment="A chapter of the ICD-10-CM tabular list.")
+        node("ICD10CMSection", Code, comment="A block of categories within a chapter.")
+        node("ICD10PCSCode", Code, comment="An ICD-10-PCS procedure code or table stem.")
+        node("CPTCode", Code, comment="A CPT (HCPCS Level I) code; descriptors only from a licensee's file.")
+        node("HCPCSCode", Code, comment="An HCPCS Level II code.")
+        node("Modifier", Code, comment="A CPT/HCPCS modifier (25, 59, LT, XS, …).")
+        SnomedConcept = node(
+            "SnomedConcept", Code, comment="A SNOMED CT concept (clinical finding, body structure, …)."
+        )
         MapRule = node(
             "MapRule",
             comment="One row of the SNOMED CT → ICD-10-CM extended map: group, priority, rule, advice.",
@@ -178,9 +180,11 @@ def _build() -> owlready2.Ontology:
                                 key="id", required=("id", "load_run"))
         DocumentSection = node("DocumentSection", comment="A titled section of a clinical document.",
                                key="id", required=("id", "title", "load_run"))
-        Evidence = node("Evidence", comment="A clinical statement (condition, procedure, finding) that can support a code.",
-                        key="id", required=("id", "kind", "load_run"))
-        Observation = node("Observation", Evidence, comment="A lab or vital-sign observation (LOINC).")
+        Evidence = node(
+            "Evidence", comment="A clinical statement (condition, procedure, finding) that can support a code.",
+            key="id", required=("id", "kind", "load_run"),
+        )
+        node("Observation", Evidence, comment="A lab or vital-sign observation (LOINC).")
         Coder = node("Coder", comment="A human coder or a coding engine.", key="id",
                      required=("id", "kind", "load_run"))
         CodingAssignment = node(
@@ -205,7 +209,8 @@ def _build() -> owlready2.Ontology:
             ("codeAlso", "CODE_ALSO", "the target may also be needed; sequencing discretionary"),
         ):
             rel(name, rtype, [Code], [Code], comment=f"ICD-10-CM note: {meaning}.")
-        rel("replacedBy", "REPLACED_BY", [Code], [Code], comment="Conversion: a code of an older release → its successor.")
+        rel("replacedBy", "REPLACED_BY", [Code], [Code],
+            comment="Conversion: a code of an older release → its successor.")
         rel("hasMapRule", "HAS_MAP_RULE", [SnomedConcept], [MapRule], comment="A map row of the concept.")
         rel("mapsTo", "MAPS_TO", [MapRule], [ICD10CMCode], comment="The ICD-10-CM target chosen when the rule holds.")
         rel("bundles", "BUNDLES", [Code], [Code],

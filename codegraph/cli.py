@@ -1,0 +1,233 @@
+"""The `codegraph` command line: Neo4j runtime, schema and ontology, loads, releases, service, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from codegraph.settings import Settings, get_settings
+
+app = typer.Typer(no_args_is_help=True, help="Knowledge-graph ontology service for medical coding.")
+neo4j_app = typer.Typer(no_args_is_help=True, help="The project's own local Neo4j server.")
+schema_app = typer.Typer(no_args_is_help=True, help="Neo4j constraints and indexes generated from the ontology.")
+ontology_app = typer.Typer(no_args_is_help=True, help="The formal model: export, check, docs.")
+release_app = typer.Typer(no_args_is_help=True, help="Releases of each code system.")
+apikey_app = typer.Typer(no_args_is_help=True, help="API keys with roles (hashed at rest).")
+app.add_typer(neo4j_app, name="neo4j")
+app.add_typer(schema_app, name="schema")
+app.add_typer(ontology_app, name="ontology")
+app.add_typer(release_app, name="release")
+app.add_typer(apikey_app, name="apikey")
+
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+# ---- neo4j -------------------------------------------------------------------------------
+@neo4j_app.command("start")
+def neo4j_start() -> None:
+    """Provision Neo4j 5.26 from Maven Central if missing, start it, wait for Bolt."""
+    from codegraph.runtime.local_server import LocalNeo4j, LocalNeo4jError
+
+    settings = get_settings()
+    t0 = time.perf_counter()
+    try:
+        status = LocalNeo4j(settings).start()
+    except LocalNeo4jError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"Neo4j {status.version} ready on {status.bolt_uri} (pid {status.pid}) in {time.perf_counter() - t0:.1f}s;"
+        f" home {status.home}; log {status.log_file}; password in {settings.password_file}"
+    )
+
+
+@neo4j_app.command("stop")
+def neo4j_stop() -> None:
+    """SIGTERM the local server and wait for it to exit."""
+    from codegraph.runtime.local_server import LocalNeo4j
+
+    stopped = LocalNeo4j(get_settings()).stop()
+    console.print("Neo4j stopped" if stopped else "Neo4j was not running")
+
+
+@neo4j_app.command("status")
+def neo4j_status() -> None:
+    from codegraph.runtime.local_server import LocalNeo4j
+
+    s = LocalNeo4j(get_settings()).status()
+    print(json.dumps({"running": s.running, "pid": s.pid, "bolt_uri": s.bolt_uri, "version": s.version,
+                      "home": str(s.home), "log": str(s.log_file)}, indent=2))
+    if not s.running:
+        raise typer.Exit(3)
+
+
+@neo4j_app.command("env")
+def neo4j_env() -> None:
+    """Print NEO4J_* exports for the local server (for tools and tests)."""
+    s = get_settings()
+    print(f"export NEO4J_URI={s.bolt_uri}\nexport NEO4J_USER={s.neo4j_user}\n"
+          f"export NEO4J_PASSWORD={s.resolved_password()}\nexport NEO4J_DATABASE={s.neo4j_database}")
+
+
+# ---- schema and ontology ------------------------------------------------------------------
+def _driver(settings: Settings):  # type: ignore[no-untyped-def]
+    from codegraph.db import open_driver
+
+    return open_driver(settings)
+
+
+@schema_app.command("apply")
+def schema_apply() -> None:
+    """Create the constraints and indexes the ontology declares (idempotent)."""
+    from ontology.schema import apply_schema
+
+    settings = get_settings()
+    with _driver(settings) as driver:
+        names = apply_schema(driver, settings.neo4j_database)
+    console.print(f"schema applied: {len(names)} constraints and indexes")
+
+
+@ontology_app.command("export")
+def ontology_export(
+    fmt: Annotated[str, typer.Option("--format", help="ttl or owl (RDF/XML)")] = "ttl",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    from ontology.export import export_ontology
+
+    try:
+        text = export_ontology(fmt)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+@ontology_app.command("check")
+def ontology_check() -> None:
+    """Check the graph against the ontology; exit 1 with each violation if it does not conform."""
+    from ontology.check import check_graph
+
+    settings = get_settings()
+    with _driver(settings) as driver:
+        violations = check_graph(driver, settings.neo4j_database)
+    for v in violations:
+        print(v)
+    if violations:
+        raise _fail(f"{len(violations)} kinds of violation")
+    console.print("the graph conforms to the ontology")
+
+
+@ontology_app.command("docs")
+def ontology_docs(output: Annotated[Path, typer.Option("--output", "-o")] = Path("docs/ontology.md")) -> None:
+    from ontology.docs import ontology_markdown
+
+    output.write_text(ontology_markdown())
+    console.print(f"wrote {output}")
+
+
+# ---- loads --------------------------------------------------------------------------------
+@app.command("load")
+def load(
+    source: Annotated[str, typer.Argument(help="what to load: icd10cm, icd10pcs, hcpcs, cpt, snomed, ...")],
+    paths: Annotated[list[Path], typer.Argument(help="file(s) or directory of the official release")],
+    release: Annotated[str, typer.Option(help="release version, e.g. FY2026 or 2026Q1")],
+    dry_run: Annotated[bool, typer.Option(help="load into staging, print the diff and impact, discard")] = False,
+    batch_size: Annotated[int | None, typer.Option(help="rows per transaction")] = None,
+) -> None:
+    """Load an official release file into the graph (atomic; idempotent)."""
+    from loaders.errors import LoadError
+    from loaders.registry import LOADERS, load_source
+
+    settings = get_settings()
+    if source not in LOADERS:
+        raise _fail(f"unknown source {source!r}; known: {sorted(LOADERS)}", 2)
+    with _driver(settings) as driver:
+        try:
+            report = load_source(
+                driver, settings, source, paths, release, dry_run=dry_run,
+                batch_size=batch_size or settings.batch_size, show_progress=sys.stderr.isatty(),
+                log=console.print,
+            )
+        except LoadError as exc:
+            raise _fail(str(exc)) from exc
+    _print_report(report)
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"{report.release}: {report.status} (run {report.run_id})")
+    table.add_column("count")
+    table.add_column("value", justify="right")
+    for key, value in sorted(report.counts.items()):
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    table.add_row("rows/s", f"{report.stats.rows_per_second:,.0f}")
+    table.add_row("wall seconds", f"{report.seconds:.1f}")
+    console.print(table)
+    if report.report:
+        print(json.dumps(report.report, indent=2, default=str))
+
+
+@release_app.command("list")
+def release_list(system: Annotated[str | None, typer.Argument()] = None) -> None:
+    from loaders.machinery.runs import RunLedger
+
+    settings = get_settings()
+    with _driver(settings) as driver:
+        rows = RunLedger(driver, settings.neo4j_database).visible_releases(system)
+    print(json.dumps(rows, indent=2, default=str))
+
+
+# ---- service ------------------------------------------------------------------------------
+@apikey_app.command("create")
+def apikey_create(role: Annotated[str, typer.Option(help="engine, auditor or maintainer")]) -> None:
+    """Create a key: the key is printed once; only its hash is stored in the state dir."""
+    from graph_service.security import Role, new_key
+
+    settings = get_settings()
+    try:
+        key, line = new_key(Role(role))
+    except ValueError as exc:
+        raise _fail(f"role must be one of {[r.value for r in Role]}", 2) from exc
+    settings.api_keys_file.parent.mkdir(parents=True, exist_ok=True)
+    with settings.api_keys_file.open("a") as fh:
+        fh.write(line + "\n")
+    settings.api_keys_file.chmod(0o600)
+    print(key)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None
+) -> None:
+    """Run the HTTP API with uvicorn."""
+    import uvicorn
+
+    from graph_service.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+                log_level="info")
+
+
+@app.command("demo")
+def demo(serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
+    """The main job: start local Neo4j, apply the schema, load the bundled data, serve the API."""
+    from codegraph.demo import run_demo
+
+    run_demo(get_settings(), serve_api=serve_api, console=console)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,42 @@
+"""The FastAPI application factory; the Neo4j driver lives for the app's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from codegraph import __version__
+from codegraph.db import open_driver
+from codegraph.settings import Settings, get_settings
+from graph_service.errors import install_error_handlers
+from graph_service.graph import Graph
+from graph_service.routes import ROUTERS
+from graph_service.security import load_key_hashes
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        driver = open_driver(settings)
+        app.state.graph = Graph(driver, settings.neo4j_database)
+        try:
+            yield
+        finally:
+            driver.close()
+
+    app = FastAPI(
+        title="codegraph",
+        version=__version__,
+        summary="Knowledge-graph ontology service for medical coding",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_key_hashes = load_key_hashes(settings.api_keys, settings.api_keys_file)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

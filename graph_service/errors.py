@@ -1,0 +1,87 @@
+"""One exception hierarchy for the service and the problem+json handlers that render it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class ServiceError(Exception):
+    """An error the client should see as problem+json with this status."""
+
+    status = 500
+    title = "Internal error"
+    type = "about:blank"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+
+
+class BadRequest(ServiceError):
+    status, title, type = 400, "Bad request", "/problems/bad-request"
+
+
+class Unauthorized(ServiceError):
+    status, title, type = 401, "Missing or unknown API key", "/problems/unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, title, type = 403, "Role not allowed", "/problems/forbidden"
+
+
+class NotFound(ServiceError):
+    status, title, type = 404, "Not found", "/problems/not-found"
+
+
+class Unprocessable(ServiceError):
+    status, title, type = 422, "Invalid request", "/problems/invalid-request"
+
+
+class Unavailable(ServiceError):
+    status, title, type = 503, "Graph database unavailable", "/problems/unavailable"
+
+
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.type, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return problem(422, "Invalid request", detail, "/problems/invalid-request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(ServiceUnavailable)
+    @app.exception_handler(SessionExpired)
+    async def _neo4j_down(_: Request, exc: Exception) -> JSONResponse:
+        return problem(503, "Graph database unavailable", f"Neo4j is not reachable: {exc}", "/problems/unavailable")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,35 @@
+"""Liveness and readiness (open endpoints)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from graph_service.deps import GraphDep
+from graph_service.errors import Unavailable
+from ontology.schema import missing_schema
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    neo4j: str | None = None
+    missing_schema: list[str] = []
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health)
+def readyz(graph: GraphDep) -> Health:
+    try:
+        info = graph.driver.get_server_info()
+        missing = missing_schema(graph.driver, graph.database)
+    except Exception as exc:  # any failure to reach the graph means "not ready"
+        raise Unavailable(f"Neo4j is not reachable: {exc}") from exc
+    if missing:
+        raise Unavailable("schema not applied (run `codegraph schema apply`)", extra={"missing_schema": missing})
+    return Health(status="ready", neo4j=info.agent)

@@ -1,0 +1,1 @@
+"""Domain logic of the service: each module owns its Cypher; routes stay thin."""

@@ -1,0 +1,152 @@
+"""Code records and hierarchy navigation, always within one visible release."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from graph_service.errors import BadRequest, NotFound
+from graph_service.graph import Graph
+from graph_service.models.codes import CodePage, CodeRecord, CodeRef, MapRow, NoteTarget, Subsumption
+from graph_service.services.releases import resolve_release
+from ontology.code_systems import CodeSystem, system
+from ontology.vocabulary import L, R
+
+NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
+MAX_DEPTH = 12  # deeper than any classification loaded (ICD-10-CM: chapter → 7th character is 7)
+
+CODE_RECORD = f"""
+MATCH (c:{L.Code} {{key: $key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+CALL (c) {{
+  MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible', system: c.system}})
+  WITH r ORDER BY r.effective_from, r.version
+  RETURN collect(r.id) AS releases
+}}
+CALL (c) {{
+  OPTIONAL MATCH p = (c)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(a)
+  WITH a, min(length(p)) AS depth
+  OPTIONAL MATCH (a)-[am:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+  WITH a, depth, am ORDER BY depth
+  RETURN collect(CASE WHEN a IS NULL THEN null
+                      ELSE {{code: a.code, title: am.title, billable: am.billable}} END) AS parents
+}}
+CALL (c) {{
+  OPTIONAL MATCH (c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
+  OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+  WITH n, t, tm ORDER BY type(n), t.code
+  RETURN collect(CASE WHEN n IS NULL THEN null
+                      ELSE {{kind: type(n), note: n.note, code: t.code, title: tm.title,
+                             billable: tm.billable}} END) AS notes
+}}
+CALL (c) {{
+  OPTIONAL MATCH (c)-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
+  OPTIONAL MATCH (mr)-[:{R.MAPS_TO}]->(t)
+  WITH mr, t ORDER BY mr.group, mr.priority
+  RETURN collect(CASE WHEN mr IS NULL THEN null
+                      ELSE {{group: mr.group, priority: mr.priority, rule: mr.rule, advice: mr.advice,
+                             target: t.code, correlation: mr.correlation, category: mr.category}} END) AS maps
+}}
+RETURN c.code AS code, m AS membership, releases, parents, notes, maps,
+       COUNT {{ (c)<-[:{R.IS_A} {{release: $release}}]-() }} AS children_count
+"""
+
+_MEMBERSHIP_FIELDS = {"title", "billable", "kind", "inclusion_terms", "unresolved_notes", "release", "load_run"}
+
+
+def _code_key(cs: CodeSystem, code: str) -> str:
+    return cs.key(code)
+
+
+def _system(system_id: str) -> CodeSystem:
+    try:
+        return system(system_id)
+    except KeyError as exc:
+        raise NotFound(str(exc.args[0])) from None
+
+
+def get_code(graph: Graph, system_id: str, code: str, release: str | None = None,
+             on: date | None = None) -> CodeRecord:
+    cs = _system(system_id)
+    rel = resolve_release(graph, cs.id, release, on)
+    row = graph.read_one(CODE_RECORD, key=_code_key(cs, code), release=rel.id)
+    if row is None:
+        raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
+    m: dict[str, Any] = dict(row["membership"])
+    releases: list[str] = row["releases"]
+    return CodeRecord(
+        system=cs.id, code=row["code"], title=m.get("title") or "", billable=m.get("billable"),
+        kind=m.get("kind"), release=rel.id, releases=releases,
+        valid_from=releases[0] if releases else None, valid_to=releases[-1] if releases else None,
+        parents=[CodeRef(system=cs.id, **p) for p in row["parents"]],
+        children_count=row["children_count"],
+        inclusion_terms=list(m.get("inclusion_terms") or []),
+        unresolved_notes=list(m.get("unresolved_notes") or []),
+        notes=[
+            NoteTarget(kind=n["kind"], note=n["note"],
+                       target=CodeRef(system=cs.id, code=n["code"], title=n["title"], billable=n["billable"]))
+            for n in row["notes"]
+        ],
+        maps=[MapRow(**mp) for mp in row["maps"]],
+        properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS and not isinstance(v, list)},
+    )
+
+
+def _page_query(direction: str) -> str:
+    pattern = {
+        "children": f"(c)<-[:{R.IS_A} {{release: $release}}]-(d)",
+        "descendants": f"(c)<-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]-(d)",
+        "ancestors": f"(c)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(d)",
+    }[direction]
+    return f"""
+    MATCH (c:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+    MATCH {pattern}
+    WITH DISTINCT d
+    WITH collect(d) AS all
+    UNWIND all AS d
+    WITH size(all) AS total, d ORDER BY d.code SKIP $offset LIMIT $limit
+    MATCH (d)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+    RETURN total, collect({{code: d.code, title: m.title, billable: m.billable}}) AS items
+    """
+
+
+_PAGE_QUERIES = {d: _page_query(d) for d in ("children", "descendants", "ancestors")}
+_EXISTS = f"""
+MATCH (c:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) RETURN c.code AS code
+"""
+
+
+def navigate(graph: Graph, system_id: str, code: str, direction: str, *, release: str | None = None,
+             on: date | None = None, offset: int = 0, limit: int = 100) -> CodePage:
+    cs = _system(system_id)
+    if not cs.hierarchical:
+        raise BadRequest(f"{cs.name} has no hierarchy in the graph")
+    rel = resolve_release(graph, cs.id, release, on)
+    key = _code_key(cs, code)
+    if graph.read_one(_EXISTS, key=key, release=rel.id) is None:
+        raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
+    row = graph.read_one(_PAGE_QUERIES[direction], key=key, release=rel.id, offset=offset, limit=limit)
+    total, items = (row["total"], row["items"]) if row else (0, [])
+    return CodePage(system=cs.id, code=cs.normalise(code), release=rel.id, total=total, offset=offset,
+                    limit=limit, items=[CodeRef(system=cs.id, **i) for i in items])
+
+
+_SUBSUMES = f"""
+MATCH (a:{L.Code} {{key: $a}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+MATCH (b:{L.Code} {{key: $b}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+RETURN a = b AS same,
+       EXISTS {{ (b)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(a) }} AS a_subsumes_b,
+       EXISTS {{ (a)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(b) }} AS b_subsumes_a
+"""
+
+
+def subsumes(graph: Graph, system_id: str, code_a: str, code_b: str, *, release: str | None = None,
+             on: date | None = None) -> Subsumption:
+    cs = _system(system_id)
+    rel = resolve_release(graph, cs.id, release, on)
+    row = graph.read_one(_SUBSUMES, a=_code_key(cs, code_a), b=_code_key(cs, code_b), release=rel.id)
+    if row is None:
+        raise NotFound(f"{cs.normalise(code_a)!r} or {cs.normalise(code_b)!r} is not in release {rel.id}")
+    outcome = ("equivalent" if row["same"] else "subsumes" if row["a_subsumes_b"]
+               else "subsumed-by" if row["b_subsumes_a"] else "not-subsumed")
+    return Subsumption(system=cs.id, release=rel.id, code_a=cs.normalise(code_a), code_b=cs.normalise(code_b),
+                       outcome=outcome)

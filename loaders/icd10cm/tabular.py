@@ -1,0 +1,245 @@
+"""Parse the ICD-10-CM tabular XML (``icd10cm-tabular-<FY>.xml``) into chapters, sections, codes and notes.
+
+The XML lists each code that needs a 7th character once (``S02.0``); the billable 7th-character
+codes (``S02.0XXA`` …) are generated here from the nearest ``sevenChrDef`` on the code or an ancestor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lxml import etree
+
+from loaders.errors import ParseError, WrongFileError
+from loaders.icd10cm.codes import CATEGORY, DOTTED_CODE, add_dot, strip_dot
+
+CodeKind = Literal["category", "subcategory", "code"]
+NoteKind = Literal[
+    "excludes1", "excludes2", "code_first", "use_additional", "code_also",
+    "includes", "inclusion", "notes", "seven_chr_note",
+]  # fmt: skip
+SourceKind = Literal["chapter", "section", "code"]
+
+# XML element -> note kind; any other element is tolerated and ignored.
+NOTE_ELEMENTS: dict[str, NoteKind] = {
+    "excludes1": "excludes1",
+    "excludes2": "excludes2",
+    "codeFirst": "code_first",
+    "useAdditionalCode": "use_additional",
+    "codeAlso": "code_also",
+    "includes": "includes",
+    "inclusionTerm": "inclusion",
+    "notes": "notes",
+    "sevenChrNote": "seven_chr_note",
+}
+# Titles end in their range, "(A00-B99)", or in one category for one-category sections, "(B10)".
+_TITLE_RANGE = re.compile(rf"^(?P<title>.*?)\s*\((?P<first>{CATEGORY})(?:-(?P<last>{CATEGORY}))?\)\s*$")
+# A section id is a range "A00-A09", or a lone category "B10" (then it equals that category's code).
+_SECTION_ID = re.compile(rf"(?P<first>{CATEGORY})(?:-(?P<last>{CATEGORY}))?")
+_EXTENSION_CHAR = re.compile(r"[0-9A-Z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Icd10cmChapter:
+    number: int
+    title: str  # without the trailing "(A00-B99)"
+    first: str
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
+class Icd10cmSection:
+    id: str  # "A00-A09"
+    title: str  # without the trailing range
+    chapter: int
+    first: str
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
+class Icd10cmCode:
+    code: str  # dotted
+    title: str
+    parent: str  # dotted parent code, or the section id for a category
+    chapter: int
+    section: str
+    kind: CodeKind
+    billable: bool
+    generated_7th: bool
+    inclusion_terms: tuple[str, ...]
+    depth: int  # category = 1, each nested diag or 7th character adds 1
+
+
+@dataclass(frozen=True, slots=True)
+class Icd10cmNote:
+    source: str  # dotted code, section id, or chapter number as text
+    source_kind: SourceKind
+    kind: NoteKind
+    text: str
+
+
+TabularRecord = Icd10cmChapter | Icd10cmSection | Icd10cmCode | Icd10cmNote
+SeventhCharacters = tuple[tuple[str, str], ...]  # (character, meaning) in file order
+
+
+def expand_seventh_character(code: str, title: str, extensions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The 7th-character codes of ``code``: pad with placeholder X to 6 characters, then add each 7th.
+
+    ``expand_seventh_character("S02.0", "Fracture of vault of skull", [("A", "initial encounter …")])``
+    gives ``[("S02.0XXA", "Fracture of vault of skull, initial encounter …")]``.
+    """
+    bare = strip_dot(code)
+    if len(bare) > 6:
+        raise ValueError(f"{code} already has 7 characters; it cannot take a 7th")
+    stem = bare.ljust(6, "X")
+    return [(add_dot(stem + char), f"{title}, {meaning}") for char, meaning in extensions]
+
+
+def _text(element: etree._Element) -> str:
+    # Collapse the indentation whitespace some elements carry (e.g. sectionRef bodies).
+    return " ".join("".join(element.itertext()).split())
+
+
+def _child_text(path: Path, element: etree._Element, tag: str) -> str:
+    child = element.find(tag)
+    text = _text(child) if child is not None else ""
+    if not text:
+        raise ParseError(path, element.sourceline, tag, f"a non-empty <{tag}> in <{element.tag}>", "nothing")
+    return text
+
+
+def _notes(element: etree._Element, source: str, source_kind: SourceKind) -> Iterator[Icd10cmNote]:
+    for child in element:
+        kind = NOTE_ELEMENTS.get(child.tag) if isinstance(child.tag, str) else None
+        if kind is None:
+            continue
+        for note in child.iter("note"):
+            text = _text(note)
+            if text:
+                yield Icd10cmNote(source, source_kind, kind, text)
+
+
+def _seven_chr_def(path: Path, diag: etree._Element) -> SeventhCharacters | None:
+    definition = diag.find("sevenChrDef")
+    if definition is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for extension in definition.iter("extension"):
+        char = (extension.get("char") or "").strip()
+        if not _EXTENSION_CHAR.fullmatch(char):
+            raise ParseError(path, extension.sourceline, "extension/@char", "one character 0-9 or A-Z", char)
+        pairs.append((char, _text(extension)))
+    if not pairs:
+        raise ParseError(path, definition.sourceline, "sevenChrDef", "at least one <extension>", "none")
+    return tuple(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    chapter: int
+    section: str
+
+
+def _diag(
+    path: Path,
+    diag: etree._Element,
+    parent: str,
+    place: _Place,
+    depth: int,
+    inherited: SeventhCharacters | None,
+) -> Iterator[TabularRecord]:
+    code = _child_text(path, diag, "name")
+    if not DOTTED_CODE.fullmatch(code):
+        raise ParseError(path, diag.sourceline, "name", "an ICD-10-CM code such as A00 or S02.0XX", code)
+    if depth > 1 and not strip_dot(code).startswith(strip_dot(parent)):
+        raise ParseError(path, diag.sourceline, "name", f"a code under its parent {parent}", code)
+    title = _child_text(path, diag, "desc")
+    seventh = _seven_chr_def(path, diag) or inherited  # a deeper definition overrides the ancestor's
+    children = diag.findall("diag")
+    needs_seventh = not children and seventh is not None
+    billable = not children and not needs_seventh
+    kind: CodeKind = "category" if depth == 1 else ("code" if billable else "subcategory")
+    inclusion = tuple(_text(n) for e in diag.findall("inclusionTerm") for n in e.iter("note"))
+    yield Icd10cmCode(code, title, parent, place.chapter, place.section, kind, billable, False, inclusion, depth)
+    yield from _notes(diag, code, "code")
+    if needs_seventh:
+        assert seventh is not None
+        if len(strip_dot(code)) > 6:
+            raise ParseError(path, diag.sourceline, "sevenChrDef", "a code of at most 6 characters", code)
+        for extended, extended_title in expand_seventh_character(code, title, seventh):
+            yield Icd10cmCode(
+                extended,
+                extended_title,
+                code,
+                place.chapter,
+                place.section,
+                "code",
+                True,
+                True,
+                (),
+                depth + 1,
+            )
+    for child in children:
+        yield from _diag(path, child, code, place, depth + 1, seventh)
+
+
+def _parse_root(path: Path) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    try:
+        root = etree.parse(str(path), parser).getroot()
+    except etree.XMLSyntaxError as error:
+        line = error.position[0] if error.position else error.lineno
+        raise ParseError(
+            path, line, "xml", "well-formed UTF-8 XML (file truncated or mis-encoded?)", error.msg
+        ) from error
+    except OSError as error:
+        raise ParseError(path, None, None, "a readable file", str(error)) from error
+    if root.tag != "ICD10CM.tabular":
+        system = "ICD-10-PCS tables" if root.tag == "ICD10PCS.tabular" else "another file"
+        raise WrongFileError(path, root.sourceline, "root element", "<ICD10CM.tabular>", f"<{root.tag}> ({system})")
+    if root.find("chapter") is None:
+        raise ParseError(path, root.sourceline, "chapter", "at least one <chapter>", "none")
+    return root
+
+
+def read_tabular_version(path: Path) -> str:
+    """The ``<version>`` of a tabular file (e.g. "2026"); the April update carries the same year."""
+    root = _parse_root(path)
+    version = root.find("version")
+    return _text(version) if version is not None else ""
+
+
+def parse_icd10cm_tabular(path: Path) -> Iterator[TabularRecord]:
+    """Yield every chapter, section, code (with generated 7th-character codes) and note, in file order.
+
+    A code's notes follow the code; a chapter's and section's notes follow them.
+    """
+    root = _parse_root(path)
+    for chapter in root.iterfind("chapter"):
+        number_text = _child_text(path, chapter, "name")
+        if not number_text.isdigit():
+            raise ParseError(path, chapter.sourceline, "name", "a chapter number", number_text)
+        number = int(number_text)
+        desc = _child_text(path, chapter, "desc")
+        titled = _TITLE_RANGE.match(desc)
+        if titled is None:
+            raise ParseError(path, chapter.sourceline, "desc", "a chapter title ending in (A00-B99)", desc)
+        yield Icd10cmChapter(number, titled["title"], titled["first"], titled["last"] or titled["first"])
+        yield from _notes(chapter, str(number), "chapter")
+        for section in chapter.iterfind("section"):
+            section_id = section.get("id") or ""
+            section_range = _SECTION_ID.fullmatch(section_id)
+            if section_range is None:
+                raise ParseError(path, section.sourceline, "section/@id", "a range id such as A00-A09", section_id)
+            desc = _child_text(path, section, "desc")
+            titled = _TITLE_RANGE.match(desc)
+            first, last = section_range["first"], section_range["last"] or section_range["first"]
+            yield Icd10cmSection(section_id, titled["title"] if titled else desc, number, first, last)
+            yield from _notes(section, section_id, "section")
+            place = _Place(number, section_id)
+            for diag in section.iterfind("diag"):
+                yield from _diag(path, diag, section_id, place, 1, None)

@@ -1,0 +1,45 @@
+"""Every loader by the name the CLI and the demo use, and how a load is run from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from neo4j import Driver
+
+from codegraph.settings import Settings
+from loaders.machinery.pipeline import Loader, LoadReport, run_load
+from loaders.machinery.runs import ReleaseSpec
+
+LoaderFactory = Callable[[], Loader]
+
+LOADERS: dict[str, LoaderFactory] = {}
+
+
+def register(name: str) -> Callable[[LoaderFactory], LoaderFactory]:
+    def deco(factory: LoaderFactory) -> LoaderFactory:
+        LOADERS[name] = factory
+        return factory
+
+    return deco
+
+
+def load_source(
+    driver: Driver,
+    settings: Settings,
+    source: str,
+    paths: list[Path],
+    version: str,
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    show_progress: bool = False,
+    log: Callable[[str], None] = lambda _m: None,
+) -> LoadReport:
+    loader = LOADERS[source]()
+    release = ReleaseSpec.fiscal_year(loader.name, version)
+    after = getattr(loader, "after_staging", None)
+    return run_load(
+        driver, settings.neo4j_database, loader, paths, release, batch_size=batch_size or settings.batch_size,
+        dry_run=dry_run, show_progress=show_progress, after_staging=after, log=log,
+    )
