@@ -53,7 +53,7 @@ def check_graph(driver: Driver, database: str) -> list[Violation]:
         if not (set(s["from"]) & set(spec.domain)) or not (set(s["to"]) & set(spec.range)):
             out.append(Violation(
                 "wrong-endpoints",
-                f"({':'.join(s['from'])})-[:{s['type']}]->({':'.join(s['to'])}); declared "
+                f"({':'.join(sorted(s['from']))})-[:{s['type']}]->({':'.join(sorted(s['to']))}); declared "
                 f"({'|'.join(spec.domain)})->({'|'.join(spec.range)})",
                 s["n"], s["examples"],
             ))

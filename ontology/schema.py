@@ -63,9 +63,8 @@ def apply_schema(driver: Driver, database: str) -> list[str]:
 def missing_schema(driver: Driver, database: str) -> list[str]:
     """Names of generated constraints/indexes not present (empty when the schema is applied)."""
     expected = {s.name for s in schema_statements()}
-    records, _, _ = driver.execute_query(
-        "SHOW CONSTRAINTS YIELD name RETURN name UNION SHOW INDEXES YIELD name RETURN name",
-        database_=database, routing_="r",
-    )
-    present = {r["name"] for r in records}
+    present: set[str] = set()
+    for show in ("SHOW CONSTRAINTS YIELD name", "SHOW INDEXES YIELD name"):
+        records, _, _ = driver.execute_query(show, database_=database, routing_="r")
+        present |= {r["name"] for r in records}
     return sorted(expected - present)

@@ -58,9 +58,11 @@ def _specs() -> tuple[dict[str, NodeSpec], dict[str, RelSpec]]:
             labels=labels,
             parent=labels[1] if len(labels) > 1 else None,
             key=_first(cls.nodeKey) if cls is root else None,
-            required=tuple(str(p) for c in chain for p in c.requiredProperty),
-            lookups=tuple(str(p) for p in cls.lookupProperty),
-            fulltext=tuple(str(p) for p in cls.fulltextProperty),
+            required=tuple(
+                dict.fromkeys(str(p) for c in reversed(chain) for p in sorted(map(str, c.requiredProperty)))
+            ),
+            lookups=tuple(sorted(str(p) for p in cls.lookupProperty)),
+            fulltext=tuple(sorted(str(p) for p in cls.fulltextProperty)),
             comment=_first(cls.comment) or "",
         )
     rels: dict[str, RelSpec] = {}
@@ -73,7 +75,7 @@ def _specs() -> tuple[dict[str, NodeSpec], dict[str, RelSpec]]:
             type=rtype,
             domain=tuple(str(c.neo4jLabel[0]) for c in prop.domain),
             range=tuple(str(c.neo4jLabel[0]) for c in prop.range),
-            required=tuple(str(p) for p in prop.requiredProperty),
+            required=tuple(sorted(str(p) for p in prop.requiredProperty)),
             comment=_first(prop.comment) or "",
         )
     return nodes, rels
