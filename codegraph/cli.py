@@ -149,11 +149,11 @@ def load(
 ) -> None:
     """Load an official release file into the graph (atomic; idempotent)."""
     from loaders.errors import LoadError
-    from loaders.registry import LOADERS, load_source
+    from loaders.registry import all_loaders, load_source
 
     settings = get_settings()
-    if source not in LOADERS:
-        raise _fail(f"unknown source {source!r}; known: {sorted(LOADERS)}", 2)
+    if source not in all_loaders():
+        raise _fail(f"unknown source {source!r}; known: {sorted(all_loaders())}", 2)
     with _driver(settings) as driver:
         try:
             report = load_source(

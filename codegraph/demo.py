@@ -11,7 +11,7 @@ from codegraph.settings import Settings
 from graph_service.security import Role, new_key
 from loaders.bundled import bundled_datasets
 from loaders.machinery.runs import RunLedger
-from loaders.registry import LOADERS, load_source
+from loaders.registry import all_loaders, load_source
 from ontology.schema import apply_schema
 
 
@@ -27,7 +27,7 @@ def run_demo(settings: Settings, *, serve_api: bool, console: Console) -> None:
         ledger = RunLedger(driver, settings.neo4j_database)
         loaded = {r["id"] for r in ledger.visible_releases()}
         for ds in bundled_datasets():
-            if ds.source not in LOADERS:
+            if ds.source not in all_loaders():
                 continue
             if f"{ds.source}@{ds.version}" in loaded:
                 console.print(f"already loaded: {ds.what}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,14 @@ from loaders.machinery.runs import ReleaseSpec
 LoaderFactory = Callable[[], Loader]
 
 LOADERS: dict[str, LoaderFactory] = {}
+# Each module registers its loader on import; new sources are added here.
+LOADER_MODULES = ("loaders.icd10cm.load",)
+
+
+def all_loaders() -> dict[str, LoaderFactory]:
+    for module in LOADER_MODULES:
+        importlib.import_module(module)
+    return LOADERS
 
 
 def register(name: str) -> Callable[[LoaderFactory], LoaderFactory]:
@@ -36,7 +45,7 @@ def load_source(
     show_progress: bool = False,
     log: Callable[[str], None] = lambda _m: None,
 ) -> LoadReport:
-    loader = LOADERS[source]()
+    loader = all_loaders()[source]()
     release = ReleaseSpec.fiscal_year(loader.name, version)
     after = getattr(loader, "after_staging", None)
     return run_load(

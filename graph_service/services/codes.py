@@ -46,11 +46,13 @@ CALL (c) {{
                       ELSE {{group: mr.group, priority: mr.priority, rule: mr.rule, advice: mr.advice,
                              target: t.code, correlation: mr.correlation, category: mr.category}} END) AS maps
 }}
-RETURN c.code AS code, m AS membership, releases, parents, notes, maps,
+RETURN c.code AS code, properties(m) AS membership, releases, parents, notes, maps,
        COUNT {{ (c)<-[:{R.IS_A} {{release: $release}}]-() }} AS children_count
 """
 
-_MEMBERSHIP_FIELDS = {"title", "billable", "kind", "inclusion_terms", "unresolved_notes", "release", "load_run"}
+_MEMBERSHIP_FIELDS = {
+    "title", "billable", "kind", "inclusion_terms", "unresolved_notes", "release", "load_run", "search_terms",
+}
 
 
 def _code_key(cs: CodeSystem, code: str) -> str:
@@ -101,9 +103,9 @@ def _page_query(direction: str) -> str:
     MATCH (c:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
     MATCH {pattern}
     WITH DISTINCT d
-    WITH collect(d) AS all
-    UNWIND all AS d
-    WITH size(all) AS total, d ORDER BY d.code SKIP $offset LIMIT $limit
+    WITH collect(d) AS found
+    UNWIND found AS d
+    WITH size(found) AS total, d ORDER BY d.code SKIP $offset LIMIT $limit
     MATCH (d)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
     RETURN total, collect({{code: d.code, title: m.title, billable: m.billable}}) AS items
     """

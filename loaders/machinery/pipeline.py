@@ -113,6 +113,9 @@ def run_load(
         status = "dry_run"
     else:
         ledger.promote(release)
+        after_promote = getattr(loader, "after_promote", None)
+        if after_promote is not None:
+            after_promote(ctx)  # denormalised views of the newest visible release (node titles)
         ledger.finish(run_id, "completed", counts)
         status = "completed"
     return LoadReport(

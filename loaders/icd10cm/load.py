@@ -1,0 +1,212 @@
+"""Load an ICD-10-CM release: the tabular XML (full hierarchy and notes) or a code list.
+
+From the tabular XML: chapters → sections → categories → subcategories → codes (with the
+generated 7th-character codes) as IS_A edges, the billable flag, inclusion terms for search,
+and the instructional notes as EXCLUDES1/EXCLUDES2/CODE_FIRST/USE_ADDITIONAL/CODE_ALSO edges
+to resolved targets (a note naming no code of the release stays as text on the membership).
+An order or codes file given beside the XML is checked against the generated billable set.
+From a code list alone (the FY2024/FY2025 files the bundled packages ship): codes and titles
+with the billable flag, no hierarchy — the release is marked ``coverage: billable-only``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loaders.errors import LoadError
+from loaders.icd10cm.note_refs import NoteReference, extract_note_references
+from loaders.icd10cm.tabular import Icd10cmChapter, Icd10cmCode, Icd10cmNote, Icd10cmSection, parse_icd10cm_tabular
+from loaders.machinery.code_release import code_row, refresh_code_titles, write_codes, write_edges, write_hierarchy
+from loaders.machinery.pipeline import LoadContext
+from loaders.registry import register
+from ontology.code_systems import system
+from ontology.vocabulary import L, R
+
+ICD10CM = system("icd10cm")
+EDGE_NOTES = {
+    "excludes1": R.EXCLUDES1, "excludes2": R.EXCLUDES2, "code_first": R.CODE_FIRST,
+    "use_additional": R.USE_ADDITIONAL, "code_also": R.CODE_ALSO,
+}
+
+
+def chapter_code(number: int) -> str:
+    return f"CH{number:02d}"
+
+
+@dataclass
+class TabularModel:
+    """The parsed tabular list, held in memory (≈100k codes) so note targets can be resolved."""
+
+    chapters: list[Icd10cmChapter] = field(default_factory=list)
+    sections: list[Icd10cmSection] = field(default_factory=list)
+    codes: list[Icd10cmCode] = field(default_factory=list)
+    notes: list[Icd10cmNote] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> TabularModel:
+        model = cls()
+        for rec in parse_icd10cm_tabular(path):
+            match rec:
+                case Icd10cmCode():
+                    model.codes.append(rec)
+                case Icd10cmNote():
+                    model.notes.append(rec)
+                case Icd10cmSection():
+                    model.sections.append(rec)
+                case Icd10cmChapter():
+                    model.chapters.append(rec)
+        return model
+
+    def source_code(self, note: Icd10cmNote) -> str:
+        return chapter_code(int(note.source)) if note.source_kind == "chapter" else note.source
+
+
+class NoteResolver:
+    """Turns a note's code references into target codes of the same release."""
+
+    def __init__(self, codes: set[str], section_ids: set[str]) -> None:
+        self.codes = codes
+        self.section_ids = section_ids
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+        for code in codes:
+            self.by_length[len(code)].append(code)
+
+    def targets(self, ref: NoteReference) -> list[tuple[str, str]]:
+        """(target code, scope) pairs; scope 'code' or 'descendants' (any code under the target)."""
+        if ref.kind == "range":
+            assert ref.code_to is not None
+            section = f"{ref.code}-{ref.code_to}"
+            if section in self.section_ids:
+                return [(section, "descendants")]
+            from loaders.icd10cm.codes import in_range
+
+            width = len(ref.code)
+            return [(c, "descendants") for c in self.by_length[width] if in_range(c, ref.code, ref.code_to)]
+        if ref.code in self.codes:
+            return [(ref.code, "descendants" if ref.kind == "under" else "code")]
+        return []
+
+
+def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """Edge rows by type and the unresolved note texts by source code."""
+    known = {c.code for c in model.codes} | {s.id for s in model.sections}
+    resolver = NoteResolver(known, {s.id for s in model.sections})
+    rows: list[dict[str, Any]] = []
+    unresolved: dict[str, list[str]] = defaultdict(list)
+    seen: set[tuple[str, str, str]] = set()
+    for note in model.notes:
+        rel_type = EDGE_NOTES.get(note.kind)
+        if rel_type is None:
+            continue
+        source = model.source_code(note)
+        targets = [t for ref in extract_note_references(note.text) for t in resolver.targets(ref)]
+        if not targets:
+            unresolved[source].append(f"{note.kind}: {note.text}")
+            counts[f"notes_unresolved_{note.kind}"] = counts.get(f"notes_unresolved_{note.kind}", 0) + 1
+            continue
+        counts[f"notes_resolved_{note.kind}"] = counts.get(f"notes_resolved_{note.kind}", 0) + 1
+        for target, scope in targets:
+            if (source, rel_type, target) in seen or target == source:
+                continue
+            seen.add((source, rel_type, target))
+            rows.append({"type": rel_type, "source": ICD10CM.key(source), "target": ICD10CM.key(target),
+                         "props": {"note": note.text, "scope": scope}})
+    return rows, unresolved
+
+
+class Icd10cmLoader:
+    name = "icd10cm"
+    system_name = "ICD-10-CM"
+
+    def write(self, ctx: LoadContext) -> None:
+        xmls = [p for p in ctx.sources if p.suffix.lower() == ".xml"]
+        lists = [p for p in ctx.sources if p.suffix.lower() != ".xml"]
+        if len(xmls) > 1:
+            raise LoadError(f"one tabular XML per release, got {[p.name for p in xmls]}")
+        if xmls:
+            self._write_tabular(ctx, xmls[0], lists)
+        elif lists:
+            self._write_code_lists(ctx, lists)
+        else:
+            raise LoadError("no ICD-10-CM file given")
+
+    def after_promote(self, ctx: LoadContext) -> None:
+        refresh_code_titles(ctx, ICD10CM)
+
+    # -- the tabular XML ----------------------------------------------------------------------
+    def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path]) -> None:
+        model = TabularModel.read(xml)
+        counts = ctx.counts
+        edges, unresolved = note_edges(model, counts)
+        includes: dict[str, list[str]] = defaultdict(list)
+        for note in model.notes:
+            if note.kind in ("includes", "notes", "seven_chr_note"):
+                includes[model.source_code(note)].append(note.text)
+
+        def membership_extras(code: str) -> dict[str, Any]:
+            return {"unresolved_notes": unresolved.get(code) or None, "includes": includes.get(code) or None}
+
+        chapter_rows = (
+            code_row(ICD10CM, chapter_code(c.number), c.title, billable=False, kind="chapter",
+                     first=c.first, last=c.last, **membership_extras(chapter_code(c.number)))
+            for c in model.chapters
+        )
+        counts["chapters"] = write_codes(ctx, ICD10CM, chapter_rows, label=L.ICD10CMChapter, name="chapters")
+        section_rows = (
+            code_row(ICD10CM, s.id, s.title, billable=False, kind="section", chapter=chapter_code(s.chapter),
+                     **membership_extras(s.id))
+            for s in model.sections
+        )
+        counts["sections"] = write_codes(ctx, ICD10CM, section_rows, label=L.ICD10CMSection, name="sections")
+        code_rows = (
+            code_row(ICD10CM, c.code, c.title, billable=c.billable, kind=c.kind,
+                     search_terms=" | ".join(c.inclusion_terms),
+                     inclusion_terms=list(c.inclusion_terms) or None, generated_7th=c.generated_7th or None,
+                     chapter=chapter_code(c.chapter), section=c.section, **membership_extras(c.code))
+            for c in model.codes
+        )
+        counts["codes"] = write_codes(ctx, ICD10CM, code_rows)
+        counts["billable"] = sum(1 for c in model.codes if c.billable)
+        counts["headers"] = counts["codes"] - counts["billable"]
+        counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
+
+        pairs: list[tuple[str, str]] = [(s.id, chapter_code(s.chapter)) for s in model.sections]
+        pairs += [(c.code, c.parent) for c in model.codes]
+        counts["is_a"] = write_hierarchy(ctx, ICD10CM, pairs)
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in edges:
+            by_type[row["type"]].append(row)
+        for rel_type, rows in sorted(by_type.items()):
+            counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows)
+        ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = 'full'")
+        if lists:
+            self._check_against_lists(ctx, model, lists)
+
+    def _check_against_lists(self, ctx: LoadContext, model: TabularModel, lists: list[Path]) -> None:
+        from loaders.icd10cm.code_lists import read_code_list
+
+        billable_xml = {c.code for c in model.codes if c.billable}
+        listed = {c.code for p in lists for c in read_code_list(p) if c.billable is not False}
+        ctx.counts["order_file_billable"] = len(listed)
+        ctx.counts["order_file_missing_from_xml"] = len(listed - billable_xml)
+        ctx.counts["xml_billable_missing_from_order_file"] = len(billable_xml - listed)
+
+    # -- code lists -----------------------------------------------------------------------------
+    def _write_code_lists(self, ctx: LoadContext, lists: list[Path]) -> None:
+        from loaders.icd10cm.code_lists import read_code_list
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for path in lists:
+                for c in read_code_list(path):
+                    yield code_row(ICD10CM, c.code, c.title, billable=c.billable if c.billable is not None else True,
+                                   kind="code" if c.billable is not False else "header")
+
+        ctx.counts["codes"] = write_codes(ctx, ICD10CM, rows())
+        ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = 'billable-only'")
+
+
+register("icd10cm")(Icd10cmLoader)
