@@ -189,6 +189,25 @@ def release_list(system: Annotated[str | None, typer.Argument()] = None) -> None
     print(json.dumps(rows, indent=2, default=str))
 
 
+@release_app.command("diff")
+def release_diff_cmd(
+    system: str, from_version: str, to_version: str,
+    limit: Annotated[int, typer.Option(help="codes listed per change kind")] = 50,
+) -> None:
+    """Codes added, deleted, retitled and billable-changed between two visible releases."""
+    from graph_service.errors import ServiceError
+    from graph_service.graph import Graph
+    from graph_service.services.releases import release_diff
+
+    settings = get_settings()
+    with _driver(settings) as driver:
+        try:
+            out = release_diff(Graph(driver, settings.neo4j_database), system, from_version, to_version, limit)
+        except ServiceError as exc:
+            raise _fail(exc.detail) from exc
+    print(out.model_dump_json(indent=2))
+
+
 # ---- service ------------------------------------------------------------------------------
 @apikey_app.command("create")
 def apikey_create(role: Annotated[str, typer.Option(help="engine, auditor or maintainer")]) -> None:

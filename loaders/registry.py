@@ -10,7 +10,9 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.machinery.pipeline import Loader, LoadReport, run_load
+from loaders.machinery.release_diff import diff_and_impact
 from loaders.machinery.runs import ReleaseSpec
+from ontology.code_systems import SYSTEMS
 
 LoaderFactory = Callable[[], Loader]
 
@@ -47,7 +49,8 @@ def load_source(
 ) -> LoadReport:
     loader = all_loaders()[source]()
     release = ReleaseSpec.fiscal_year(loader.name, version)
-    after = getattr(loader, "after_staging", None)
+    # Code systems report their diff and impact against the previous release before promotion.
+    after = getattr(loader, "after_staging", None) or (diff_and_impact if source in SYSTEMS else None)
     return run_load(
         driver, settings.neo4j_database, loader, paths, release, batch_size=batch_size or settings.batch_size,
         dry_run=dry_run, show_progress=show_progress, after_staging=after, log=log,

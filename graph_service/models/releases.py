@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 def _as_date(value: Any) -> date | None:
@@ -30,3 +30,16 @@ class ReleaseInfo(BaseModel):
         return (self.effective_from is None or self.effective_from <= day) and (
             self.effective_to is None or day < self.effective_to
         )
+
+
+class ReleaseDiffOut(BaseModel):
+    system: str
+    from_release: str
+    to_release: str
+    scope: str = Field(description="'all codes', or 'billable codes' when a side was loaded from a billable-only list")
+    counts: dict[str, int]
+    added: list[str]
+    deleted: list[str]
+    title_revised: list[str]
+    billable_changed: list[str]
+    truncated_to: int = Field(description="each list holds at most this many codes; counts are complete")

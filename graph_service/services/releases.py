@@ -6,7 +6,8 @@ from datetime import date
 
 from graph_service.errors import NotFound
 from graph_service.graph import Graph
-from graph_service.models.releases import ReleaseInfo
+from graph_service.models.releases import ReleaseDiffOut, ReleaseInfo
+from loaders.machinery.release_diff import diff_releases
 from ontology.vocabulary import L
 
 _VISIBLE = f"MATCH (r:{L.Release} {{status: 'visible'}})"
@@ -46,3 +47,15 @@ def resolve_release(graph: Graph, system: str, release: str | None = None, on: d
     if on is not None:
         raise NotFound(f"no {system} release in force on {on.isoformat()}; loaded: {[r.id for r in releases]}")
     return max(releases, key=lambda r: (r.effective_from or date.min, r.version))
+
+
+def release_diff(graph: Graph, system_id: str, from_version: str, to_version: str, limit: int) -> ReleaseDiffOut:
+    """Codes added, deleted, retitled and with billable status changed between two visible releases."""
+    old = resolve_release(graph, system_id, from_version)
+    new = resolve_release(graph, system_id, to_version)
+    diff = diff_releases(graph.driver, graph.database, system_id, old.id, new.id)
+    return ReleaseDiffOut(
+        system=system_id, from_release=old.id, to_release=new.id, scope=diff.scope, counts=diff.counts(),
+        added=diff.added[:limit], deleted=diff.deleted[:limit], title_revised=diff.title_revised[:limit],
+        billable_changed=diff.billable_changed[:limit], truncated_to=limit,
+    )

@@ -1,0 +1,65 @@
+"""Code-set validation models."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field, field_validator
+
+from ontology.code_systems import SYSTEMS
+
+
+class CodeIn(BaseModel):
+    system: str = Field(default="icd10cm", description="icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed")
+    code: str = Field(min_length=1, max_length=40)
+
+    @field_validator("system")
+    @classmethod
+    def _known_system(cls, v: str) -> str:
+        if v.lower() not in SYSTEMS:
+            raise ValueError(f"unknown code system {v!r}; known: {sorted(SYSTEMS)}")
+        return v.lower()
+
+
+class ValidateCodesIn(BaseModel):
+    codes: list[CodeIn] = Field(min_length=1, max_length=500, description="in claim sequence order")
+    date_of_service: date | None = Field(default=None, description="default: today")
+    release: str | None = Field(default=None, description="validate against this release instead of by date")
+
+
+class CodeValidity(BaseModel):
+    system: str
+    code: str
+    exists: bool
+    billable: bool | None
+    title: str | None = None
+    valid_on_date: bool
+    release: str | None
+    reason: str | None = None
+
+
+class Excludes1Conflict(BaseModel):
+    code: str
+    excluded: str = Field(description="the other code of the set that the note excludes")
+    noted_on: str = Field(description="the code, category, section or chapter carrying the note")
+    target: str = Field(description="the note's target (the excluded code or the category it opens)")
+    note: str | None
+
+
+class NoteRequirement(BaseModel):
+    code: str
+    kind: str = Field(description="CODE_FIRST or USE_ADDITIONAL")
+    noted_on: str
+    note: str | None
+    targets: list[str]
+    met_by: list[str]
+    sequenced_correctly: bool | None = Field(description="CODE_FIRST only: the etiology is sequenced first")
+
+
+class ValidateCodesOut(BaseModel):
+    date_of_service: date
+    releases: dict[str, str]
+    codes: list[CodeValidity]
+    excludes1_conflicts: list[Excludes1Conflict]
+    unmet_requirements: list[NoteRequirement]
+    met_requirements: list[NoteRequirement]

@@ -1,0 +1,115 @@
+"""Validate a code set on a date of service: existence, billability, validity, and ICD-10-CM notes.
+
+ICD-10-CM instructional notes apply to the code they are written on and to all its descendants,
+so each code inherits the notes of its ancestors (category, section, chapter). A note whose
+target is "any code under" (``scope: descendants``) is met by the target or any code below it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from graph_service.errors import NotFound
+from graph_service.graph import Graph
+from graph_service.models.validation import (
+    CodeValidity,
+    Excludes1Conflict,
+    NoteRequirement,
+    ValidateCodesIn,
+    ValidateCodesOut,
+)
+from graph_service.services.codes import MAX_DEPTH
+from graph_service.services.releases import resolve_release
+from ontology.code_systems import system
+from ontology.vocabulary import L, R
+
+MEMBERSHIP = f"""
+UNWIND $keys AS key
+OPTIONAL MATCH (c:{L.Code} {{key: key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+RETURN key, m.title AS title, m.billable AS billable, m.kind AS kind, m IS NOT NULL AS exists
+"""
+
+# A note on an ancestor-or-self of ``a`` whose target is ``b`` or (scope descendants) an ancestor of ``b``.
+NOTE_MATCHES = f"""
+UNWIND $keys AS ka
+MATCH (a:{L.Code} {{key: ka}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+MATCH (a)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)-[e:{R.EXCLUDES1}|{R.CODE_FIRST}|{R.USE_ADDITIONAL} {{release: $release}}]->(t)
+OPTIONAL MATCH (b:{L.Code})-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(t)
+  WHERE b.key IN $keys AND b <> a AND (b = t OR e.scope = 'descendants')
+RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.code AS target,
+       collect(DISTINCT b.code) AS present
+"""
+
+
+def _icd10cm_notes(graph: Graph, keys: list[str], release: str, codes_in_order: list[str]) -> tuple[
+    list[Excludes1Conflict], list[NoteRequirement]
+]:
+    rows = graph.read(NOTE_MATCHES, keys=keys, release=release)
+    conflicts: dict[tuple[str, str], Excludes1Conflict] = {}
+    requirements: dict[tuple[str, str, str, str], NoteRequirement] = {}
+    targets_by_note: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    position = {code: i for i, code in enumerate(codes_in_order)}
+    for row in rows:
+        if row["kind"] == R.EXCLUDES1:
+            for other in row["present"]:
+                pair = tuple(sorted((row["code"], other)))
+                conflicts.setdefault(pair, Excludes1Conflict(
+                    code=row["code"], excluded=other, noted_on=row["noted_on"], target=row["target"],
+                    note=row["note"]))
+            continue
+        key = (row["code"], row["kind"], row["noted_on"], row["note"] or "")
+        targets_by_note[key].add(row["target"])
+        req = requirements.setdefault(key, NoteRequirement(
+            code=row["code"], kind=row["kind"], noted_on=row["noted_on"], note=row["note"], met_by=[],
+            targets=[], sequenced_correctly=None))
+        req.met_by = sorted(set(req.met_by) | set(row["present"]))
+    for key, req in requirements.items():
+        req.targets = sorted(targets_by_note[key])
+        if req.kind == R.CODE_FIRST and req.met_by:
+            # The etiology must come before the manifestation in the submitted sequence.
+            req.sequenced_correctly = min(position[c] for c in req.met_by) < position[req.code]
+    return list(conflicts.values()), sorted(requirements.values(), key=lambda r: (r.code, r.kind, r.noted_on))
+
+
+def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
+    by_system: dict[str, list[str]] = defaultdict(list)
+    for item in body.codes:
+        by_system[item.system].append(item.code)
+    results: list[CodeValidity] = []
+    conflicts: list[Excludes1Conflict] = []
+    requirements: list[NoteRequirement] = []
+    releases: dict[str, str] = {}
+    on: date = body.date_of_service or date.today()
+    for system_id, codes in by_system.items():
+        cs = system(system_id)
+        try:
+            rel = resolve_release(graph, cs.id, body.release, on)
+        except NotFound as exc:
+            results += [CodeValidity(system=cs.id, code=cs.normalise(c), exists=False, billable=None,
+                                     valid_on_date=False, release=None, reason=exc.detail) for c in codes]
+            continue
+        releases[cs.id] = rel.id
+        normalised = [cs.normalise(c) for c in codes]
+        keys = [cs.key(c) for c in normalised]
+        rows = {r["key"]: r for r in graph.read(MEMBERSHIP, keys=keys, release=rel.id)}
+        for code, key in zip(normalised, keys, strict=True):
+            row = rows[key]
+            reason = None
+            if not row["exists"]:
+                reason = f"not a code of {rel.id}" if cs.accepts(code) else f"not a well-formed {cs.name} code"
+            elif not row["billable"]:
+                reason = "a header: a more specific code is required"
+            results.append(CodeValidity(
+                system=cs.id, code=code, exists=row["exists"], billable=row["billable"], title=row["title"],
+                valid_on_date=bool(row["exists"] and row["billable"]), release=rel.id, reason=reason))
+        if cs.id == "icd10cm":
+            present = [k for k, c in zip(keys, normalised, strict=True) if rows[k]["exists"]]
+            c1, reqs = _icd10cm_notes(graph, present, rel.id, normalised)
+            conflicts += c1
+            requirements += reqs
+    return ValidateCodesOut(
+        date_of_service=on, releases=releases, codes=results, excludes1_conflicts=conflicts,
+        unmet_requirements=[r for r in requirements if not r.met_by or r.sequenced_correctly is False],
+        met_requirements=[r for r in requirements if r.met_by and r.sequenced_correctly is not False],
+    )

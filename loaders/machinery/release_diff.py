@@ -1,0 +1,131 @@
+"""What one release changes against another, and what in the graph a new release would break.
+
+The diff is the exact set difference of the two releases' codes (added, deleted, title revised,
+billable changed). When either side was loaded from a billable-only code list, both sides are
+restricted to billable codes so the comparison is like for like. Chapters and sections are
+structure, not codes, and are left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import Driver, RoutingControl
+
+from ontology.vocabulary import L, R
+
+RELEASE_CODES = f"""
+MATCH (r:{L.Release} {{id: $release}})
+OPTIONAL MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(r)
+WHERE NOT coalesce(m.kind, '') IN ['chapter', 'section']
+RETURN r.coverage AS coverage, collect([c.code, m.title, m.billable]) AS codes
+"""
+
+IMPACT = f"""
+UNWIND $keys AS key
+MATCH (c:{L.Code} {{key: key}})
+CALL (c) {{
+  OPTIONAL MATCH (mr:{L.MapRule})-[:{R.MAPS_TO}]->(c) RETURN 'map_rows' AS kind, mr.id AS ref
+  UNION
+  OPTIONAL MATCH (p:{L.PolicyRule})-[:{R.COVERS_DIAGNOSIS}|{R.DENIES_DIAGNOSIS}]->(c)
+  RETURN 'payer_policy_rules' AS kind, p.key AS ref
+  UNION
+  OPTIONAL MATCH (c)-[:{R.COVERED_BY}]->(p:{L.PolicyRule}) RETURN 'payer_policy_rules' AS kind, p.key AS ref
+  UNION
+  OPTIONAL MATCH (c)-[e:{R.BUNDLES}]-(o) RETURN 'ncci_edits' AS kind, c.code + '~' + o.code + '@' + e.release AS ref
+  UNION
+  OPTIONAL MATCH (c)-[:{R.HAS_MUE}]->(m:{L.MUE}) RETURN 'mue_edits' AS kind, m.key AS ref
+  UNION
+  OPTIONAL MATCH (c)-[:{R.HAS_SEVERITY}]->(s:{L.SeverityDesignation}) RETURN 'cc_mcc_designations' AS kind, s.key AS ref
+  UNION
+  OPTIONAL MATCH (a:{L.CodingAssignment})-[:{R.HAS_CODE}]->(:{L.AssignedCode})-[:{R.ASSIGNS}]->(c)
+  WHERE NOT EXISTS {{ (:{L.CodingAssignment})-[:{R.SUPERSEDES}]->(a) }}
+  RETURN 'coding_assignments' AS kind, a.id AS ref
+}}
+WITH kind, c.code AS code, ref WHERE ref IS NOT NULL
+RETURN kind, count(DISTINCT ref) AS references, collect(DISTINCT code)[..20] AS codes
+"""
+
+
+@dataclass
+class ReleaseDiff:
+    system: str
+    from_release: str
+    to_release: str
+    scope: str  # "all codes" | "billable codes"
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    title_revised: list[str] = field(default_factory=list)
+    billable_changed: list[str] = field(default_factory=list)
+    made_non_billable: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"added": len(self.added), "deleted": len(self.deleted), "title_revised": len(self.title_revised),
+                "billable_changed": len(self.billable_changed), "made_non_billable": len(self.made_non_billable)}
+
+
+def _codes(driver: Driver, database: str, release_id: str) -> tuple[str | None, dict[str, tuple[str, bool]]]:
+    records, _, _ = driver.execute_query(RELEASE_CODES, release=release_id, database_=database,
+                                         routing_=RoutingControl.READ)
+    row = records[0] if records else None
+    if row is None:
+        raise KeyError(f"release {release_id!r} is not in the graph")
+    return row["coverage"], {code: (title, bool(billable)) for code, title, billable in row["codes"] if code}
+
+
+def diff_releases(driver: Driver, database: str, system: str, from_id: str, to_id: str) -> ReleaseDiff:
+    from_cov, old = _codes(driver, database, from_id)
+    to_cov, new = _codes(driver, database, to_id)
+    scope = "all codes"
+    if "billable-only" in (from_cov, to_cov):
+        scope = "billable codes"
+        old = {c: v for c, v in old.items() if v[1]}
+        new = {c: v for c, v in new.items() if v[1]}
+    common = old.keys() & new.keys()
+    return ReleaseDiff(
+        system=system, from_release=from_id, to_release=to_id, scope=scope,
+        added=sorted(new.keys() - old.keys()), deleted=sorted(old.keys() - new.keys()),
+        title_revised=sorted(c for c in common if (old[c][0] or "").strip() != (new[c][0] or "").strip()),
+        billable_changed=sorted(c for c in common if old[c][1] != new[c][1]),
+        made_non_billable=sorted(c for c in common if old[c][1] and not new[c][1]),
+    )
+
+
+def impact_of(driver: Driver, database: str, system_id: str, codes: list[str]) -> dict[str, Any]:
+    """What already in the graph references these codes (deleted or made non-billable by a release)."""
+    keys = [f"{system_id}|{c}" for c in codes]
+    records, _, _ = driver.execute_query(IMPACT, keys=keys, database_=database, routing_=RoutingControl.READ)
+    return {r["kind"]: {"references": r["references"], "example_codes": r["codes"]} for r in records}
+
+
+def previous_visible_release(driver: Driver, database: str, system: str, release_id: str) -> str | None:
+    """The visible release of the system just before ``release_id`` (by effective date), else the newest."""
+    records, _, _ = driver.execute_query(
+        f"""
+        MATCH (new:{L.Release} {{id: $id}})
+        MATCH (r:{L.Release} {{system: $system, status: 'visible'}}) WHERE r.id <> $id
+        WITH new, r ORDER BY CASE WHEN r.effective_from < new.effective_from THEN 0 ELSE 1 END,
+                             r.effective_from DESC, r.version DESC
+        RETURN r.id AS id LIMIT 1
+        """,
+        id=release_id, system=system, database_=database, routing_=RoutingControl.READ,
+    )
+    return records[0]["id"] if records else None
+
+
+def diff_and_impact(driver: Driver, database: str, ctx: Any) -> dict[str, Any]:
+    """The after-staging report of a code release: diff against the previous visible release and
+    the impact of its deletions and billable→non-billable changes on what the graph holds."""
+    system = ctx.release.system
+    previous = previous_visible_release(driver, database, system, ctx.release.id)
+    if previous is None:
+        return {"diff": None, "impact": {}, "note": f"first visible {system} release"}
+    diff = diff_releases(driver, database, system, previous, ctx.release.id)
+    broken = sorted(set(diff.deleted) | set(diff.made_non_billable))
+    return {
+        "diff": {"from": previous, "to": ctx.release.id, "scope": diff.scope, **diff.counts(),
+                 "examples": {"added": diff.added[:10], "deleted": diff.deleted[:10],
+                              "title_revised": diff.title_revised[:10]}},
+        "impact": impact_of(driver, database, system, broken),
+    }
