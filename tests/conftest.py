@@ -52,3 +52,25 @@ def graph_counts(driver: Driver, database: str) -> tuple[int, int]:
         database_=database,
     )
     return records[0]["nodes"], records[0]["rels"]
+
+
+# ---- the real bundled ICD-10-CM releases, loaded once -------------------------------------------
+REFERENCE_FIXTURE = "reference_graph"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the real releases run last, so the clean-graph tests before them do not wipe the load."""
+    items.sort(key=lambda item: REFERENCE_FIXTURE in getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture(scope="session")
+def reference_graph(driver: Driver, settings: Settings) -> Driver:
+    """ICD-10-CM FY2024 and FY2025 (code lists) and FY2026 (tabular XML), as the demo loads them."""
+    from loaders.bundled import bundled_datasets
+    from loaders.registry import load_source
+
+    wipe_graph(driver, settings.neo4j_database)
+    for ds in bundled_datasets():
+        if ds.source == "icd10cm":
+            load_source(driver, settings, ds.source, list(ds.paths), ds.version)
+    return driver

@@ -34,7 +34,8 @@ RETURN key, m.title AS title, m.billable AS billable, m.kind AS kind, m IS NOT N
 NOTE_MATCHES = f"""
 UNWIND $keys AS ka
 MATCH (a:{L.Code} {{key: ka}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-MATCH (a)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)-[e:{R.EXCLUDES1}|{R.CODE_FIRST}|{R.USE_ADDITIONAL} {{release: $release}}]->(t)
+MATCH (a)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)
+      -[e:{R.EXCLUDES1}|{R.CODE_FIRST}|{R.USE_ADDITIONAL} {{release: $release}}]->(t)
 OPTIONAL MATCH (b:{L.Code})-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(t)
   WHERE b.key IN $keys AND b <> a AND (b = t OR e.scope = 'descendants')
 RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.code AS target,
