@@ -1,7 +1,7 @@
 """The load ceiling: raw ``UNWIND $rows CREATE (n:Bench) SET n = row`` throughput at a few batch sizes,
 and the shared writer's MERGE (the path every loader takes, with provenance) on the same rows.
 
-Usage: python bench/load_ceiling.py [--rows 200000] [--batch-sizes 1000,5000,20000]
+Usage: python -m bench.load_ceiling [--rows 200000] [--batch-sizes 1000,5000,20000]
 Uses NEO4J_URI if set, else the local server from settings (start it with `codegraph neo4j start`).
 Prints rows/s and the writer/ceiling ratio measured in the same run (machines here are noisy).
 """

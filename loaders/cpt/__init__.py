@@ -1,0 +1,1 @@
+"""CPT (AMA, licensed) parser: a licensee's tab-delimited code and descriptor file."""

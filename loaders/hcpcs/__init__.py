@@ -1,0 +1,1 @@
+"""HCPCS Level II (CMS) parser: the alpha-numeric fixed-width release file."""

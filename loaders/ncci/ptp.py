@@ -1,0 +1,153 @@
+"""NCCI procedure-to-procedure (PTP) edit tables: the tab-delimited TXT release (``ccipra-…``, ``ccioph-…``).
+
+Layout: a copyright banner, a ``Column1/Column2 Edits`` title, a header wrapped over several lines
+(its first line starts ``Column 1``; the wrapped lines start with an empty cell), then one row per edit:
+column 1, column 2, ``*`` if in existence before 1996, effective date, deletion date or ``*``,
+modifier indicator 0/1/9, rationale. The header is found by its text, so a longer banner is fine.
+The practitioner table may come as several part files: ``read_ptp_files`` reads them in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from loaders.errors import ParseError, WrongFileError
+from loaders.ncci.common import PROCEDURE_CODE, NcciSetting, decoded_lines, yyyymmdd
+
+FIELDS = 7
+HEADER_SEARCH_LINES = 40  # the header sits near the top; give up early on a file of another kind
+MODIFIER_INDICATORS = frozenset({0, 1, 9})
+_HEADER_START = re.compile(r"column\s*1\s*$", re.IGNORECASE)
+_NAME_SETTINGS = {"ccipra": NcciSetting.PRACTITIONER, "ccioph": NcciSetting.OUTPATIENT_HOSPITAL}
+
+
+@dataclass(frozen=True, slots=True)
+class PtpEdit:
+    column1: str  # comprehensive code: paid
+    column2: str  # component code: denied unless a modifier bypasses (indicator 1)
+    setting: NcciSetting
+    prior_1996: bool
+    effective: date
+    deletion: date | None  # None: still active (``*``)
+    modifier_indicator: int  # 0 never bypassed, 1 bypassable with an NCCI modifier, 9 edit does not apply
+    rationale: str
+    file: str
+    line: int
+
+
+def setting_from_name(path: Path) -> NcciSetting | None:
+    """``ccipra…`` -> practitioner, ``ccioph…`` -> outpatient hospital, otherwise None."""
+    name = path.name.lower()
+    return next((setting for key, setting in _NAME_SETTINGS.items() if key in name), None)
+
+
+def _resolve_setting(path: Path, given: NcciSetting | str | None) -> NcciSetting:
+    named = setting_from_name(path)
+    if given is None:
+        if named is None:
+            raise WrongFileError(
+                path,
+                None,
+                "setting",
+                "a file name containing 'ccipra' (practitioner) or "
+                "'ccioph' (outpatient hospital), or the setting passed by the caller",
+                path.name,
+            )
+        return named
+    setting = NcciSetting(given)
+    if setting is NcciSetting.DME:
+        raise WrongFileError(
+            path, None, "setting", "practitioner or outpatient_hospital (PTP has no DME table)", str(given)
+        )
+    if named is not None and named is not setting:
+        raise WrongFileError(
+            path, None, "setting", f"a {setting.value} table", f"a file named as {named.value}"
+        )
+    return setting
+
+
+def _skip_header(path: Path, lines: Iterator[tuple[int, str]]) -> tuple[int, str] | None:
+    """Consume banner, title and wrapped header; return the first data line (or None at end of file)."""
+    seen_header = False
+    for number, text in lines:
+        first = text.split("\t", 1)[0].strip().strip('"')
+        if not seen_header:
+            if _HEADER_START.fullmatch(first) and "column 2" in text.lower().replace("column2", "column 2"):
+                seen_header = True
+            elif number >= HEADER_SEARCH_LINES:
+                break
+            continue
+        if first:  # wrapped header lines start with an empty cell; the first filled one is data
+            return number, text
+    if not seen_header:
+        raise WrongFileError(
+            path,
+            None,
+            "header",
+            "an NCCI PTP table: a header row starting 'Column 1<TAB>"
+            f"Column 2' within the first {HEADER_SEARCH_LINES} lines",
+            None,
+        )
+    return None
+
+
+def _edit(path: Path, number: int, text: str, setting: NcciSetting) -> PtpEdit:
+    fields = [field.strip() for field in text.split("\t")]
+    if len(fields) < FIELDS or any(fields[FIELDS:]):
+        raise ParseError(
+            path, number, "row", f"{FIELDS} tab-separated fields", f"{len(fields)} fields: {text!r}"
+        )
+    column1, column2, prior, effective, deletion, indicator, rationale = fields[:FIELDS]
+    for name, code in (("column 1", column1), ("column 2", column2)):
+        if not PROCEDURE_CODE.fullmatch(code):
+            raise ParseError(path, number, name, "a 5-character CPT or HCPCS code", code)
+    if prior not in ("", "*"):
+        raise ParseError(path, number, "prior to 1996", "'*' or blank", prior)
+    try:
+        effective_date = yyyymmdd(effective)
+    except ValueError:
+        raise ParseError(path, number, "effective date", "a date YYYYMMDD", effective) from None
+    try:
+        deletion_date = None if deletion == "*" else yyyymmdd(deletion)
+    except ValueError:
+        raise ParseError(path, number, "deletion date", "a date YYYYMMDD or '*'", deletion) from None
+    if not indicator.isdigit() or int(indicator) not in MODIFIER_INDICATORS:
+        raise ParseError(path, number, "modifier indicator", "0, 1 or 9", indicator)
+    if not rationale:
+        raise ParseError(path, number, "rationale", "a PTP edit rationale", "")
+    return PtpEdit(
+        column1,
+        column2,
+        setting,
+        prior == "*",
+        effective_date,
+        deletion_date,
+        int(indicator),
+        rationale,
+        str(path),
+        number,
+    )
+
+
+def read_ptp(path: Path, setting: NcciSetting | str | None = None) -> Iterator[PtpEdit]:
+    """Yield every edit row of one PTP TXT file; ``setting`` defaults to what the file name says."""
+    resolved = _resolve_setting(path, setting)
+    lines = decoded_lines(path)
+    first = _skip_header(path, lines)
+    if first is None:
+        raise ParseError(path, None, "rows", "at least one edit row after the header (file cut short?)", None)
+    number, text = first
+    yield _edit(path, number, text, resolved)
+    for number, text in lines:
+        if text.strip():  # a trailing empty line is not an edit
+            yield _edit(path, number, text, resolved)
+
+
+def read_ptp_files(paths: Iterable[Path], setting: NcciSetting | str | None = None) -> Iterator[PtpEdit]:
+    """Yield the edits of a table shipped as several part files (or one combined file), in the order given."""
+    for path in paths:
+        yield from read_ptp(path, setting)

@@ -1,0 +1,1 @@
+"""Tests for the icd10pcs parsers."""
