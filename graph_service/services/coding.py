@@ -1,0 +1,153 @@
+"""Record coding assignments: each assigned code linked to its supporting evidence, revisions kept.
+
+A new assignment for an encounter supersedes the current one (which stays in the graph). A final
+or amended assignment is grouped to an MS-DRG with the expected payment, and the code-set findings
+(validation, edits) at that moment are stored on it, so an audit sees what the coder saw.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from codegraph.settings import Settings
+from graph_service.errors import NotFound, Unprocessable
+from graph_service.graph import Graph
+from graph_service.models.coding import (
+    AssignmentStatus,
+    CodeRole,
+    CodingAssignmentIn,
+    CodingAssignmentOut,
+    DrgOutcome,
+)
+from graph_service.models.validation import CodeIn, ValidateCodesIn
+from graph_service.services.validation import validate_codes
+from ontology.code_systems import system
+from ontology.vocabulary import L, R
+
+ENCOUNTER_CONTEXT = f"""
+MATCH (e:{L.Encounter} {{id: $id}})
+OPTIONAL MATCH (p:{L.Patient})-[:{R.HAS_ENCOUNTER}]->(e)
+OPTIONAL MATCH (e)-[:{R.INSURED_BY}]->(payer:{L.Payer})
+OPTIONAL MATCH (e)-[:{R.HAS_ASSIGNMENT}]->(current:{L.CodingAssignment})
+  WHERE NOT EXISTS {{ (:{L.CodingAssignment})-[:{R.SUPERSEDES}]->(current) }}
+RETURN e {{.*}} AS encounter, p {{.*}} AS patient, payer.id AS payer,
+       current.id AS current, current.version AS current_version,
+       [(e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence}) | x.id] AS evidence
+"""
+
+WRITE_ASSIGNMENT = f"""
+MATCH (e:{L.Encounter} {{id: $encounter}})
+MERGE (coder:{L.Coder} {{id: $coder.id}})
+  ON CREATE SET coder.kind = $coder.kind, coder.load_run = $run
+CREATE (a:{L.CodingAssignment} {{id: $id, status: $status, created_at: $created_at, version: $version,
+        drg: $drg.drg, drg_weight: $drg.weight, expected_payment: $drg.expected_payment,
+        drg_severity: $drg.severity, grouper_version: $drg.grouper_version, findings: $findings,
+        note: $note, payer: $payer, load_run: $run}})
+CREATE (e)-[:{R.HAS_ASSIGNMENT} {{release: $release, load_run: $run}}]->(a)
+CREATE (a)-[:{R.ASSIGNED_BY} {{release: $release, load_run: $run}}]->(coder)
+WITH a
+CALL (a) {{
+  OPTIONAL MATCH (prev:{L.CodingAssignment} {{id: $supersedes}})
+  WITH prev WHERE prev IS NOT NULL
+  CREATE (a)-[:{R.SUPERSEDES} {{release: $release, load_run: $run}}]->(prev)
+}}
+CALL (a) {{
+  OPTIONAL MATCH (d:{L.MSDRG} {{key: $drg_key}})
+  WITH d WHERE d IS NOT NULL
+  CREATE (a)-[:{R.GROUPED_TO} {{release: $release, load_run: $run}}]->(d)
+}}
+WITH a
+UNWIND $lines AS line
+MATCH (c:{L.Code} {{key: line.key}})
+CREATE (ac:{L.AssignedCode} {{id: a.id + '/' + line.role + '/' + toString(line.sequence), role: line.role,
+        sequence: line.sequence, poa: line.poa, modifiers: line.modifiers, units: line.units, code: c.code,
+        system: c.system, load_run: $run}})
+CREATE (a)-[:{R.HAS_CODE} {{release: $release, load_run: $run}}]->(ac)
+CREATE (ac)-[:{R.ASSIGNS} {{release: $release, load_run: $run}}]->(c)
+WITH ac, line
+UNWIND line.evidence AS evidence_id
+MATCH (:{L.Encounter} {{id: $encounter}})-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence} {{id: evidence_id}})
+CREATE (ac)-[:{R.SUPPORTED_BY} {{release: $release, load_run: $run}}]->(x)
+"""
+
+CODING_RELEASE = "coding@live"  # assignments are transactional data, stamped like every other write
+
+
+def _service_date(encounter: dict[str, Any]) -> date:
+    for field in ("period_end", "period_start"):
+        value = encounter.get(field)
+        if value is not None:
+            return value.to_native() if hasattr(value, "to_native") else date.fromisoformat(str(value)[:10])
+    return date.today()
+
+
+def record_assignment(graph: Graph, settings: Settings, encounter_id: str,
+                      body: CodingAssignmentIn) -> CodingAssignmentOut:
+    ctx = graph.read_one(ENCOUNTER_CONTEXT, id=encounter_id)
+    if ctx is None:
+        raise NotFound(f"no encounter {encounter_id!r}")
+    encounter, patient = ctx["encounter"], ctx["patient"] or {}
+    known_evidence = set(ctx["evidence"])
+    bad_evidence = sorted({e for c in body.codes for e in c.evidence} - known_evidence)
+    if bad_evidence:
+        raise Unprocessable(f"evidence not in encounter {encounter_id}: {bad_evidence}")
+    on = _service_date(encounter)
+    check = validate_codes(graph, ValidateCodesIn(
+        codes=[CodeIn(system=c.system, code=c.code) for c in body.codes], date_of_service=on))
+    unknown = [f"{v.system}:{v.code} ({v.reason})" for v in check.codes if not v.exists]
+    if unknown:
+        raise Unprocessable(f"codes not valid for the encounter's date {on}: {unknown}")
+
+    drg: DrgOutcome | None = None
+    findings: dict[str, Any] = {
+        "invalid_on_date": [f"{v.system}:{v.code}" for v in check.codes if not v.valid_on_date],
+        "excludes1_conflicts": [c.model_dump() for c in check.excludes1_conflicts],
+        "unmet_requirements": [r.model_dump() for r in check.unmet_requirements],
+    }
+    if body.status is not AssignmentStatus.draft:
+        drg, drg_findings = group_assignment(graph, settings, encounter, patient, ctx["payer"], body, on)
+        findings.update(drg_findings)
+
+    assignment_id = f"{encounter_id}/A{(ctx['current_version'] or 0) + 1}-{uuid.uuid4().hex[:6]}"
+    created_at = body.created_at or datetime.now(UTC)
+    lines = [
+        {"key": system(c.system).key(c.code), "role": c.role.value, "sequence": c.sequence, "poa": c.poa,
+         "modifiers": c.modifiers, "units": c.units, "evidence": c.evidence}
+        for c in body.codes
+    ]
+    graph.write(
+        WRITE_ASSIGNMENT, encounter=encounter_id, coder=body.coder.model_dump(mode="json"), id=assignment_id,
+        status=body.status.value, created_at=created_at, version=(ctx["current_version"] or 0) + 1,
+        drg=(drg.model_dump() if drg else {}), drg_key=f"v{drg.grouper_version}|{drg.drg}" if drg else None,
+        findings=json.dumps(findings, default=str), note=body.note, payer=ctx["payer"],
+        supersedes=ctx["current"], lines=lines, release=CODING_RELEASE, run=f"api-{uuid.uuid4().hex[:12]}",
+    )
+    return CodingAssignmentOut(
+        id=assignment_id, encounter=encounter_id, version=(ctx["current_version"] or 0) + 1, status=body.status,
+        supersedes=ctx["current"], coder=body.coder, created_at=created_at, drg=drg, findings=findings,
+        unsupported_codes=[c.code for c in body.codes if not c.evidence],
+    )
+
+
+def group_assignment(graph: Graph, settings: Settings, encounter: dict[str, Any], patient: dict[str, Any],
+                     payer: str | None, body: CodingAssignmentIn, on: date) -> tuple[DrgOutcome | None, dict]:
+    """Group the assignment's inpatient codes to an MS-DRG through the DRG service (if loaded)."""
+    from graph_service.services import drg as drg_service  # the DRG service owns grouping and weights
+
+    principal = next((c for c in body.codes if c.role is CodeRole.principal), None)
+    if principal is None or principal.system != "icd10cm":
+        return None, {"drg": "not grouped: no ICD-10-CM principal diagnosis"}
+    return drg_service.group_for_assignment(
+        graph, settings,
+        principal=principal.code,
+        secondary=[(c.code, c.poa) for c in sorted(body.codes, key=lambda c: c.sequence)
+                   if c.role is CodeRole.secondary and c.system == "icd10cm"],
+        procedures=[c.code for c in sorted(body.codes, key=lambda c: c.sequence)
+                    if c.role is CodeRole.procedure and c.system == "icd10pcs"],
+        age=patient.get("age_years") if patient.get("age_years") is not None else encounter.get("age_years"),
+        sex=patient.get("sex"), discharge_status=encounter.get("discharge_status"), discharge_date=on,
+        payer=payer,
+    )
