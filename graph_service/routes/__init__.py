@@ -1,5 +1,6 @@
 """HTTP routes; each module parses, calls a service function and shapes the response."""
 
-from graph_service.routes import codes, cypher, health, releases, search, validation
+from graph_service.routes import codes, cypher, encounters, health, releases, search, validation
 
-ROUTERS = [health.router, releases.router, codes.router, validation.router, search.router, cypher.router]
+ROUTERS = [health.router, releases.router, codes.router, validation.router, search.router, cypher.router,
+           encounters.router]
