@@ -38,39 +38,41 @@ RETURN e {{.*}} AS encounter, p {{.*}} AS patient, payer.id AS payer,
        [(e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence}) | x.id] AS evidence
 """
 
-WRITE_ASSIGNMENT = f"""
-MATCH (e:{L.Encounter} {{id: $encounter}})
-MERGE (coder:{L.Coder} {{id: $coder.id}})
-  ON CREATE SET coder.kind = $coder.kind, coder.load_run = $run
-CREATE (a:{L.CodingAssignment} {{id: $id, status: $status, created_at: $created_at, version: $version,
-        drg: $drg.drg, drg_weight: $drg.weight, expected_payment: $drg.expected_payment,
-        drg_severity: $drg.severity, grouper_version: $drg.grouper_version, findings: $findings,
-        note: $note, payer: $payer, load_run: $run}})
+# One statement for the service (one row) and the bulk loader (batches): rows are coding assignments
+# whose ``supersedes`` assignment already exists (the bulk loader writes versions in waves).
+WRITE_ASSIGNMENTS = f"""
+UNWIND $rows AS row
+MATCH (e:{L.Encounter} {{id: row.encounter}})
+MERGE (coder:{L.Coder} {{id: row.coder.id}})
+  ON CREATE SET coder.kind = row.coder.kind, coder.load_run = $run
+CREATE (a:{L.CodingAssignment} {{id: row.id, status: row.status, created_at: row.created_at, version: row.version,
+        drg: row.drg.drg, drg_weight: row.drg.weight, expected_payment: row.drg.expected_payment,
+        drg_severity: row.drg.severity, grouper_version: row.drg.grouper_version, findings: row.findings,
+        note: row.note, payer: row.payer, load_run: $run}})
 CREATE (e)-[:{R.HAS_ASSIGNMENT} {{release: $release, load_run: $run}}]->(a)
 CREATE (a)-[:{R.ASSIGNED_BY} {{release: $release, load_run: $run}}]->(coder)
-WITH a
-CALL (a) {{
-  OPTIONAL MATCH (prev:{L.CodingAssignment} {{id: $supersedes}})
-  WITH prev WHERE prev IS NOT NULL
+WITH a, row
+CALL (a, row) {{
+  MATCH (prev:{L.CodingAssignment} {{id: row.supersedes}})
   CREATE (a)-[:{R.SUPERSEDES} {{release: $release, load_run: $run}}]->(prev)
 }}
-CALL (a) {{
-  OPTIONAL MATCH (d:{L.MSDRG} {{key: $drg_key}})
-  WITH d WHERE d IS NOT NULL
+CALL (a, row) {{
+  MATCH (d:{L.MSDRG} {{key: row.drg_key}})
   CREATE (a)-[:{R.GROUPED_TO} {{release: $release, load_run: $run}}]->(d)
 }}
-WITH a
-UNWIND $lines AS line
-MATCH (c:{L.Code} {{key: line.key}})
-CREATE (ac:{L.AssignedCode} {{id: a.id + '/' + line.role + '/' + toString(line.sequence), role: line.role,
-        sequence: line.sequence, poa: line.poa, modifiers: line.modifiers, units: line.units, code: c.code,
-        system: c.system, load_run: $run}})
-CREATE (a)-[:{R.HAS_CODE} {{release: $release, load_run: $run}}]->(ac)
-CREATE (ac)-[:{R.ASSIGNS} {{release: $release, load_run: $run}}]->(c)
-WITH ac, line
-UNWIND line.evidence AS evidence_id
-MATCH (:{L.Encounter} {{id: $encounter}})-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence} {{id: evidence_id}})
-CREATE (ac)-[:{R.SUPPORTED_BY} {{release: $release, load_run: $run}}]->(x)
+CALL (a, row) {{
+  UNWIND row.lines AS line
+  MATCH (c:{L.Code} {{key: line.key}})
+  CREATE (ac:{L.AssignedCode} {{id: a.id + '/' + line.role + '/' + toString(line.sequence), role: line.role,
+          sequence: line.sequence, poa: line.poa, modifiers: line.modifiers, units: line.units, code: c.code,
+          system: c.system, load_run: $run}})
+  CREATE (a)-[:{R.HAS_CODE} {{release: $release, load_run: $run}}]->(ac)
+  CREATE (ac)-[:{R.ASSIGNS} {{release: $release, load_run: $run}}]->(c)
+  WITH ac, line
+  UNWIND line.evidence AS evidence_id
+  MATCH (:{L.Encounter} {{id: row.encounter}})-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence} {{id: evidence_id}})
+  CREATE (ac)-[:{R.SUPPORTED_BY} {{release: $release, load_run: $run}}]->(x)
+}}
 """
 
 CODING_RELEASE = "coding@live"  # assignments are transactional data, stamped like every other write
@@ -80,7 +82,10 @@ def _service_date(encounter: dict[str, Any]) -> date:
     for field in ("period_end", "period_start"):
         value = encounter.get(field)
         if value is not None:
-            return value.to_native() if hasattr(value, "to_native") else date.fromisoformat(str(value)[:10])
+            native = value.to_native() if hasattr(value, "to_native") else value
+            if isinstance(native, datetime):
+                return native.date()
+            return native if isinstance(native, date) else date.fromisoformat(str(native)[:10])
     return date.today()
 
 
@@ -113,18 +118,10 @@ def record_assignment(graph: Graph, settings: Settings, encounter_id: str,
 
     assignment_id = f"{encounter_id}/A{(ctx['current_version'] or 0) + 1}-{uuid.uuid4().hex[:6]}"
     created_at = body.created_at or datetime.now(UTC)
-    lines = [
-        {"key": system(c.system).key(c.code), "role": c.role.value, "sequence": c.sequence, "poa": c.poa,
-         "modifiers": c.modifiers, "units": c.units, "evidence": c.evidence}
-        for c in body.codes
-    ]
-    graph.write(
-        WRITE_ASSIGNMENT, encounter=encounter_id, coder=body.coder.model_dump(mode="json"), id=assignment_id,
-        status=body.status.value, created_at=created_at, version=(ctx["current_version"] or 0) + 1,
-        drg=(drg.model_dump() if drg else {}), drg_key=f"v{drg.grouper_version}|{drg.drg}" if drg else None,
-        findings=json.dumps(findings, default=str), note=body.note, payer=ctx["payer"],
-        supersedes=ctx["current"], lines=lines, release=CODING_RELEASE, run=f"api-{uuid.uuid4().hex[:12]}",
-    )
+    row = assignment_row(encounter_id, assignment_id, body, version=(ctx["current_version"] or 0) + 1,
+                         supersedes=ctx["current"], payer=ctx["payer"], drg=drg, findings=findings,
+                         created_at=created_at)
+    graph.write(WRITE_ASSIGNMENTS, rows=[row], release=CODING_RELEASE, run=f"api-{uuid.uuid4().hex[:12]}")
     return CodingAssignmentOut(
         id=assignment_id, encounter=encounter_id, version=(ctx["current_version"] or 0) + 1, status=body.status,
         supersedes=ctx["current"], coder=body.coder, created_at=created_at, drg=drg, findings=findings,
@@ -151,3 +148,20 @@ def group_assignment(graph: Graph, settings: Settings, encounter: dict[str, Any]
         sex=patient.get("sex"), discharge_status=encounter.get("discharge_status"), discharge_date=on,
         payer=payer,
     )
+
+
+def assignment_row(encounter_id: str, assignment_id: str, body: CodingAssignmentIn, *, version: int,
+                   supersedes: str | None, payer: str | None, drg: DrgOutcome | None, findings: dict[str, Any],
+                   created_at: datetime) -> dict[str, Any]:
+    """The WRITE_ASSIGNMENTS row of one assignment (used by the service and the bulk loader)."""
+    return {
+        "encounter": encounter_id, "id": assignment_id, "coder": body.coder.model_dump(mode="json"),
+        "status": body.status.value, "created_at": created_at, "version": version, "supersedes": supersedes,
+        "payer": payer, "note": body.note, "findings": json.dumps(findings, default=str),
+        "drg": drg.model_dump() if drg else {}, "drg_key": f"v{drg.grouper_version}|{drg.drg}" if drg else None,
+        "lines": [
+            {"key": system(c.system).key(c.code), "role": c.role.value, "sequence": c.sequence, "poa": c.poa,
+             "modifiers": c.modifiers, "units": c.units, "evidence": c.evidence}
+            for c in body.codes
+        ],
+    }

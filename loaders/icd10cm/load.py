@@ -28,13 +28,22 @@ from ontology.vocabulary import L, R
 
 ICD10CM = system("icd10cm")
 EDGE_NOTES = {
-    "excludes1": R.EXCLUDES1, "excludes2": R.EXCLUDES2, "code_first": R.CODE_FIRST,
-    "use_additional": R.USE_ADDITIONAL, "code_also": R.CODE_ALSO,
+    "excludes1": R.EXCLUDES1,
+    "excludes2": R.EXCLUDES2,
+    "code_first": R.CODE_FIRST,
+    "use_additional": R.USE_ADDITIONAL,
+    "code_also": R.CODE_ALSO,
 }
 
 
 def chapter_code(number: int) -> str:
     return f"CH{number:02d}"
+
+
+def section_code(section_id: str) -> str:
+    """Sections are keyed as ranges; a one-category section (id "B10") becomes "B10-B10" so it never
+    collides with the category of the same name."""
+    return section_id if "-" in section_id else f"{section_id}-{section_id}"
 
 
 @dataclass
@@ -62,7 +71,9 @@ class TabularModel:
         return model
 
     def source_code(self, note: Icd10cmNote) -> str:
-        return chapter_code(int(note.source)) if note.source_kind == "chapter" else note.source
+        if note.source_kind == "chapter":
+            return chapter_code(int(note.source))
+        return section_code(note.source) if note.source_kind == "section" else note.source
 
 
 class NoteResolver:
@@ -93,8 +104,8 @@ class NoteResolver:
 
 def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
     """Edge rows by type and the unresolved note texts by source code."""
-    known = {c.code for c in model.codes} | {s.id for s in model.sections}
-    resolver = NoteResolver(known, {s.id for s in model.sections})
+    sections = {section_code(s.id) for s in model.sections}
+    resolver = NoteResolver({c.code for c in model.codes} | sections, sections)
     rows: list[dict[str, Any]] = []
     unresolved: dict[str, list[str]] = defaultdict(list)
     seen: set[tuple[str, str, str]] = set()
@@ -113,8 +124,14 @@ def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[s
             if (source, rel_type, target) in seen or target == source:
                 continue
             seen.add((source, rel_type, target))
-            rows.append({"type": rel_type, "source": ICD10CM.key(source), "target": ICD10CM.key(target),
-                         "props": {"note": note.text, "scope": scope}})
+            rows.append(
+                {
+                    "type": rel_type,
+                    "source": ICD10CM.key(source),
+                    "target": ICD10CM.key(target),
+                    "props": {"note": note.text, "scope": scope},
+                }
+            )
     return rows, unresolved
 
 
@@ -151,22 +168,46 @@ class Icd10cmLoader:
             return {"unresolved_notes": unresolved.get(code) or None, "includes": includes.get(code) or None}
 
         chapter_rows = (
-            code_row(ICD10CM, chapter_code(c.number), c.title, billable=False, kind="chapter",
-                     first=c.first, last=c.last, **membership_extras(chapter_code(c.number)))
+            code_row(
+                ICD10CM,
+                chapter_code(c.number),
+                c.title,
+                billable=False,
+                kind="chapter",
+                first=c.first,
+                last=c.last,
+                **membership_extras(chapter_code(c.number)),
+            )
             for c in model.chapters
         )
         counts["chapters"] = write_codes(ctx, ICD10CM, chapter_rows, label=L.ICD10CMChapter, name="chapters")
         section_rows = (
-            code_row(ICD10CM, s.id, s.title, billable=False, kind="section", chapter=chapter_code(s.chapter),
-                     **membership_extras(s.id))
+            code_row(
+                ICD10CM,
+                section_code(s.id),
+                s.title,
+                billable=False,
+                kind="section",
+                chapter=chapter_code(s.chapter),
+                **membership_extras(section_code(s.id)),
+            )
             for s in model.sections
         )
         counts["sections"] = write_codes(ctx, ICD10CM, section_rows, label=L.ICD10CMSection, name="sections")
         code_rows = (
-            code_row(ICD10CM, c.code, c.title, billable=c.billable, kind=c.kind,
-                     search_terms=" | ".join(c.inclusion_terms),
-                     inclusion_terms=list(c.inclusion_terms) or None, generated_7th=c.generated_7th or None,
-                     chapter=chapter_code(c.chapter), section=c.section, **membership_extras(c.code))
+            code_row(
+                ICD10CM,
+                c.code,
+                c.title,
+                billable=c.billable,
+                kind=c.kind,
+                search_terms=" | ".join(c.inclusion_terms),
+                inclusion_terms=list(c.inclusion_terms) or None,
+                generated_7th=c.generated_7th or None,
+                chapter=chapter_code(c.chapter),
+                section=section_code(c.section),
+                **membership_extras(c.code),
+            )
             for c in model.codes
         )
         counts["codes"] = write_codes(ctx, ICD10CM, code_rows)
@@ -174,8 +215,8 @@ class Icd10cmLoader:
         counts["headers"] = counts["codes"] - counts["billable"]
         counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
 
-        pairs: list[tuple[str, str]] = [(s.id, chapter_code(s.chapter)) for s in model.sections]
-        pairs += [(c.code, c.parent) for c in model.codes]
+        pairs: list[tuple[str, str]] = [(section_code(s.id), chapter_code(s.chapter)) for s in model.sections]
+        pairs += [(c.code, section_code(c.parent) if c.depth == 1 else c.parent) for c in model.codes]
         counts["is_a"] = write_hierarchy(ctx, ICD10CM, pairs)
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in edges:
@@ -202,8 +243,13 @@ class Icd10cmLoader:
         def rows() -> Iterator[dict[str, Any]]:
             for path in lists:
                 for c in read_code_list(path):
-                    yield code_row(ICD10CM, c.code, c.title, billable=c.billable if c.billable is not None else True,
-                                   kind="code" if c.billable is not False else "header")
+                    yield code_row(
+                        ICD10CM,
+                        c.code,
+                        c.title,
+                        billable=c.billable if c.billable is not None else True,
+                        kind="code" if c.billable is not False else "header",
+                    )
 
         ctx.counts["codes"] = write_codes(ctx, ICD10CM, rows())
         ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = 'billable-only'")

@@ -42,6 +42,12 @@ _TITLE_RANGE = re.compile(rf"^(?P<title>.*?)\s*\((?P<first>{CATEGORY})(?:-(?P<la
 _SECTION_ID = re.compile(rf"(?P<first>{CATEGORY})(?:-(?P<last>{CATEGORY}))?")
 _EXTENSION_CHAR = re.compile(r"[0-9A-Z]")
 
+# Limits the XML states only in prose, kept as data: category -> (6th characters, 7th characters barred).
+# S06 <notes>: "7th characters D and S do not apply to codes in category S06 with 6th character 7 ... or 8".
+SEVENTH_CHARACTER_EXCEPTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "S06": (frozenset("78"), frozenset("DS")),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Icd10cmChapter:
@@ -138,6 +144,14 @@ def _seven_chr_def(path: Path, diag: etree._Element) -> SeventhCharacters | None
     return tuple(pairs)
 
 
+def _applicable(code: str, seventh: SeventhCharacters) -> SeventhCharacters:
+    bare = strip_dot(code)
+    sixth, barred = SEVENTH_CHARACTER_EXCEPTIONS.get(bare[:3], (frozenset(), frozenset()))
+    if len(bare) == 6 and bare[5] in sixth:
+        return tuple((char, meaning) for char, meaning in seventh if char not in barred)
+    return seventh
+
+
 @dataclass(frozen=True, slots=True)
 class _Place:
     chapter: int
@@ -170,7 +184,7 @@ def _diag(
         assert seventh is not None
         if len(strip_dot(code)) > 6:
             raise ParseError(path, diag.sourceline, "sevenChrDef", "a code of at most 6 characters", code)
-        for extended, extended_title in expand_seventh_character(code, title, seventh):
+        for extended, extended_title in expand_seventh_character(code, title, _applicable(code, seventh)):
             yield Icd10cmCode(
                 extended,
                 extended_title,
@@ -190,14 +204,16 @@ def _diag(
 def _parse_root(path: Path) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
     try:
-        root = etree.parse(str(path), parser).getroot()
-    except etree.XMLSyntaxError as error:
-        line = error.position[0] if error.position else error.lineno
-        raise ParseError(
-            path, line, "xml", "well-formed UTF-8 XML (file truncated or mis-encoded?)", error.msg
-        ) from error
+        data = path.read_bytes()
     except OSError as error:
         raise ParseError(path, None, None, "a readable file", str(error)) from error
+    try:
+        # From bytes, not the file name: lxml then reports bad bytes as a syntax error with a line.
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        line = error.position[0] if error.position else error.lineno
+        expected = "well-formed UTF-8 XML (file truncated or mis-encoded?)"
+        raise ParseError(path, line, "xml", expected, error.msg) from error
     if root.tag != "ICD10CM.tabular":
         system = "ICD-10-PCS tables" if root.tag == "ICD10PCS.tabular" else "another file"
         raise WrongFileError(path, root.sourceline, "root element", "<ICD10CM.tabular>", f"<{root.tag}> ({system})")

@@ -1,0 +1,106 @@
+"""Validated resources with their locations, and resolving references between them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.resource import Resource
+
+from loaders.fhir.issues import FhirIssue, FhirLocation
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedResource:
+    resource: Resource  # a fhir.resources.R4B model, already schema-valid
+    location: FhirLocation  # the resource itself: ``Bundle.entry[3].resource`` or ``Encounter`` (NDJSON)
+    full_url: str | None  # Bundle.entry.fullUrl; None in NDJSON
+
+    @property
+    def type(self) -> str:
+        return self.resource.get_resource_type()
+
+    @property
+    def id(self) -> str:
+        """The resource id; a transaction entry without one is known by its fullUrl (``urn:uuid:`` dropped)."""
+        if self.resource.id:
+            return self.resource.id
+        return (self.full_url or "").removeprefix("urn:uuid:").removeprefix("urn:oid:")
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}/{self.id}"
+
+    @property
+    def model(self) -> Any:
+        """The model typed loosely, so that callers can read resource-specific fields."""
+        return self.resource
+
+
+class ResourceIndex:
+    """Every resource of a source by ``Type/id`` and by fullUrl, for resolving references."""
+
+    def __init__(self, resources: Iterable[LoadedResource]) -> None:
+        self.resources: tuple[LoadedResource, ...] = tuple(resources)
+        self._by_key: dict[str, LoadedResource] = {}
+        self.duplicate_issues: list[FhirIssue] = []
+        for loaded in self.resources:
+            for key in (loaded.key, loaded.full_url):
+                if not key:
+                    continue
+                if key in self._by_key and self._by_key[key] is not loaded:
+                    first = self._by_key[key].location
+                    self.duplicate_issues.append(
+                        FhirIssue(loaded.location.child("id"), f"a resource key used once (also at {first})", key)
+                    )
+                    continue
+                self._by_key[key] = loaded
+
+    def of_type(self, resource_type: str) -> Iterator[LoadedResource]:
+        return (r for r in self.resources if r.type == resource_type)
+
+    def resolve(self, reference: Reference | None) -> LoadedResource | None:
+        """The resource a literal reference points to: ``Patient/1``, a fullUrl, or an absolute URL ending in one."""
+        if reference is None or not reference.reference:
+            return None
+        ref = reference.reference
+        if ref in self._by_key:
+            return self._by_key[ref]
+        parts = ref.split("/_history/")[0].rstrip("/").split("/")
+        return self._by_key.get("/".join(parts[-2:])) if len(parts) >= 2 else None
+
+
+def values_at(model: Any, dotted: str) -> list[tuple[str, Any]]:
+    """Every non-empty value at ``dotted`` (``context.encounter``) under ``model``, with its path.
+
+    A list on the way fans out with its index in the path: ``context.encounter[1]``.
+    """
+    found: list[tuple[str, Any]] = [("", model)]
+    for name in dotted.split("."):
+        step: list[tuple[str, Any]] = []
+        for path, obj in found:
+            # fhir.resources renames ``class`` (a Python keyword) to ``class_fhir``.
+            value = getattr(obj, "class_fhir" if name == "class" else name, None)
+            where = f"{path}.{name}" if path else name
+            if isinstance(value, list):
+                step += [(f"{where}[{i}]", v) for i, v in enumerate(value) if v is not None]
+            elif value is not None:
+                step.append((where, value))
+        found = step
+    return found
+
+
+def date_floor(value: date | datetime | str) -> date:
+    """The first calendar day ``value`` can mean: a datetime's own (offset-local) date; ``2024-03`` -> 2024-03-01.
+
+    fhir.resources keeps partial dates (``2024``, ``2024-03``) as strings.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    parts = [int(p) for p in value[:10].split("-")]
+    return date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
