@@ -67,7 +67,8 @@ def main() -> None:
                 rate = report.stats.rows / report.seconds
                 print(f"{source} {version}: {report.stats.rows:,} rows, wall {report.seconds:.1f}s, "
                       f"{rate:,.0f} rows/s end to end, writer {report.stats.rows_per_second:,.0f} rows/s, "
-                      f"ratio to ceiling {rate / ceiling:.2f} (writer only {report.stats.rows_per_second / ceiling:.2f})")
+                      f"ratio to ceiling {rate / ceiling:.2f} "
+                      f"(writer only {report.stats.rows_per_second / ceiling:.2f})")
         key, line = new_key(Role.engine)
         app = create_app(settings.model_copy(update={"api_keys": line}))
         h = {"X-API-Key": key}

@@ -44,7 +44,9 @@ def raw_ceiling(driver, database: str, rows: list[dict], batch: int) -> float:  
     with driver.session(database=database) as session:
         for chunk in batched(rows, batch):
             session.execute_write(
-                lambda tx, c=chunk: tx.run(f"UNWIND $rows AS row CREATE (n:{BENCH_LABEL}) SET n = row", rows=c).consume()
+                lambda tx, c=chunk: tx.run(
+                    f"UNWIND $rows AS row CREATE (n:{BENCH_LABEL}) SET n = row", rows=c
+                ).consume()
             )
     elapsed = time.perf_counter() - t0
     with driver.session(database=database) as session:

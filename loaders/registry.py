@@ -18,7 +18,12 @@ LoaderFactory = Callable[[], Loader]
 
 LOADERS: dict[str, LoaderFactory] = {}
 # Each module registers its loader on import; new sources are added here.
-LOADER_MODULES = ("loaders.icd10cm.load",)
+LOADER_MODULES = ("loaders.icd10cm.load", "loaders.icd10pcs.load", "loaders.hcpcs.load", "loaders.cpt.load",
+                  "loaders.msdrg_tables.load")
+LOADER_MODULES += ("loaders.coverage.load_mcd", "loaders.coverage.load_payer_rules")
+LOADER_MODULES += ("loaders.snomed.load",)
+LOADER_MODULES += ("loaders.ncci.load",)
+LOADER_MODULES += ("loaders.fhir.load",)
 
 
 def all_loaders() -> dict[str, LoaderFactory]:
@@ -48,7 +53,7 @@ def load_source(
     log: Callable[[str], None] = lambda _m: None,
 ) -> LoadReport:
     loader = all_loaders()[source]()
-    release = ReleaseSpec.fiscal_year(loader.name, version)
+    release = ReleaseSpec.parse(loader.name, version)
     # Code systems report their diff and impact against the previous release before promotion.
     after = getattr(loader, "after_staging", None) or (diff_and_impact if source in SYSTEMS else None)
     return run_load(

@@ -36,6 +36,11 @@ class CodeSystem:
     pattern: re.Pattern[str]
     normalise: Callable[[str], str]
     hierarchical: bool = True
+    release_system: str | None = None  # the system whose releases carry these codes, if not its own
+
+    @property
+    def releases_of(self) -> str:
+        return self.release_system or self.id
 
     def key(self, code: str) -> str:
         return f"{self.id}|{self.normalise(code)}"
@@ -51,14 +56,14 @@ SYSTEMS: dict[str, CodeSystem] = {
                    re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?|[A-Z][0-9][0-9A-Z]-[A-Z][0-9][0-9A-Z]|CH\d{2}"),
                    _icd10cm),
         CodeSystem("icd10pcs", L.ICD10PCSCode, "ICD-10-PCS", "http://www.cms.gov/Medicare/Coding/ICD10",
-                   re.compile(r"[0-9A-HJ-NP-Z]{3}([0-9A-HJ-NP-Z]{4})?"), _upper),
+                   re.compile(r"[0-9A-HJ-NP-Z]{1,3}|[0-9A-HJ-NP-Z]{7}"), _upper),
         CodeSystem("cpt", L.CPTCode, "CPT", "http://www.ama-assn.org/go/cpt",
                    re.compile(r"[0-9]{5}|[0-9]{4}[FTU]"), _upper, hierarchical=False),
         CodeSystem("hcpcs", L.HCPCSCode, "HCPCS Level II",
                    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
                    re.compile(r"[A-V][0-9]{4}"), _upper, hierarchical=False),
         CodeSystem("modifier", L.Modifier, "CPT/HCPCS modifiers", None,
-                   re.compile(r"[0-9A-Z]{2}"), _upper, hierarchical=False),
+                   re.compile(r"[0-9A-Z]{2}"), _upper, hierarchical=False, release_system="hcpcs"),
         CodeSystem("snomed", L.SnomedConcept, "SNOMED CT", "http://snomed.info/sct",
                    re.compile(r"[1-9][0-9]{5,17}"), str.strip),
     )

@@ -69,8 +69,12 @@ def reference_graph(driver: Driver, settings: Settings) -> Driver:
     from loaders.bundled import bundled_datasets
     from loaders.registry import load_source
 
+    wanted = [ds for ds in bundled_datasets() if ds.source == "icd10cm"]
+    records, _, _ = driver.execute_query("MATCH (r:Release) RETURN collect(r.id + ':' + r.status) AS releases",
+                                         database_=settings.neo4j_database)
+    if sorted(records[0]["releases"]) == sorted(f"icd10cm@{ds.version}:visible" for ds in wanted):
+        return driver  # left by an earlier run of these tests alone; nothing else is in the graph
     wipe_graph(driver, settings.neo4j_database)
-    for ds in bundled_datasets():
-        if ds.source == "icd10cm":
-            load_source(driver, settings, ds.source, list(ds.paths), ds.version)
+    for ds in wanted:
+        load_source(driver, settings, ds.source, list(ds.paths), ds.version)
     return driver

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -44,7 +46,7 @@ class CodeRecord(BaseModel):
     notes: list[NoteTarget] = []
     unresolved_notes: list[str] = []
     maps: list[MapRow] = []
-    properties: dict[str, str | int | float | bool | None] = {}
+    properties: dict[str, Any] = {}
 
 
 class CodePage(BaseModel):

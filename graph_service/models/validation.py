@@ -50,7 +50,7 @@ class NoteRequirement(BaseModel):
     code: str
     kind: str = Field(description="CODE_FIRST or USE_ADDITIONAL")
     noted_on: str
-    note: str | None
+    notes: list[str] = Field(description="the instruction's listed conditions (alternatives)")
     targets: list[str]
     met_by: list[str]
     sequenced_correctly: bool | None = Field(description="CODE_FIRST only: the etiology is sequenced first")

@@ -18,7 +18,7 @@ MAX_DEPTH = 12  # deeper than any classification loaded (ICD-10-CM: chapter → 
 CODE_RECORD = f"""
 MATCH (c:{L.Code} {{key: $key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
 CALL (c) {{
-  MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible', system: c.system}})
+  MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
   WITH r ORDER BY r.effective_from, r.version
   RETURN collect(r.id) AS releases
 }}
@@ -55,10 +55,6 @@ _MEMBERSHIP_FIELDS = {
 }
 
 
-def _code_key(cs: CodeSystem, code: str) -> str:
-    return cs.key(code)
-
-
 def _system(system_id: str) -> CodeSystem:
     try:
         return system(system_id)
@@ -69,8 +65,8 @@ def _system(system_id: str) -> CodeSystem:
 def get_code(graph: Graph, system_id: str, code: str, release: str | None = None,
              on: date | None = None) -> CodeRecord:
     cs = _system(system_id)
-    rel = resolve_release(graph, cs.id, release, on)
-    row = graph.read_one(CODE_RECORD, key=_code_key(cs, code), release=rel.id)
+    rel = resolve_release(graph, cs.releases_of, release, on)
+    row = graph.read_one(CODE_RECORD, key=cs.key(code), release=rel.id)
     if row is None:
         raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
     m: dict[str, Any] = dict(row["membership"])
@@ -89,7 +85,7 @@ def get_code(graph: Graph, system_id: str, code: str, release: str | None = None
             for n in row["notes"]
         ],
         maps=[MapRow(**mp) for mp in row["maps"]],
-        properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS and not isinstance(v, list)},
+        properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS},
     )
 
 
@@ -122,8 +118,8 @@ def navigate(graph: Graph, system_id: str, code: str, direction: str, *, release
     cs = _system(system_id)
     if not cs.hierarchical:
         raise BadRequest(f"{cs.name} has no hierarchy in the graph")
-    rel = resolve_release(graph, cs.id, release, on)
-    key = _code_key(cs, code)
+    rel = resolve_release(graph, cs.releases_of, release, on)
+    key = cs.key(code)
     if graph.read_one(_EXISTS, key=key, release=rel.id) is None:
         raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
     row = graph.read_one(_PAGE_QUERIES[direction], key=key, release=rel.id, offset=offset, limit=limit)
@@ -144,8 +140,8 @@ RETURN a = b AS same,
 def subsumes(graph: Graph, system_id: str, code_a: str, code_b: str, *, release: str | None = None,
              on: date | None = None) -> Subsumption:
     cs = _system(system_id)
-    rel = resolve_release(graph, cs.id, release, on)
-    row = graph.read_one(_SUBSUMES, a=_code_key(cs, code_a), b=_code_key(cs, code_b), release=rel.id)
+    rel = resolve_release(graph, cs.releases_of, release, on)
+    row = graph.read_one(_SUBSUMES, a=cs.key(code_a), b=cs.key(code_b), release=rel.id)
     if row is None:
         raise NotFound(f"{cs.normalise(code_a)!r} or {cs.normalise(code_b)!r} is not in release {rel.id}")
     outcome = ("equivalent" if row["same"] else "subsumes" if row["a_subsumes_b"]

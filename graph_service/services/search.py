@@ -37,7 +37,7 @@ def lucene_query(text: str) -> str:
 
 def search_codes(graph: Graph, q: str, system_id: str, release: str | None, offset: int, limit: int) -> SearchPage:
     cs = system(system_id)
-    rel = resolve_release(graph, cs.id, release)
+    rel = resolve_release(graph, cs.releases_of, release)
     row = graph.read_one(SEARCH, query=lucene_query(q), system=cs.id, release=rel.id, offset=offset, limit=limit)
     total, items = (row["total"], row["items"]) if row else (0, [])
     return SearchPage(q=q, system=cs.id, release=rel.id, total=total, offset=offset, limit=limit,

@@ -48,8 +48,8 @@ def _icd10cm_notes(graph: Graph, keys: list[str], release: str, codes_in_order: 
 ]:
     rows = graph.read(NOTE_MATCHES, keys=keys, release=release)
     conflicts: dict[tuple[str, str], Excludes1Conflict] = {}
-    requirements: dict[tuple[str, str, str, str], NoteRequirement] = {}
-    targets_by_note: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    requirements: dict[tuple[str, str, str], NoteRequirement] = {}
+    targets_by_note: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     position = {code: i for i, code in enumerate(codes_in_order)}
     for row in rows:
         if row["kind"] == R.EXCLUDES1:
@@ -59,11 +59,14 @@ def _icd10cm_notes(graph: Graph, keys: list[str], release: str, codes_in_order: 
                     code=row["code"], excluded=other, noted_on=row["noted_on"], target=row["target"],
                     note=row["note"]))
             continue
-        key = (row["code"], row["kind"], row["noted_on"], row["note"] or "")
+        # One requirement per instruction: its listed conditions are alternatives ("code first, such as: …").
+        key = (row["code"], row["kind"], row["noted_on"])
         targets_by_note[key].add(row["target"])
         req = requirements.setdefault(key, NoteRequirement(
-            code=row["code"], kind=row["kind"], noted_on=row["noted_on"], note=row["note"], met_by=[],
+            code=row["code"], kind=row["kind"], noted_on=row["noted_on"], notes=[], met_by=[],
             targets=[], sequenced_correctly=None))
+        if row["note"] and row["note"] not in req.notes:
+            req.notes.append(row["note"])
         req.met_by = sorted(set(req.met_by) | set(row["present"]))
     for key, req in requirements.items():
         req.targets = sorted(targets_by_note[key])
@@ -85,7 +88,7 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
     for system_id, codes in by_system.items():
         cs = system(system_id)
         try:
-            rel = resolve_release(graph, cs.id, body.release, on)
+            rel = resolve_release(graph, cs.releases_of, body.release, on)
         except NotFound as exc:
             results += [CodeValidity(system=cs.id, code=cs.normalise(c), exists=False, billable=None,
                                      valid_on_date=False, release=None, reason=exc.detail) for c in codes]

@@ -20,7 +20,14 @@ from typing import Any
 from loaders.errors import LoadError
 from loaders.icd10cm.note_refs import NoteReference, extract_note_references
 from loaders.icd10cm.tabular import Icd10cmChapter, Icd10cmCode, Icd10cmNote, Icd10cmSection, parse_icd10cm_tabular
-from loaders.machinery.code_release import code_row, refresh_code_titles, write_codes, write_edges, write_hierarchy
+from loaders.machinery.code_release import (
+    code_row,
+    refresh_code_titles,
+    set_release_coverage,
+    write_codes,
+    write_edges,
+    write_hierarchy,
+)
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import system
@@ -223,7 +230,7 @@ class Icd10cmLoader:
             by_type[row["type"]].append(row)
         for rel_type, rows in sorted(by_type.items()):
             counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows)
-        ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = 'full'")
+        set_release_coverage(ctx, "full")
         if lists:
             self._check_against_lists(ctx, model, lists)
 
@@ -252,7 +259,7 @@ class Icd10cmLoader:
                     )
 
         ctx.counts["codes"] = write_codes(ctx, ICD10CM, rows())
-        ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = 'billable-only'")
+        set_release_coverage(ctx, "billable-only")
 
 
 register("icd10cm")(Icd10cmLoader)

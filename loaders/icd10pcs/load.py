@@ -24,11 +24,16 @@ from typing import Any
 from loaders.errors import LoadError
 from loaders.icd10pcs.code_lists import PcsListedCode, read_pcs_code_list
 from loaders.icd10pcs.tables_xml import PcsTable, expand_row, pcs_tables_version, read_pcs_tables
-from loaders.machinery.code_release import code_row, refresh_code_titles, write_codes, write_hierarchy
+from loaders.machinery.code_release import (
+    code_row,
+    refresh_code_titles,
+    set_release_coverage,
+    write_codes,
+    write_hierarchy,
+)
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import system
-from ontology.vocabulary import L
 
 ICD10PCS = system("icd10pcs")
 # The XML titles the third axis "Operation"; the PCS guidelines call it the root operation.
@@ -107,6 +112,10 @@ class PcsCodeList:
             (listed.codes if rec.billable else listed.headers).setdefault(rec.code, rec)
         return listed
 
+    def stems(self) -> list[str]:
+        """Every table stem: the order file's headers and the first three characters of every code."""
+        return sorted({code[:3] for code in self.codes} | self.headers.keys())
+
 
 def check_tables_version(xml: Path, version: str) -> None:
     """A tables XML of another fiscal year than the release is refused before anything is written."""
@@ -123,7 +132,7 @@ class Icd10pcsLoader:
     def write(self, ctx: LoadContext) -> None:
         xmls = [p for p in ctx.sources if p.suffix.lower() == ".xml"]
         lists = [p for p in ctx.sources if p.suffix.lower() != ".xml"]
-        if len(xmls) > 1 or len(lists) != 1:
+        if len(xmls) > 1 or len(lists) != 1 or any(p.is_dir() for p in ctx.sources):
             raise LoadError(
                 "ICD-10-PCS takes one code list (codes file, order file or code,title CSV) and at most one tables "
                 f"XML; got lists {[p.name for p in lists]} and XML {[p.name for p in xmls]}"
@@ -136,15 +145,13 @@ class Icd10pcsLoader:
         self._write_structure(ctx, listed, tables)
         self._write_codes(ctx, listed, tables)
         ctx.counts["hierarchy_edges"] = write_hierarchy(ctx, ICD10PCS, hierarchy_pairs(listed))
-        coverage = "full" if tables else "billable-only"
-        ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = $coverage",
-                       {"coverage": coverage})
+        set_release_coverage(ctx, "full" if tables else "billable-only")
 
     def after_promote(self, ctx: LoadContext) -> None:
         refresh_code_titles(ctx, ICD10PCS)
 
     def _write_structure(self, ctx: LoadContext, listed: PcsCodeList, tables: PcsTablesModel | None) -> None:
-        stems = sorted({c[:3] for c in listed.codes} | set(listed.headers))
+        stems = listed.stems()
         placeholders = 0
 
         def structure_row(code: str, kind: str, title: str | None, placeholder: str, **props: Any) -> dict[str, Any]:
@@ -153,25 +160,30 @@ class Icd10pcsLoader:
             return code_row(ICD10PCS, code, title or placeholder, billable=False, kind=kind,
                             placeholder_title=True if title is None else None, **props)
 
+        def label(prefix: str) -> str | None:
+            return tables.label(prefix) if tables else None
+
         def stem_title(stem: str) -> str | None:
             if stem in listed.headers:
                 return listed.headers[stem].title
             table = tables.tables.get(stem) if tables else None
             return ", ".join(a.label for a in table.axes) if table else None
 
+        def stem_short_title(stem: str) -> str:
+            header = listed.headers.get(stem)
+            return (header.short_title or "") if header else ""
+
         counts = ctx.counts
         counts["sections"] = write_codes(ctx, ICD10PCS, (
-            structure_row(s, "section", tables and tables.label(s), f"Section {s}")
+            structure_row(s, "section", label(s), f"Section {s}")
             for s in sorted({stem[:1] for stem in stems})
         ), name="sections")
         counts["body_systems"] = write_codes(ctx, ICD10PCS, (
-            structure_row(b, "body_system", tables and tables.label(b), f"Body system {b}",
-                          section=tables and tables.label(b[:1]))
+            structure_row(b, "body_system", label(b), f"Body system {b}", section=label(b[:1]))
             for b in sorted({stem[:2] for stem in stems})
         ), name="body systems")
         counts["tables"] = write_codes(ctx, ICD10PCS, (
-            structure_row(stem, "table", stem_title(stem), f"Table {stem}",
-                          search_terms=listed.headers[stem].short_title or "" if stem in listed.headers else "",
+            structure_row(stem, "table", stem_title(stem), f"Table {stem}", search_terms=stem_short_title(stem),
                           **(tables.table_properties(stem) if tables else {}))
             for stem in stems
         ), name="tables")
@@ -195,9 +207,9 @@ class Icd10pcsLoader:
 
 def hierarchy_pairs(listed: PcsCodeList) -> Iterator[tuple[str, str]]:
     """code → table stem → body system → section (each structure edge once)."""
-    stems = {c[:3] for c in listed.codes} | set(listed.headers)
+    stems = listed.stems()
     yield from ((code, code[:3]) for code in listed.codes)
-    yield from ((stem, stem[:2]) for stem in sorted(stems))
+    yield from ((stem, stem[:2]) for stem in stems)
     yield from ((body, body[:1]) for body in sorted({stem[:2] for stem in stems}))
 
 

@@ -102,3 +102,9 @@ def refresh_code_titles(ctx: LoadContext, cs: CodeSystem) -> None:
     """After promotion: node titles and search terms from each code's newest visible release."""
     with ctx.writer.driver.session(database=ctx.writer.database) as session:
         session.run(REFRESH_TITLES, system=cs.id).consume()
+
+
+def set_release_coverage(ctx: LoadContext, coverage: str) -> None:
+    """``full`` (headers and codes) or ``billable-only`` (a code list): release diffs compare like for like."""
+    ctx.writer.run("coverage", f"MATCH (r:{L.Release} {{id: $release}}) SET r.coverage = $coverage",
+                   {"coverage": coverage})

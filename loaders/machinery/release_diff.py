@@ -15,10 +15,13 @@ from neo4j import Driver, RoutingControl
 
 from ontology.vocabulary import L, R
 
+# Classification structure, not codes of the code files: left out of diffs.
+STRUCTURAL_KINDS = ["chapter", "section", "table", "body_system"]
+
 RELEASE_CODES = f"""
 MATCH (r:{L.Release} {{id: $release}})
 OPTIONAL MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(r)
-WHERE NOT coalesce(m.kind, '') IN ['chapter', 'section']
+WHERE NOT coalesce(m.kind, '') IN $structural
 RETURN r.coverage AS coverage, collect([c.code, m.title, m.billable]) AS codes
 """
 
@@ -66,7 +69,8 @@ class ReleaseDiff:
 
 
 def _codes(driver: Driver, database: str, release_id: str) -> tuple[str | None, dict[str, tuple[str, bool]]]:
-    records, _, _ = driver.execute_query(RELEASE_CODES, release=release_id, database_=database,
+    records, _, _ = driver.execute_query(RELEASE_CODES, release=release_id, structural=STRUCTURAL_KINDS,
+                                         database_=database,
                                          routing_=RoutingControl.READ)
     row = records[0] if records else None
     if row is None:
@@ -95,6 +99,8 @@ def diff_releases(driver: Driver, database: str, system: str, from_id: str, to_i
 def impact_of(driver: Driver, database: str, system_id: str, codes: list[str]) -> dict[str, Any]:
     """What already in the graph references these codes (deleted or made non-billable by a release)."""
     keys = [f"{system_id}|{c}" for c in codes]
+    if system_id == "hcpcs":  # modifiers ride in HCPCS releases but are keyed as their own system
+        keys += [f"modifier|{c}" for c in codes if len(c) == 2]
     records, _, _ = driver.execute_query(IMPACT, keys=keys, database_=database, routing_=RoutingControl.READ)
     return {r["kind"]: {"references": r["references"], "example_codes": r["codes"]} for r in records}
 

@@ -59,13 +59,27 @@ class ReleaseSpec:
         return f"{self.system}@{self.version}"
 
     @classmethod
-    def fiscal_year(cls, system: str, version: str, note: str | None = None) -> ReleaseSpec:
-        """FYyyyy runs Oct 1 of yyyy-1 to Sep 30 of yyyy; other versions carry no window."""
-        m = re.fullmatch(r"FY(\d{4})", version, flags=re.IGNORECASE)
-        if m:
+    def parse(cls, system: str, version: str, note: str | None = None) -> ReleaseSpec:
+        """The effective window a version names: ``FY2026`` (Oct 1 2025 – Oct 1 2026, ICD-10, MS-DRG),
+        ``2026Q2`` (Apr 1 – Jul 1 2026: NCCI, HCPCS), ``2026`` (calendar year: CPT), ``20250301`` or
+        ``2025-03-01`` (in force from that day: SNOMED CT, MCD exports); anything else has no window."""
+        v = version.strip()
+        if m := re.fullmatch(r"FY(\d{4})", v, flags=re.IGNORECASE):
             year = int(m.group(1))
-            return cls(system, version.upper(), date(year - 1, 10, 1), date(year, 10, 1), note)
-        return cls(system, version, None, None, note)
+            return cls(system, v.upper(), date(year - 1, 10, 1), date(year, 10, 1), note)
+        if m := re.fullmatch(r"(\d{4})Q([1-4])", v, flags=re.IGNORECASE):
+            year, quarter = int(m.group(1)), int(m.group(2))
+            start = date(year, 3 * quarter - 2, 1)
+            end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+            return cls(system, v.upper(), start, end, note)
+        if re.fullmatch(r"\d{4}", v):
+            return cls(system, v, date(int(v), 1, 1), date(int(v) + 1, 1, 1), note)
+        if m := re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", v):
+            try:
+                return cls(system, v, date(int(m.group(1)), int(m.group(2)), int(m.group(3))), None, note)
+            except ValueError:
+                pass
+        return cls(system, v, None, None, note)
 
 
 def new_run_id(loader: str) -> str:

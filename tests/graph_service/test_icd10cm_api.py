@@ -99,7 +99,7 @@ def test_validation_checks_code_first_sequencing(client: TestClient, engine) -> 
     wrong = {"codes": [{"code": "F02.80"}, {"code": "G30.9"}], "date_of_service": "2025-11-03"}
     out = client.post("/v1/validate/codes", json=wrong, headers=engine).json()
     mis = [r for r in out["unmet_requirements"] if r["code"] == "F02.80" and r["kind"] == "CODE_FIRST"]
-    assert mis and mis[0]["met_by"] == ["G30.9"] and mis[0]["sequenced_correctly"] is False
+    assert mis and mis[0]["met_by"] == ["G30.9"] and len(mis) == 1 and mis[0]["sequenced_correctly"] is False
     right = {"codes": [{"code": "G30.9"}, {"code": "F02.80"}], "date_of_service": "2025-11-03"}
     out = client.post("/v1/validate/codes", json=right, headers=engine).json()
     ok = [r for r in out["met_requirements"] if r["code"] == "F02.80" and r["kind"] == "CODE_FIRST"]
@@ -138,8 +138,9 @@ def test_release_diff_is_the_exact_set_difference_of_the_code_files(client: Test
 
 def test_fy2025_to_fy2026_diff_matches_the_tabular_leaves(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
     fy2025 = _fy2025_codes()
+    # Leaves of the tabular list that are codes (a one-category block such as "F99" shares its category's name).
     fy2026 = {c.replace(".", "") for c in reference.get_all_codes(False)
-              if reference.is_leaf(c) and not reference.is_chapter_or_block(c)}
+              if reference.is_leaf(c) and c[0].isalpha() and "-" not in c}
     diff = client.get("/v1/releases/icd10cm/diff", params={"from": "FY2025", "to": "FY2026", "limit": 100_000},
                       headers=engine).json()
     assert _dotless(diff["added"]) == fy2026 - fy2025
@@ -149,9 +150,9 @@ def test_fy2025_to_fy2026_diff_matches_the_tabular_leaves(client: TestClient, en
 def test_search_ranks_titles_and_inclusion_terms(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/v1/search", params={"q": "heart failure", "limit": 5}, headers=engine).json()
     assert page["total"] > 20 and "I50.9" in {i["code"] for i in page["items"]}
-    # "Lou Gehrig's disease" is an inclusion term of G12.21, not its title.
-    hit = client.get("/v1/search", params={"q": "gehrig", "limit": 5}, headers=engine).json()
-    assert "G12.21" in {i["code"] for i in hit["items"]}
+    # "Congestive heart disease" is an inclusion term of I50.9, not its title.
+    hit = client.get("/v1/search", params={"q": "congestive heart disease", "limit": 5}, headers=engine).json()
+    assert "I50.9" in {i["code"] for i in hit["items"]}
 
 
 def test_search_text_with_lucene_syntax_is_not_an_error(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,8 @@ def _failed_run_error(driver: Driver, settings: Settings) -> str:
 def _assert_unchanged(driver: Driver, settings: Settings, before: tuple[int, int]) -> None:
     nodes, rels = graph_counts(driver, settings.neo4j_database)
     assert (nodes - 1, rels) == before  # only the failed LoadRun record is new
-    records, _, _ = driver.execute_query(f"MATCH (r:{L.Release}) RETURN count(r) AS n", database_=settings.neo4j_database)
+    records, _, _ = driver.execute_query(f"MATCH (r:{L.Release}) RETURN count(r) AS n",
+                                         database_=settings.neo4j_database)
     assert records[0]["n"] == 0
 
 
