@@ -40,7 +40,8 @@ CALL (c) {{
 }}
 CALL (c) {{
   OPTIONAL MATCH (c)-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
-  OPTIONAL MATCH (mr)-[:{R.MAPS_TO}]->(t)
+  WHERE coalesce(mr.active, true)
+  OPTIONAL MATCH (mr)-[:{R.MAPS_TO} {{release: $release}}]->(t)
   WITH mr, t ORDER BY mr.group, mr.priority
   RETURN collect(CASE WHEN mr IS NULL THEN null
                       ELSE {{group: mr.group, priority: mr.priority, rule: mr.rule, advice: mr.advice,

@@ -1,0 +1,140 @@
+"""SNOMED CT → ICD-10-CM derivation models: an encounter's findings and patient in, per map group a code out."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from loaders.fhir.code_systems import verhoeff_check_digit
+
+_SCTID = re.compile(r"[1-9][0-9]{5,17}")
+_CONCEPT_PARTITIONS = ("00", "10")  # short form, extension (namespaced) form
+
+
+def _concept_sctid(value: str) -> str:
+    if not _SCTID.fullmatch(value):
+        raise ValueError("a SNOMED CT concept id is 6-18 digits with no leading zero")
+    if value[-3:-1] not in _CONCEPT_PARTITIONS:
+        raise ValueError(f"{value} is not a concept id (partition {value[-3:-1]!r}; concepts use 00 or 10)")
+    check = verhoeff_check_digit(value[:-1])
+    if check != int(value[-1]):
+        raise ValueError(f"{value} fails the Verhoeff check (its last digit should be {check})")
+    return value
+
+
+ConceptId = Annotated[str, AfterValidator(_concept_sctid)]
+
+
+class AgeIn(BaseModel):
+    value: Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")] = Field(
+        ge=0, le=200 * 366, description="e.g. 4 (months); read as an exact decimal")
+    unit: Literal["years", "months", "days"]
+
+
+class PatientIn(BaseModel):
+    age: AgeIn | None = Field(default=None, description="current age; rules on age need it (else needs_review)")
+    age_at_onset: AgeIn | None = Field(default=None, description="age at onset; default: the current age")
+    sex: Literal["female", "male", "unknown"] = "unknown"
+
+
+class DeriveIcd10cmIn(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    concepts: list[ConceptId] = Field(min_length=1, max_length=200, description="the encounter's findings to code")
+    patient: PatientIn = Field(default_factory=PatientIn)
+    other_concepts: list[ConceptId] = Field(
+        default_factory=list, max_length=1000,
+        description="the encounter's other concepts; with `concepts`, what IFA concept rules are checked against")
+    release: str | None = Field(default=None, description="SNOMED CT release (20250301 or snomed@20250301)")
+    icd10cm_release: str | None = Field(default=None, description="ICD-10-CM release for titles and billability")
+    on: date | None = Field(default=None, alias="date",
+                            description="date of service: the ICD-10-CM release in force then")
+
+
+class PathNode(BaseModel):
+    node: str = Field(description="the concept id, MapRule id or ICD-10-CM code")
+    label: str
+    title: str | None = None
+    rule: str | None = Field(default=None, description="a MapRule's mapRule text")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class PathRel(BaseModel):
+    rel: str
+
+
+PathStep = PathNode | PathRel
+
+
+class RuleStep(BaseModel):
+    """One map row as the evaluator read it, in priority order."""
+
+    priority: int
+    map_rule: str
+    rule: str
+    outcome: Literal["true", "false", "unknown", "unparseable"]
+    why: str
+    target: str | None
+
+
+class UndecidedRow(BaseModel):
+    priority: int
+    map_rule: str
+    rule: str
+    target: str | None
+
+
+class Icd10cmTarget(BaseModel):
+    code: str
+    title: str | None = Field(description="in the ICD-10-CM release in force; null when none is loaded")
+    billable: bool | None
+    in_release: bool | None = Field(description="the code is in that release (null: no ICD-10-CM release loaded)")
+
+
+class MapGroupDerivation(BaseModel):
+    group: int
+    status: Literal["mapped", "no_target", "needs_review"]
+    code: Icd10cmTarget | None
+    advice: str | None
+    map_rule: str | None = Field(description="the MapRule whose rule held")
+    reason: str | None = Field(description="why the group needs review")
+    warnings: list[str] = []
+    explanation: list[RuleStep]
+    undecided: list[UndecidedRow] = Field(description="needs_review: the rows a reviewer must decide between")
+    path: list[PathStep] = Field(description="concept -HAS_MAP_RULE-> MapRule -MAPS_TO-> code, as in the graph")
+    concept_paths: list[list[PathStep]] = Field(
+        description="for each concept the winning rule asks about: the IS_A path from the encounter's concept")
+
+
+class ConceptDerivation(BaseModel):
+    concept: str
+    found: bool
+    preferred_term: str | None = None
+    fsn: str | None = None
+    active: bool | None = None
+    reason: str | None = None
+    groups: list[MapGroupDerivation] = []
+
+
+class DeriveIcd10cmOut(BaseModel):
+    release: str = Field(description="the SNOMED CT release read")
+    icd10cm_release: str | None
+    date_of_service: date | None
+    patient: PatientIn
+    other_concepts_not_found: list[str]
+    concepts: list[ConceptDerivation]
