@@ -47,6 +47,12 @@ class Settings(BaseSettings):
 
     cypher_timeout_s: float = Field(default=10.0, alias="CODEGRAPH_CYPHER_TIMEOUT")
     cypher_row_cap: int = Field(default=1000, alias="CODEGRAPH_CYPHER_ROW_CAP")
+    drg_base_rates: dict[str, float] = Field(
+        default={"default": 7276.76}, alias="CODEGRAPH_DRG_BASE_RATES",
+        description="MS-DRG base rate in dollars per payer id (JSON object; 'default' for payers not listed): "
+        "expected payment = relative weight x rate. The default is the FY2026 IPPS national rate with wage index 1: "
+        "operating standardized amount $6,752.61 + capital federal rate $524.15 (no wage index, IME, DSH, outliers).",
+    )
 
     @property
     def neo4j_home(self) -> Path:

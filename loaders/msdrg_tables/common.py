@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from loaders.errors import ParseError
+from loaders.ncci.common import text_encoding  # CMS text files: one rule for every table
+from loaders.text_lines import decoded_lines
 
 
 def decode(path: Path, raw: bytes) -> str:
@@ -22,7 +24,9 @@ def decode(path: Path, raw: bytes) -> str:
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without line ending, trailing spaces kept), CRLF or LF, streaming."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            yield number, decode(path, raw).rstrip("\r\n")
+    """(1-based line number, text without line ending, trailing spaces kept), CRLF or LF, streaming.
+
+    The encoding is the whole file's (UTF-8 if it all decodes so, else cp1252), as the NCCI tables' is.
+    """
+    for line in decoded_lines(path, text_encoding(path)):
+        yield line.number, line.text

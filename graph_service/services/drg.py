@@ -1,0 +1,608 @@
+"""MS-DRG grouping explained from the graph: the DRG, its weight and payment, what-if and opportunities.
+
+The ``msdrg`` engine (a port of the CMS grouper, validated claim by claim against it) assigns the DRG; the
+graph supplies everything said about it — the relative weight and titles (IPPS Table 5), each secondary
+diagnosis's CC/MCC designation and the Table 6K exclusions that cancel it (``EXCLUDED_WITH`` a PDX
+collection the principal diagnosis is ``IN_COLLECTION`` of, Part 2 alive-only, Part 3 DRG-specific) — read
+through the visible release of the discharge date's fiscal year, in one query per request.
+
+Grouper version by discharge date: FY = year (+1 from October), version = FY − 1983, and the engine's
+mid-year update (v43.1 = 431) for discharges April–September when msdrg has it. Dates msdrg does not cover,
+or whose fiscal year has no visible MS-DRG release, are refused (422) with the loaded releases named.
+
+Expected payment = weight × the payer's base rate (settings ``drg_base_rates``; ``default`` for payers
+not listed). No wage index, IME, DSH, outliers, transfer per-diem or new-technology add-on.
+
+One ``MsdrgGrouper`` serves the process: its native context is immutable after initialisation and
+``msdrg_group_json`` is documented thread-safe (mz-drg docs/dev/c-api.md); 16 threads grouping 4,000 claims
+gave results identical to a sequential run, so only the lazy creation is locked.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import msdrg
+
+from codegraph.settings import Settings
+from graph_service.errors import Unprocessable
+from graph_service.graph import Graph
+from graph_service.models.coding import DrgOutcome
+from graph_service.models.drg import (
+    MAX_SECONDARY,
+    AlternativeOut,
+    ClaimChange,
+    DrgClaimIn,
+    DrgExplanation,
+    DrgGroupOut,
+    DrgOutcomeBrief,
+    NoEffect,
+    OpportunitiesIn,
+    OpportunitiesOut,
+    Opportunity,
+    ProcedureExplanation,
+    SecondaryExplanation,
+    WhatIfIn,
+    WhatIfOut,
+    diagnosis_code,
+)
+from graph_service.services.releases import list_releases
+from loaders.msdrg_tables.load import drg_key, mdc_key  # the loader owns the key formats
+from ontology.code_systems import system
+from ontology.vocabulary import L, R
+
+ICD10CM = system("icd10cm")
+SYSTEM = "msdrg"
+FIRST_FY = 1983  # grouper version = fiscal year - 1983
+EXPIRED_STATUSES = frozenset({20, 40, 41, 42})  # UB-04: expired; expired at home / in a facility / place unknown
+SEX_CODES = {"M": 0, "F": 1, "U": 2}
+SEVERITY_RANK = {"NONE": 0, "CC": 1, "MCC": 2}
+NOT_GROUPED = {
+    "INVALID_PDX": "the principal diagnosis {pdx} is not a valid, billable ICD-10-CM code for grouper v{version}",
+    "DX_CANNOT_BE_PDX": "{pdx} may not be sequenced as the principal diagnosis (external cause or manifestation)",
+    "HAC_MISSING_ONE_POA": "a hospital-acquired-condition diagnosis has no present-on-admission indicator",
+    "UNGROUPABLE": "the grouper could not assign a DRG to this claim",
+}
+# FHIR encounter dischargeDisposition codes → UB-04 patient discharge status (for recorded encounters).
+FHIR_DISCHARGE = {"home": 1, "alt-home": 1, "other-hcf": 5, "hosp": 51, "long": 63, "aadvice": 7, "exp": 20,
+                  "psy": 65, "rehab": 62, "snf": 3, "oth": 70}
+
+FACTS = f"""
+MATCH (rel:{L.Release} {{id: $release, status: 'visible'}})
+CALL (rel) {{
+  UNWIND $drgs AS drg
+  MATCH (d:{L.MSDRG} {{key: $prefix + drg}})-[:{R.IN_RELEASE}]->(rel)
+  OPTIONAL MATCH (d)-[:{R.IN_MDC} {{release: rel.id}}]->(m:{L.MDC})
+  RETURN collect(d {{.drg, .title, .mdc, .type, .weight, .gmlos, .amlos, .post_acute, .special_pay,
+                     mdc_title: m.title}}) AS drgs
+}}
+CALL () {{
+  UNWIND $mdcs AS mdc
+  MATCH (m:{L.MDC} {{key: $mdc_prefix + mdc}})
+  RETURN collect(m {{.mdc, .title}}) AS mdcs
+}}
+CALL (rel) {{
+  UNWIND $codes AS code
+  MATCH (:{L.Code} {{key: $cm + code}})-[:{R.HAS_SEVERITY} {{release: rel.id}}]->(s:{L.SeverityDesignation})
+  OPTIONAL MATCH (s)-[:{R.EXCLUDED_WITH} {{release: rel.id}}]->(col:{L.PDXExclusionCollection})
+  RETURN collect(s {{.code, .level, .description, .alive_only, .excluded_in_drgs, .excluded_in_drg_groups,
+                     collection: col.collection,
+                     pdx_in_collection: col IS NOT NULL AND EXISTS {{
+                       MATCH (:{L.Code} {{key: $pdx_key}})-[:{R.IN_COLLECTION} {{release: rel.id}}]->(col) }}
+                   }}) AS designations
+}}
+RETURN rel.id AS release, drgs, mdcs, designations
+"""
+
+
+# ---- grouper version and engine ------------------------------------------------------------------
+@dataclass(frozen=True)
+class GrouperChoice:
+    fiscal_year: int
+    version: int  # 43
+    engine: int  # msdrg version: 430, or 431 for the April update
+
+    @property
+    def release_id(self) -> str:
+        return f"{SYSTEM}@FY{self.fiscal_year}"
+
+    @property
+    def prefix(self) -> str:
+        return drg_key(self.version, "")
+
+
+def fiscal_year(day: date) -> int:
+    return day.year + 1 if day.month >= 10 else day.year
+
+
+def grouper_for(day: date | None, fy: int | None = None) -> GrouperChoice:
+    """The grouper version in force on a discharge date (or the latest update of fiscal year ``fy``)."""
+    fy = fiscal_year(day) if day is not None else fy
+    assert fy is not None
+    version = fy - FIRST_FY
+    available = set(msdrg.MsdrgGrouper.available_versions())
+    if version * 10 not in available:
+        supported = sorted({v // 10 for v in available})
+        when = f"discharge date {day.isoformat()} (FY{fy})" if day else f"FY{fy}"
+        raise Unprocessable(
+            f"{when} needs MS-DRG grouper v{version}, which the msdrg engine does not support; it groups "
+            f"v{supported[0]}-v{supported[-1]} (FY{supported[0] + FIRST_FY}-FY{supported[-1] + FIRST_FY})"
+        )
+    update = version * 10 + 1
+    mid_year = day is None or 4 <= day.month <= 9
+    return GrouperChoice(fy, version, update if mid_year and update in available else version * 10)
+
+
+_engine: msdrg.MsdrgGrouper | None = None
+_engine_lock = threading.Lock()
+
+
+def engine() -> msdrg.MsdrgGrouper:
+    """The process-wide grouper (thread-safe after creation; see the module docstring)."""
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = msdrg.MsdrgGrouper()
+                atexit.register(_engine.close)
+    return _engine
+
+
+# ---- claims ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    """A claim in the grouper's code form (no dots)."""
+
+    pdx: str
+    pdx_poa: str | None
+    sdx: tuple[tuple[str, str | None], ...]
+    procedures: tuple[str, ...]
+    age: int | None
+    sex: int
+    discharge_status: int
+
+    @classmethod
+    def of(cls, body: DrgClaimIn) -> Claim:
+        return cls(body.principal_dx, body.principal_poa, tuple((d.code, d.poa) for d in body.secondary_dx),
+                   tuple(body.procedures), body.age, SEX_CODES[body.sex], body.discharge_status)
+
+    @property
+    def expired(self) -> bool:
+        return self.discharge_status in EXPIRED_STATUSES
+
+    def engine_input(self, version: int) -> dict[str, Any]:
+        def dx(code: str, poa: str | None) -> dict[str, str]:
+            return {"code": code} if poa is None else {"code": code, "poa": " " if poa == "1" else poa}
+
+        claim: dict[str, Any] = {
+            "version": version, "sex": self.sex, "discharge_status": self.discharge_status,
+            "pdx": dx(self.pdx, self.pdx_poa), "sdx": [dx(c, p) for c, p in self.sdx],
+            "procedures": [{"code": c} for c in self.procedures],
+        }
+        if self.age is not None:
+            claim["age"] = self.age
+        return claim
+
+
+def dotted(code: str) -> str:
+    return ICD10CM.normalise(code)
+
+
+@dataclass
+class Grouped:
+    claim: Claim
+    raw: dict[str, Any]
+
+    @property
+    def drg(self) -> str:
+        return f"{self.raw.get('final_drg') or 999:03d}"
+
+    @property
+    def initial_drg(self) -> str | None:
+        value = self.raw.get("initial_drg")
+        return f"{value:03d}" if value is not None else None
+
+    @property
+    def return_code(self) -> str:
+        return str(self.raw.get("return_code") or "OK")
+
+    @property
+    def severity(self) -> str:
+        return str(self.raw.get("final_severity") or "NONE")
+
+    @property
+    def mdc(self) -> str | None:
+        value = self.raw.get("final_mdc")
+        return f"{value:02d}" if value else None
+
+    def unknown_diagnoses(self) -> set[str]:
+        return {s["code"] for s in self.raw.get("sdx_output") or [] if "VALID" not in (s.get("flags") or [])}
+
+
+def group_claims(claims: Sequence[Claim], choice: GrouperChoice) -> list[Grouped]:
+    g = engine()
+    return [Grouped(c, g.group(c.engine_input(choice.engine))) for c in claims]  # type: ignore[arg-type]
+
+
+# ---- graph facts ---------------------------------------------------------------------------------
+@dataclass
+class Facts:
+    release: str
+    drgs: dict[str, dict[str, Any]]
+    mdcs: dict[str, str]
+    designations: dict[str, dict[str, Any]]  # by dotted code
+
+
+def read_facts(graph: Graph, choice: GrouperChoice, pdx: str, codes: Iterable[str], drgs: Iterable[str],
+               mdcs: Iterable[str]) -> Facts:
+    """Weights, titles and CC/MCC designations with exclusions, through the visible release: one query."""
+    row = graph.read_one(
+        FACTS, release=choice.release_id, prefix=choice.prefix, mdc_prefix=mdc_key(""),
+        drgs=sorted(set(drgs)), mdcs=sorted(set(mdcs)),
+        codes=sorted({dotted(c) for c in codes}), cm=ICD10CM.key(""), pdx_key=ICD10CM.key(pdx),
+    )
+    if row is None:
+        loaded = [f"{r.id} ({r.effective_from}..{r.effective_to})" for r in list_releases(graph, SYSTEM)]
+        raise Unprocessable(
+            f"no MS-DRG tables for FY{choice.fiscal_year} (grouper v{choice.version}) are loaded; "
+            f"loaded: {loaded or 'none'} — load them with `codegraph load msdrg <Table 5> <Table 6K> "
+            f"--release FY{choice.fiscal_year}`"
+        )
+    return Facts(
+        release=row["release"], drgs={d["drg"]: d for d in row["drgs"]},
+        mdcs={m["mdc"]: m["title"] for m in row["mdcs"]}, designations={d["code"]: d for d in row["designations"]},
+    )
+
+
+def base_rate(settings: Settings, payer: str | None) -> tuple[float, str]:
+    rates = {k.lower(): v for k, v in settings.drg_base_rates.items()}
+    if payer is not None and payer.lower() in rates:
+        return rates[payer.lower()], f"payer {payer}"
+    default = rates.get("default", 0.0)
+    return default, "default" if payer is None else f"default (no rate configured for payer {payer!r})"
+
+
+def _payment(weight: float | None, rate: float) -> float | None:
+    return round(weight * rate, 2) if weight is not None else None
+
+
+# ---- explanation ---------------------------------------------------------------------------------
+def _secondary(code: str, poa: str | None, out: dict[str, Any], facts: Facts, grouped: Grouped,
+               version: int) -> SecondaryExplanation:
+    """One secondary diagnosis: its graph designation, the exclusions that apply, and msdrg's view of it."""
+    pdx = grouped.claim.pdx
+    des = facts.designations.get(dotted(code))
+    hacs = [f"{h.get('hac_list')} {h.get('description')}" for h in out.get("hacs") or []
+            if h.get("hac_status") == "HAC_CRITERIA_MET"]
+    base = {"code": dotted(code), "poa": poa, "grouper_severity": out.get("severity"),
+            "grouper_impact": out.get("drg_impact"), "grouper_flags": list(out.get("flags") or []), "hacs": hacs}
+    if des is None:
+        return SecondaryExplanation(**base, designation=None, counts=False,
+                                    reason=f"{dotted(code)} is not a CC or MCC in grouper v{version}")
+    level, collection = des["level"], des.get("collection")
+    excluded_by_pdx = bool(des.get("pdx_in_collection"))
+    dropped = bool(des.get("alive_only")) and grouped.claim.expired
+    group = None
+    if grouped.drg in (des.get("excluded_in_drgs") or []):
+        group = next((g for g in des.get("excluded_in_drg_groups") or [] if _drg_in_block(grouped.drg, g)),
+                     f"DRG {grouped.drg}")
+    if excluded_by_pdx:
+        reason = (f"{dotted(code)} is {_a(level)} but excluded: the principal diagnosis "
+                  f"{dotted(pdx)} is in PDX exclusion collection {collection} (Table 6K Part 1)")
+    elif dropped:
+        reason = (f"{dotted(code)} is an {level} only if the patient is discharged alive (Table 6K Part 2); "
+                  f"discharge status {grouped.claim.discharge_status} is expired")
+    elif group is not None:
+        reason = f"{dotted(code)} is {_a(level)} but does not count in {group} (Table 6K Part 3)"
+    else:
+        reason = f"{dotted(code)} is {_a(level)} and counts"
+        if collection:
+            reason += f" (principal diagnosis {dotted(pdx)} is not in its PDX collection {collection})"
+    if hacs and poa in ("N", "U"):
+        reason += f"; a hospital-acquired condition not present on admission ({', '.join(hacs)}): not in the final DRG"
+    return SecondaryExplanation(
+        **base, designation=level, description=des.get("description"), exclusion_collection=collection,
+        excluded_by_principal=excluded_by_pdx, alive_only=bool(des.get("alive_only")), dropped_expired=dropped,
+        excluded_in_drg=group, counts=not (excluded_by_pdx or dropped or group is not None), reason=reason,
+    )
+
+
+def _a(level: str) -> str:
+    return f"an {level}" if level == "MCC" else f"a {level}"
+
+
+def _drg_in_block(drg: str, block: str) -> bool:
+    """'MDC 05 DRGs 280-282 Acute …' contains DRG 281."""
+    parts = block.split()
+    first, _, last = parts[3].partition("-")
+    return first <= drg <= (last or first)
+
+
+def explain(grouped: Grouped, facts: Facts, choice: GrouperChoice, rate: tuple[float, str],
+            discharge_date: date | None) -> DrgGroupOut:
+    claim, raw = grouped.claim, grouped.raw
+    drg = facts.drgs.get(grouped.drg, {})
+    sdx_out = {s["code"]: s for s in raw.get("sdx_output") or []}
+    proc_out = {p["code"]: p for p in raw.get("proc_output") or []}
+    groupable = grouped.return_code == "OK" and grouped.drg not in ("998", "999")
+    mdc = drg.get("mdc") or grouped.mdc
+    mdc_title = drg.get("mdc_title") if drg.get("mdc") else facts.mdcs.get(mdc or "")
+    steps = [f"Grouper v{choice.version} (msdrg {choice.engine}) for "
+             f"{'discharge ' + discharge_date.isoformat() if discharge_date else 'the newest loaded release'}: "
+             f"release {facts.release}."]
+    pdx_mdc = (raw.get("pdx_output") or {}).get("mdc")
+    if grouped.return_code != "OK":
+        steps.append(f"Return code {grouped.return_code}: "
+                     + NOT_GROUPED.get(grouped.return_code, "not grouped").format(pdx=dotted(claim.pdx),
+                                                                                 version=choice.version) + ".")
+    elif pdx_mdc:
+        steps.append(f"Principal diagnosis {dotted(claim.pdx)} → MDC {pdx_mdc:02d} "
+                     f"({facts.mdcs.get(f'{pdx_mdc:02d}', '?')}).")
+
+    procedures = []
+    for code in claim.procedures:
+        out = proc_out.get(code, {})
+        flags = list(out.get("flags") or [])
+        affects = "MARKED_FOR_FINAL" in flags or out.get("drg_impact") in ("FINAL", "BOTH")
+        surgical = affects and drg.get("type") == "SURG"
+        procedures.append(ProcedureExplanation(code=code, affects_drg=affects, made_surgical=surgical,
+                                               grouper_impact=out.get("drg_impact"), grouper_flags=flags))
+    made_surgical = [p.code for p in procedures if p.made_surgical]
+    if made_surgical:
+        steps.append(f"O.R. procedure {', '.join(made_surgical)} → surgical DRG {grouped.drg}.")
+    elif [p for p in procedures if p.affects_drg]:
+        steps.append(f"Procedure {', '.join(p.code for p in procedures if p.affects_drg)} is used by the DRG logic "
+                     f"(medical DRG {grouped.drg}).")
+    elif groupable:
+        steps.append("No procedure affects the DRG: medical partition." if drg.get("type") != "SURG"
+                     else f"Surgical DRG {grouped.drg}.")
+
+    secondary = [_secondary(code, poa, sdx_out.get(code, {}), facts, grouped, choice.version)
+                 for code, poa in claim.sdx]
+    steps.extend(s.reason + "." for s in secondary if s.designation is not None)
+    plain = [s.code for s in secondary if s.designation is None]
+    if plain:
+        steps.append(f"Not CC/MCC: {', '.join(plain)}.")
+    counted = [s for s in secondary if s.counts]
+    severity = max((s.designation for s in counted if s.designation), key=SEVERITY_RANK.__getitem__, default="NONE")
+    drivers = [s.code for s in counted if s.designation == severity]
+    steps.append(f"Severity remaining: {severity}" + (f" (from {', '.join(drivers)})." if drivers else "."))
+    if grouped.initial_drg and grouped.initial_drg != grouped.drg and grouped.return_code == "OK":
+        steps.append(f"Hospital-acquired condition (POA) processing moved the DRG from {grouped.initial_drg} "
+                     f"to {grouped.drg}.")
+
+    weight = drg.get("weight")
+    payment = _payment(weight, rate[0])
+    if weight is not None:
+        steps.append(f"DRG {grouped.drg} {drg.get('title')}: weight {weight} × base rate ${rate[0]:,.2f} ({rate[1]}) "
+                     f"= ${payment:,.2f}.")
+    message = None
+    if not groupable:
+        message = (NOT_GROUPED.get(grouped.return_code, "the claim groups to an error DRG (998/999)")
+                   .format(pdx=dotted(claim.pdx), version=choice.version))
+    return DrgGroupOut(
+        drg=grouped.drg, title=drg.get("title"), mdc=mdc, mdc_title=mdc_title, drg_type=drg.get("type"),
+        severity=grouped.severity, weight=weight, gmlos=drg.get("gmlos"), amlos=drg.get("amlos"),
+        post_acute=drg.get("post_acute"), special_pay=drg.get("special_pay"), base_rate=rate[0],
+        base_rate_source=rate[1], expected_payment=payment, grouper_version=str(choice.version),
+        msdrg_version=choice.engine, release=facts.release, discharge_date=discharge_date,
+        return_code=grouped.return_code, groupable=groupable, message=message,
+        explanation=DrgExplanation(
+            steps=steps, principal_dx=dotted(claim.pdx), secondary=secondary, procedures=procedures,
+            severity_from_graph=severity,
+            grouper_secondary_severity=(raw.get("grouper_flags") or {}).get("final_drg_secondary_dx_cc_mcc"),
+            initial_drg=grouped.initial_drg,
+        ),
+    )
+
+
+# ---- requests ------------------------------------------------------------------------------------
+def choose_grouper(graph: Graph, discharge_date: date | None) -> GrouperChoice:
+    if discharge_date is not None:
+        return grouper_for(discharge_date)
+    releases = list_releases(graph, SYSTEM)
+    if not releases:
+        raise Unprocessable("no MS-DRG tables are loaded; load them with `codegraph load msdrg … --release FY2026`")
+    newest = max(releases, key=lambda r: r.effective_from or date.min)
+    return grouper_for(None, int(newest.version[2:]))
+
+
+def _reject_unknown(results: Sequence[Grouped], locate: dict[str, list[Any]], version: int) -> None:
+    unknown = sorted(set().union(*(r.unknown_diagnoses() for r in results)))
+    if unknown:
+        errors = [{"loc": locate.get(code, ["body"]), "msg": f"{dotted(code)} is not a valid ICD-10-CM diagnosis "
+                   f"for grouper v{version} (unknown, or a non-billable category)", "type": "unknown_code"}
+                  for code in unknown]
+        raise Unprocessable("; ".join(e["msg"] for e in errors), extra={"errors": errors})
+
+
+def group_claim(graph: Graph, settings: Settings, body: DrgClaimIn) -> DrgGroupOut:
+    choice = choose_grouper(graph, body.discharge_date)
+    claim = Claim.of(body)
+    [grouped] = group_claims([claim], choice)
+    _reject_unknown([grouped], {d.code: ["body", "secondary_dx", i, "code"] for i, d in enumerate(body.secondary_dx)},
+                    choice.version)
+    facts = read_facts(graph, choice, claim.pdx, [c for c, _ in claim.sdx], [grouped.drg], _mdcs([grouped]))
+    return explain(grouped, facts, choice, base_rate(settings, body.payer), body.discharge_date)
+
+
+def _mdcs(results: Iterable[Grouped]) -> set[str]:
+    out = set()
+    for r in results:
+        pdx_mdc = (r.raw.get("pdx_output") or {}).get("mdc")
+        out |= {m for m in (r.mdc, f"{pdx_mdc:02d}" if pdx_mdc else None) if m}
+    return out
+
+
+def _brief(grouped: Grouped, facts: Facts, rate: float) -> DrgOutcomeBrief:
+    drg = facts.drgs.get(grouped.drg, {})
+    return DrgOutcomeBrief(drg=grouped.drg, title=drg.get("title"), severity=grouped.severity,
+                           weight=drg.get("weight"), expected_payment=_payment(drg.get("weight"), rate),
+                           return_code=grouped.return_code)
+
+
+def _delta(after: float | None, before: float | None, digits: int) -> float | None:
+    return round(after - before, digits) if after is not None and before is not None else None
+
+
+@dataclass
+class _Changed:
+    claim: Claim
+    changes: list[str] = field(default_factory=list)
+
+
+def apply_change(base: Claim, change: ClaimChange, where: list[Any]) -> _Changed:
+    """The base claim with one alternative's changes; a change that does not fit the claim is a 422 at its place."""
+    sdx = list(base.sdx)
+    procs = list(base.procedures)
+    out = _Changed(base)
+
+    def fail(path: list[Any], msg: str) -> Unprocessable:
+        error = {"loc": ["body", *where, *path], "msg": msg, "type": "value_error"}
+        return Unprocessable(msg, extra={"errors": [error]})
+
+    for i, d in enumerate(change.add_secondary):
+        if any(c == d.code for c, _ in sdx):
+            raise fail(["add_secondary", i, "code"], f"{dotted(d.code)} is already a secondary diagnosis")
+        sdx.append((d.code, d.poa))
+        out.changes.append(f"add {dotted(d.code)}" + (f" (POA {d.poa})" if d.poa else ""))
+    for i, code in enumerate(change.remove_secondary):
+        at = next((j for j, (c, _) in enumerate(sdx) if c == code), None)
+        if at is None:
+            raise fail(["remove_secondary", i], f"{dotted(code)} is not a secondary diagnosis of the claim")
+        sdx.pop(at)
+        out.changes.append(f"remove {dotted(code)}")
+    for code in change.add_procedures:
+        procs.append(code)
+        out.changes.append(f"add procedure {code}")
+    for i, code in enumerate(change.remove_procedures):
+        if code not in procs:
+            raise fail(["remove_procedures", i], f"{code} is not a procedure of the claim")
+        procs.remove(code)
+        out.changes.append(f"remove procedure {code}")
+    for i, d in enumerate(change.set_poa):
+        at = next((j for j, (c, _) in enumerate(sdx) if c == d.code), None)
+        if at is None:
+            raise fail(["set_poa", i, "code"], f"{dotted(d.code)} is not a secondary diagnosis of the claim")
+        out.changes.append(f"POA of {dotted(d.code)}: {sdx[at][1] or 'none'} → {d.poa or 'none'}")
+        sdx[at] = (d.code, d.poa)
+    if len(sdx) > MAX_SECONDARY:
+        raise fail([], f"the alternative has {len(sdx)} secondary diagnoses; a claim carries at most {MAX_SECONDARY}")
+    status = base.discharge_status
+    if change.discharge_status is not None:
+        out.changes.append(f"discharge status {status} → {change.discharge_status}")
+        status = change.discharge_status
+    out.claim = replace(base, sdx=tuple(sdx), procedures=tuple(procs), discharge_status=status)
+    return out
+
+
+def what_if(graph: Graph, settings: Settings, body: WhatIfIn) -> WhatIfOut:
+    """Group the base claim and each alternative; deltas are against the base."""
+    choice = choose_grouper(graph, body.claim.discharge_date)
+    base = Claim.of(body.claim)
+    changed = [apply_change(base, alt, ["alternatives", i]) for i, alt in enumerate(body.alternatives)]
+    results = group_claims([base, *(c.claim for c in changed)], choice)
+    locate = {d.code: ["body", "claim", "secondary_dx", i, "code"] for i, d in enumerate(body.claim.secondary_dx)}
+    for i, alt in enumerate(body.alternatives):
+        for j, d in enumerate(alt.add_secondary):
+            locate.setdefault(d.code, ["body", "alternatives", i, "add_secondary", j, "code"])
+    _reject_unknown(results, locate, choice.version)
+    facts = read_facts(graph, choice, base.pdx, [], [r.drg for r in results], [])
+    rate, source = base_rate(settings, body.claim.payer)
+    head = _brief(results[0], facts, rate)
+    alternatives = []
+    for alt, change, grouped in zip(body.alternatives, changed, results[1:], strict=True):
+        brief = _brief(grouped, facts, rate)
+        alternatives.append(AlternativeOut(
+            label=alt.label, changes=change.changes, outcome=brief, drg_changed=brief.drg != head.drg,
+            delta_weight=_delta(brief.weight, head.weight, 4),
+            delta_payment=_delta(brief.expected_payment, head.expected_payment, 2),
+        ))
+    return WhatIfOut(release=facts.release, grouper_version=str(choice.version), msdrg_version=choice.engine,
+                     base_rate=rate, base_rate_source=source, base=head, alternatives=alternatives)
+
+
+def opportunities(graph: Graph, settings: Settings, body: OpportunitiesIn) -> OpportunitiesOut:
+    """Each documented-but-uncoded candidate added alone: those that raise severity or the DRG, by payment gain."""
+    choice = choose_grouper(graph, body.claim.discharge_date)
+    base = Claim.of(body.claim)
+    coded = {base.pdx, *(c for c, _ in base.sdx)}
+    tried = [c for c in body.candidates if c.code not in coded]
+    trial_claims = [replace(base, sdx=(*base.sdx, (c.code, c.poa))) for c in tried]
+    results = group_claims([base, *trial_claims], choice)
+    locate = {d.code: ["body", "claim", "secondary_dx", i, "code"] for i, d in enumerate(body.claim.secondary_dx)}
+    locate.update({c.code: ["body", "candidates", i, "code"] for i, c in enumerate(body.candidates)})
+    _reject_unknown(results, locate, choice.version)
+    facts = read_facts(graph, choice, base.pdx, [c.code for c in tried], [r.drg for r in results], [])
+    rate, source = base_rate(settings, body.claim.payer)
+    head = _brief(results[0], facts, rate)
+    found: list[Opportunity] = []
+    no_effect = [NoEffect(code=dotted(c.code), reason="already coded on the claim")
+                 for c in body.candidates if c.code in coded]
+    for cand, grouped in zip(tried, results[1:], strict=True):
+        brief = _brief(grouped, facts, rate)
+        des = facts.designations.get(dotted(cand.code))
+        explained = _secondary(cand.code, cand.poa, {}, facts, grouped, choice.version)
+        raised = SEVERITY_RANK.get(grouped.severity, 0) > SEVERITY_RANK.get(head.severity, 0)
+        if brief.drg != head.drg or raised:
+            gain = _delta(brief.expected_payment, head.expected_payment, 2)
+            reason = explained.reason + (f": DRG {head.drg} → {brief.drg}" if brief.drg != head.drg
+                                         else f": severity {head.severity} → {grouped.severity}, DRG unchanged")
+            found.append(Opportunity(
+                code=dotted(cand.code), poa=cand.poa, designation=des["level"] if des else None, outcome=brief,
+                severity_before=head.severity, severity_after=grouped.severity,
+                delta_weight=_delta(brief.weight, head.weight, 4), delta_payment=gain, reason=reason,
+            ))
+        elif des is None or not explained.counts:
+            no_effect.append(NoEffect(code=dotted(cand.code), reason=explained.reason))
+        else:
+            no_effect.append(NoEffect(code=dotted(cand.code), reason=f"{explained.reason}, but severity is already "
+                                      f"{head.severity} and DRG {head.drg} does not change"))
+    found.sort(key=lambda o: (-(o.delta_payment or 0.0), o.code))
+    return OpportunitiesOut(release=facts.release, grouper_version=str(choice.version), base_rate=rate,
+                            base_rate_source=source, base=head, opportunities=found, no_effect=no_effect)
+
+
+# ---- coding assignments ------------------------------------------------------------------------------
+def _sex_code(sex: Any) -> int:
+    return {"M": 0, "MALE": 0, "F": 1, "FEMALE": 1}.get(str(sex or "").strip().upper(), 2)
+
+
+def _discharge_status(value: Any) -> int | None:
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text.isdigit():
+        return int(text)
+    return FHIR_DISCHARGE.get(text)
+
+
+def group_for_assignment(
+    graph: Graph, settings: Settings, *, principal: str, secondary: list[tuple[str, str | None]],
+    procedures: list[str], age: int | None, sex: Any, discharge_status: Any, discharge_date: date,
+    payer: str | None,
+) -> tuple[DrgOutcome | None, dict[str, Any]]:
+    """Group a recorded coding assignment; problems become findings (the assignment is still recorded)."""
+    status = _discharge_status(discharge_status)
+    notes = [] if status is not None else [f"discharge status {discharge_status!r} unknown: grouped as 01 (home)"]
+    try:
+        claim = Claim(diagnosis_code(principal), None,
+                      tuple((diagnosis_code(c), (poa or None) and str(poa).upper()) for c, poa in secondary),
+                      tuple(p.strip().upper() for p in procedures), age, _sex_code(sex), status or 1)
+        choice = grouper_for(discharge_date)
+        [grouped] = group_claims([claim], choice)
+        facts = read_facts(graph, choice, claim.pdx, [c for c, _ in claim.sdx], [grouped.drg], _mdcs([grouped]))
+    except (Unprocessable, ValueError) as exc:
+        return None, {"drg": f"not grouped: {getattr(exc, 'detail', exc)}"}
+    out = explain(grouped, facts, choice, base_rate(settings, payer), discharge_date)
+    outcome = DrgOutcome(drg=out.drg, mdc=out.mdc, severity=out.severity, weight=out.weight,
+                         expected_payment=out.expected_payment, grouper_version=out.grouper_version,
+                         return_code=out.return_code)
+    return outcome, {"drg": {"release": out.release, "msdrg_version": out.msdrg_version, "steps": out.explanation.steps,
+                             "unknown_diagnoses": sorted(dotted(c) for c in grouped.unknown_diagnoses()),
+                             "notes": notes}}
