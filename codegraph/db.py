@@ -7,12 +7,17 @@ from neo4j import Driver, GraphDatabase
 from codegraph.settings import Settings
 
 
-def open_driver(settings: Settings) -> Driver:
-    """A driver for bolt://, neo4j:// or neo4j+s:// URIs (routing URIs send reads to secondaries)."""
+def open_driver(settings: Settings, *, retry_s: float = 30.0) -> Driver:
+    """A driver for bolt://, neo4j:// or neo4j+s:// URIs (routing URIs send reads to secondaries).
+
+    ``retry_s`` bounds how long managed transactions retry transient errors: loads wait out a
+    busy server; the HTTP service answers 503 quickly instead (it passes a few seconds).
+    """
     return GraphDatabase.driver(
         settings.bolt_uri,
         auth=(settings.neo4j_user, settings.resolved_password()),
         max_connection_pool_size=50,
         connection_acquisition_timeout=10.0,
         connection_timeout=5.0,
+        max_transaction_retry_time=retry_s,
     )

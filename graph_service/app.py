@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        driver = open_driver(settings)
+        driver = open_driver(settings, retry_s=3.0)
         app.state.graph = Graph(driver, settings.neo4j_database)
         try:
             yield

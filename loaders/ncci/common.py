@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
+from loaders import text_lines
 from loaders.errors import ParseError
 
 # CPT (5 digits, or 4 digits + F/T/U) and HCPCS Level II (letter + 4 digits): both 5 characters.
@@ -22,43 +24,58 @@ class NcciSetting(StrEnum):
     DME = "dme"  # durable medical equipment suppliers (MUE only)
 
 
-def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without its line ending), CRLF or LF, streaming.
+_CHUNK = 1 << 20
 
-    CMS writes these files on Windows: UTF-8 is tried first, then cp1252 (which maps almost every
-    byte), so a NUL byte is how a UTF-16 or binary file (e.g. an XLSX) shows itself.
+
+def _binary_error(path: Path, line: int, head: bytes) -> ParseError:
+    expected = "single-byte or UTF-8 text (this looks like UTF-16 or binary)"
+    return ParseError(path, line, None, expected, repr(head[:20]))
+
+
+def text_encoding(path: Path) -> str:
+    """``utf-8`` if the whole file is UTF-8 (ASCII included), else ``cp1252``: CMS writes these files on Windows.
+
+    One pass at C speed before the line-by-line read, so the encoding is the file's, not each line's.
+    A NUL byte is how a UTF-16 or binary file (e.g. an XLSX) shows itself: refused with its line.
     """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    lines_before = 0
+    head = b""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if b"\x00" in raw:
-                raise ParseError(
-                    path,
-                    number,
-                    None,
-                    "single-byte or UTF-8 text (this looks like UTF-16 or binary)",
-                    repr(raw[:20]),
-                )
+        while chunk := handle.read(_CHUNK):
+            head = head or chunk
+            if b"\x00" in chunk:
+                raise _binary_error(path, lines_before + chunk[: chunk.index(b"\x00")].count(b"\n") + 1, head)
+            lines_before += chunk.count(b"\n")
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+        if utf8:
             try:
-                text = raw.decode("utf-8")
+                decoder.decode(b"", final=True)
             except UnicodeDecodeError:
-                text = raw.decode("cp1252", errors="replace")
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            yield number, text.rstrip("\r\n")
+                utf8 = False
+    return "utf-8" if utf8 else "cp1252"
+
+
+def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without its line ending), CRLF or LF, streaming, in the file's encoding."""
+    for line in text_lines.decoded_lines(path, text_encoding(path)):
+        yield line.number, line.text
 
 
 def read_text(path: Path) -> str:
     """The whole file as text (small CSV tables), with the encoding rules of ``decoded_lines``."""
+    encoding = text_encoding(path)
     raw = path.read_bytes()
-    if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        raise ParseError(
-            path, line, None, "single-byte or UTF-8 text (this looks like UTF-16 or binary)", repr(raw[:20])
-        )
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as err:  # cp1252 leaves five byte values undefined
+        line = raw[: err.start].count(b"\n") + 1
+        raise ParseError(path, line, None, f"text encoded as {encoding}", repr(raw[err.start : err.end])) from err
 
 
 def yyyymmdd(raw: str) -> date:

