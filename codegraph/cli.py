@@ -240,12 +240,41 @@ def serve(
                 log_level="info")
 
 
-@app.command("demo")
-def demo(serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
-    """The main job: start local Neo4j, apply the schema, load the bundled data, serve the API."""
+demo_app = typer.Typer(help="The demo: local Neo4j, bundled releases, synthetic encounters, the API.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo(ctx: typer.Context, serve_api: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
+    """The main job: start local Neo4j, apply the schema, load the bundled data and synthetic encounters, serve."""
+    if ctx.invoked_subcommand is not None:
+        return
     from codegraph.demo import run_demo
 
     run_demo(get_settings(), serve_api=serve_api, console=console)
+
+
+@demo_app.command("generate")
+def demo_generate(
+    out: Annotated[Path, typer.Option(help="directory to write (fhir/ NDJSON shards, assignments.ndjson)")],
+    encounters: Annotated[int, typer.Option(min=1, help="inpatient encounters to generate")] = 5000,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same data")] = 42,
+    start: Annotated[str, typer.Option(help="first discharge date (ISO)")] = "2025-10-01",
+    end: Annotated[str, typer.Option(help="last discharge date (ISO)")] = "2026-09-30",
+) -> None:
+    """Write seeded synthetic inpatient encounters (FHIR R4 NDJSON) and their coding assignments."""
+    from datetime import date
+
+    from codegraph.synthetic_encounters import generate
+
+    try:
+        summary = generate(out, encounters=encounters, seed=seed, start=date.fromisoformat(start),
+                           end=date.fromisoformat(end))
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+    print(json.dumps(summary.as_dict(), indent=2))
+    console.print(f"load with: codegraph load fhir {out / 'fhir'} --release synthetic-{seed} && "
+                  f"codegraph load coding {out / 'assignments.ndjson'} --release synthetic-{seed}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from neo4j import Driver
 from rich.console import Console
 
 from codegraph.db import open_driver
@@ -13,6 +14,28 @@ from loaders.bundled import bundled_datasets
 from loaders.machinery.runs import RunLedger
 from loaders.registry import all_loaders, load_source
 from ontology.schema import apply_schema
+from ontology.vocabulary import L
+
+SYNTHETIC_ENCOUNTERS = 2000
+SYNTHETIC_SEED = 42
+
+
+def load_synthetic_encounters(driver: Driver, settings: Settings, console: Console) -> None:
+    """A few thousand generated inpatient stays with their coding revisions, unless encounters are loaded."""
+    records, _, _ = driver.execute_query(f"MATCH (e:{L.Encounter}) RETURN count(e) > 0 AS any",
+                                         database_=settings.neo4j_database)
+    if records[0]["any"]:
+        console.print("already loaded: encounters")
+        return
+    from codegraph.synthetic_encounters import generate
+
+    out = settings.state_dir / "synthetic"
+    console.print(f"generating {SYNTHETIC_ENCOUNTERS:,} synthetic inpatient encounters into {out} …")
+    generate(out, encounters=SYNTHETIC_ENCOUNTERS, seed=SYNTHETIC_SEED)
+    version = f"synthetic-{SYNTHETIC_SEED}"
+    for source, path in (("fhir", out / "fhir"), ("coding", out / "assignments.ndjson")):
+        report = load_source(driver, settings, source, [path], version, log=console.print)
+        console.print(f"  {report.release}: {report.stats.rows:,} rows in {report.seconds:.1f}s")
 
 
 def run_demo(settings: Settings, *, serve_api: bool, console: Console) -> None:
@@ -35,6 +58,7 @@ def run_demo(settings: Settings, *, serve_api: bool, console: Console) -> None:
             console.print(f"loading {ds.what} …")
             report = load_source(driver, settings, ds.source, list(ds.paths), ds.version, log=console.print)
             console.print(f"  {report.release}: {report.stats.rows:,} rows in {report.seconds:.1f}s")
+        load_synthetic_encounters(driver, settings, console)
     keys = {}
     settings.api_keys_file.parent.mkdir(parents=True, exist_ok=True)
     with settings.api_keys_file.open("a") as fh:
@@ -54,6 +78,8 @@ Try:
   curl -s -H 'X-API-Key: {engine}' {base}/v1/releases
   curl -s -H 'X-API-Key: {engine}' '{base}/v1/codes/icd10cm/S72.001A?date=2025-11-03'
   curl -s -H 'X-API-Key: {engine}' '{base}/v1/codes/icd10cm/I50/descendants?limit=5'
+  curl -s -H 'X-API-Key: {keys['auditor']}' '{base}/v1/audit/drg-shifts?min_delta=5000'
+  curl -s -H 'X-API-Key: {keys['auditor']}' '{base}/v1/audit/coder-patterns'
 """, flush=True)
     if serve_api:
         import uvicorn

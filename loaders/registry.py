@@ -23,7 +23,7 @@ LOADER_MODULES = ("loaders.icd10cm.load", "loaders.icd10pcs.load", "loaders.hcpc
 LOADER_MODULES += ("loaders.coverage.load_mcd", "loaders.coverage.load_payer_rules")
 LOADER_MODULES += ("loaders.snomed.load",)
 LOADER_MODULES += ("loaders.ncci.load",)
-LOADER_MODULES += ("loaders.fhir.load",)
+LOADER_MODULES += ("loaders.fhir.load", "loaders.coding.load")
 
 
 def all_loaders() -> dict[str, LoaderFactory]:

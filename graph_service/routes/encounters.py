@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from graph_service.deps import Auditor, GraphDep, SettingsDep, Writer
 from graph_service.models.coding import CodingAssignmentIn, CodingAssignmentOut
+from graph_service.models.encounters import EncountersLoadedOut
 from graph_service.services.audits import encounter_trace, run_audit
 from graph_service.services.coding import record_assignment
+from graph_service.services.encounters import load_encounter_bundle
 
 router = APIRouter(prefix="/v1", tags=["encounters", "audit"])
+
+
+@router.post("/encounters", response_model=EncountersLoadedOut, status_code=201)
+def post_encounters(
+    bundle: Annotated[dict[str, Any], Body(description="a FHIR R4 Bundle (collection or transaction) holding "
+                                           "Patient, Encounter, Condition, Procedure, Observation, "
+                                           "DocumentReference and Coverage resources")],
+    graph: GraphDep, settings: SettingsDep, _: Writer,
+) -> EncountersLoadedOut:
+    """Load a FHIR Bundle whole or not at all (422 with every located issue); the encounters and their evidence."""
+    return load_encounter_bundle(graph, settings, bundle)
 
 
 @router.post("/encounters/{encounter_id}/coding", response_model=CodingAssignmentOut, status_code=201)

@@ -1,0 +1,1 @@
+"""Bulk loading of coding assignments (NDJSON) onto encounters already in the graph."""

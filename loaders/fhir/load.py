@@ -1,0 +1,335 @@
+"""Load FHIR R4 encounter data: patients, encounters, payers, notes with sections, and coding evidence.
+
+A source is a Bundle JSON file, an NDJSON directory, or a directory of those (shards: ``part-00000/``, …;
+each shard must hold its patients' encounters and the resources they reference). Every shard is parsed
+and checked before anything of it is written; a problem anywhere fails the load whole — the staging
+release and everything the run wrote are discarded — and all located problems are raised together.
+
+Codes are checked against the graph as well as by shape (``graph_codes``): each must be in the release of
+its system in force on the encounter's date; codes only shape-checked are counted as warnings.
+
+Graph written (every node ``load_run``, every relationship ``release`` + ``load_run``; nodes are merged by
+id and keep what their first load wrote, so a re-run adds nothing):
+
+    (:Patient)-[:HAS_ENCOUNTER]->(:Encounter)-[:INSURED_BY]->(:Payer)
+    (:Encounter)-[:HAS_DOCUMENT]->(:ClinicalDocument)-[:HAS_SECTION]->(:DocumentSection)
+    (:Encounter)-[:HAS_EVIDENCE]->(:Evidence[:Observation])-[:DOCUMENTED_IN]->(:DocumentSection|:ClinicalDocument)
+    (:Evidence)-[:ABOUT_CONCEPT]->(:Code)   the code node is merged by key when the system is not loaded
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from multiprocessing import get_all_start_methods, get_context
+from pathlib import Path
+from typing import Any
+
+from loaders.errors import ParseError, WrongFileError
+from loaders.fhir.bundle import parse_fhir_source
+from loaders.fhir.graph_codes import GraphCodeCheck, dated_codes
+from loaders.fhir.issues import FhirIssue, FhirLocation, FhirValidationError
+from loaders.fhir.loaded import date_floor
+from loaders.fhir.records import EncounterBundle, FhirTime
+from loaders.machinery.pipeline import LoadContext
+from loaders.registry import register
+from ontology.code_systems import SYSTEMS, system
+from ontology.vocabulary import L, R
+
+# FHIR discharge-disposition codes (terminology.hl7.org/CodeSystem/discharge-disposition) → UB-04 patient status.
+DISCHARGE_STATUS = {
+    "home": 1, "alt-home": 1, "hosp": 2, "snf": 3, "aadvice": 7, "exp": 20, "rehab": 62, "long": 63,
+    "psy": 65, "other-hcf": 70, "oth": 70,
+}
+SEX = {"female": "female", "male": "male"}  # FHIR 'other' and a missing gender are 'unknown' to the grouper
+PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def discharge_status(code: str | None) -> int | None:
+    """The UB-04 patient discharge status of a FHIR dischargeDisposition code (``snf`` → 3, ``06`` → 6)."""
+    if code is None:
+        return None
+    if code.isdigit():
+        return int(code)
+    return DISCHARGE_STATUS.get(code.lower())
+
+
+
+# ---- sources --------------------------------------------------------------------------------------------
+def fhir_shards(paths: Iterable[Path]) -> list[Path]:
+    """The Bundle files and NDJSON directories to parse: a directory without NDJSON files stands for the
+    Bundle files and NDJSON directories directly under it."""
+    shards: list[Path] = []
+    for path in paths:
+        if not path.is_dir() or any(path.glob("*.ndjson")):
+            shards.append(path)
+            continue
+        inner = sorted(p for p in path.iterdir() if (p.is_dir() and any(p.glob("*.ndjson"))) or p.suffix == ".json")
+        if not inner:
+            raise WrongFileError(path, None, None, "NDJSON files, Bundle JSON files, or directories of NDJSON files")
+        shards += inner
+    return shards
+
+
+def _parse_shard(path: Path, today: date) -> tuple[EncounterBundle | None, list[FhirIssue]]:
+    """Worker-side parse: problems come back as issues (exceptions with custom arguments do not pickle)."""
+    try:
+        return parse_fhir_source(path, today), []
+    except FhirValidationError as err:
+        return None, list(err.issues)
+    except ParseError as err:
+        return None, [FhirIssue(FhirLocation(err.file, err.line, None, err.field or ""), err.expected, err.found)]
+
+
+def parsed_shards(shards: list[Path], today: date, workers: int) -> Iterator[tuple[Path, EncounterBundle | None,
+                                                                                  list[FhirIssue]]]:
+    """Each shard parsed, in order; several at a time in worker processes when there are several."""
+    if len(shards) == 1:  # a single source raises its own ParseError (not a Bundle, bad JSON) as it is
+        try:
+            yield shards[0], parse_fhir_source(shards[0], today), []
+        except FhirValidationError as err:
+            yield shards[0], None, list(err.issues)
+        return
+    if workers <= 1:
+        for shard in shards:
+            yield shard, *_parse_shard(shard, today)
+        return
+    # fork: workers inherit the imported models (spawn would re-import them, and the caller's main module).
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: list[tuple[Path, Future[Any]]] = []
+        for shard in shards:  # a bounded window keeps memory flat however many shards there are
+            pending.append((shard, pool.submit(_parse_shard, shard, today)))
+            if len(pending) > 2 * workers:
+                done, future = pending.pop(0)
+                yield done, *future.result()
+        for done, future in pending:
+            yield done, *future.result()
+
+
+
+# ---- rows ------------------------------------------------------------------------------------------------
+def _time(value: FhirTime | None) -> date | datetime | None:
+    """A FHIR date/dateTime as Neo4j takes it; a partial date ("2024-03") becomes its first day."""
+    if value is None or isinstance(value, date):
+        return value
+    return date_floor(value)
+
+
+def _value(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def section_id(document_id: str, index: int) -> str:
+    return f"{document_id}#section-{index}"
+
+
+@dataclass
+class EncounterRows:
+    """One parsed source as the rows of the graph statements below."""
+
+    patients: list[dict[str, Any]] = field(default_factory=list)
+    encounters: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    concepts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # ABOUT_CONCEPT rows by system
+
+    @classmethod
+    def of(cls, bundle: EncounterBundle) -> EncounterRows:
+        rows = cls()
+        rows.patients = [{"id": p.id, "birth_date": p.birth_date if isinstance(p.birth_date, date) else None,
+                          "sex": SEX.get(p.sex or "", "unknown")} for p in bundle.patients]
+        rows.encounters = [{
+            "id": e.id, "patient": e.patient_id or None, "payer": e.payer_id,
+            "props": {"class": e.class_code, "type_codes": [f"{c.system_name}|{c.code}" for c in e.type_codes],
+                      "period_start": _time(e.period_start), "period_end": _time(e.period_end),
+                      "discharge_disposition": e.discharge_disposition,
+                      "discharge_status": discharge_status(e.discharge_disposition),
+                      "age_years": e.age_years_at_admission, "age_days": e.age_days_at_admission},
+        } for e in bundle.encounters]
+        section_of: dict[tuple[str, str], str] = {}
+        for d in bundle.documents:
+            rows.documents.append({"id": d.id, "encounter": d.encounter_id,
+                                   "props": {"note_type": d.note_type, "text": d.text}})
+            for k, s in enumerate(d.sections):
+                sid = section_id(d.id, k)
+                section_of.setdefault((d.id, s.title), sid)  # a repeated title: evidence names the first
+                rows.sections.append({"id": sid, "document": d.id, "title": s.title, "text": s.text,
+                                      "start_offset": s.start_offset})
+        conditions = {f"Condition/{c.id}": c for c in bundle.conditions}
+        procedures = {f"Procedure/{p.id}": p for p in bundle.procedures}
+        observations = {f"Observation/{o.id}": o for o in bundle.observations}
+        concepts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for x in bundle.evidence:
+            props: dict[str, Any] = {"kind": x.kind, "text": x.text, "source_resource": x.source_resource,
+                                     "system": x.concept.system_name, "code": x.concept.code}
+            if (c := conditions.get(x.source_resource)) is not None:
+                props |= {"poa": c.present_on_admission, "category": c.category, "onset": _time(c.onset)}
+            elif (p := procedures.get(x.source_resource)) is not None:
+                props["performed"] = _time(p.performed)
+            elif (o := observations.get(x.source_resource)) is not None:
+                props |= {"loinc": o.loinc, "value": _value(o.value), "unit": o.unit,
+                          "interpretation": o.interpretation, "effective": _time(o.effective)}
+            section = section_of.get((x.document_id, x.section_title or "")) if x.document_id else None
+            rows.evidence.append({"id": x.id, "encounter": x.encounter_id, "observation": x.kind == "observation",
+                                  "section": section, "document": None if section else x.document_id,
+                                  "props": props})
+            if x.concept.system_name in SYSTEMS:
+                cs = system(x.concept.system_name)
+                concepts[cs.id].append({"evidence": x.id, "key": cs.key(x.concept.code),
+                                        "code": cs.normalise(x.concept.code)})
+        rows.concepts = dict(concepts)
+        return rows
+
+    def count(self) -> int:
+        return (len(self.patients) + len(self.encounters) + len(self.documents) + len(self.sections)
+                + len(self.evidence) + sum(len(v) for v in self.concepts.values()))
+
+
+# ---- statements ----------------------------------------------------------------------------------------------
+def _link(rel: str) -> str:
+    return f"ON CREATE SET {rel}.release = $release, {rel}.load_run = $run"
+
+
+PATIENTS = f"""
+UNWIND $rows AS row
+MERGE (p:{L.Patient} {{id: row.id}})
+  ON CREATE SET p.birth_date = row.birth_date, p.sex = row.sex, p.load_run = $run
+"""
+
+ENCOUNTERS = f"""
+UNWIND $rows AS row
+MERGE (e:{L.Encounter} {{id: row.id}})
+  ON CREATE SET e += row.props, e.load_run = $run
+WITH e, row
+CALL (e, row) {{
+  MATCH (p:{L.Patient} {{id: row.patient}})
+  MERGE (p)-[h:{R.HAS_ENCOUNTER}]->(e) {_link('h')}
+}}
+CALL (e, row) {{
+  WITH row WHERE row.payer IS NOT NULL
+  MERGE (y:{L.Payer} {{id: row.payer}})
+    ON CREATE SET y.name = row.payer, y.load_run = $run
+  MERGE (e)-[i:{R.INSURED_BY}]->(y) {_link('i')}
+}}
+"""
+
+DOCUMENTS = f"""
+UNWIND $rows AS row
+MERGE (d:{L.ClinicalDocument} {{id: row.id}})
+  ON CREATE SET d += row.props, d.load_run = $run
+WITH d, row
+CALL (d, row) {{
+  MATCH (e:{L.Encounter} {{id: row.encounter}})
+  MERGE (e)-[h:{R.HAS_DOCUMENT}]->(d) {_link('h')}
+}}
+"""
+
+SECTIONS = f"""
+UNWIND $rows AS row
+MATCH (d:{L.ClinicalDocument} {{id: row.document}})
+MERGE (s:{L.DocumentSection} {{id: row.id}})
+  ON CREATE SET s.title = row.title, s.text = row.text, s.start_offset = row.start_offset, s.load_run = $run
+MERGE (d)-[h:{R.HAS_SECTION}]->(s) {_link('h')}
+"""
+
+EVIDENCE = f"""
+UNWIND $rows AS row
+MERGE (x:{L.Evidence} {{id: row.id}})
+  ON CREATE SET x += row.props, x.load_run = $run
+FOREACH (_ IN CASE WHEN row.observation THEN [1] ELSE [] END | SET x:{L.Observation})
+WITH x, row
+CALL (x, row) {{
+  MATCH (e:{L.Encounter} {{id: row.encounter}})
+  MERGE (e)-[h:{R.HAS_EVIDENCE}]->(x) {_link('h')}
+}}
+CALL (x, row) {{
+  MATCH (s:{L.DocumentSection} {{id: row.section}})
+  MERGE (x)-[w:{R.DOCUMENTED_IN}]->(s) {_link('w')}
+}}
+CALL (x, row) {{
+  MATCH (d:{L.ClinicalDocument} {{id: row.document}})
+  MERGE (x)-[w:{R.DOCUMENTED_IN}]->(d) {_link('w')}
+}}
+"""
+
+
+def about_concept(label: str) -> str:
+    """Evidence → its code, the code node merged by key (with its system's label) when not loaded."""
+    return f"""
+    UNWIND $rows AS row
+    MATCH (x:{L.Evidence} {{id: row.evidence}})
+    MERGE (c:{L.Code} {{key: row.key}})
+      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c:{label}
+    MERGE (x)-[a:{R.ABOUT_CONCEPT}]->(c) {_link('a')}
+    """
+
+
+def write_encounter_rows(ctx: LoadContext, rows: EncounterRows) -> None:
+    w = ctx.writer
+    w.write("fhir patients", PATIENTS, rows.patients, describe_row=lambda r: f"Patient/{r['id']}")
+    w.write("fhir encounters", ENCOUNTERS, rows.encounters, describe_row=lambda r: f"Encounter/{r['id']}")
+    w.write("fhir documents", DOCUMENTS, rows.documents, describe_row=lambda r: f"DocumentReference/{r['id']}")
+    w.write("fhir sections", SECTIONS, rows.sections, describe_row=lambda r: f"section {r['id']}")
+    w.write("fhir evidence", EVIDENCE, rows.evidence, describe_row=lambda r: f"evidence {r['id']}")
+    for system_id, concept_rows in sorted(rows.concepts.items()):
+        w.write(f"fhir evidence concepts {system_id}", about_concept(SYSTEMS[system_id].label), concept_rows,
+                params={"system": system_id}, describe_row=lambda r: f"evidence {r['evidence']} → {r['key']}")
+
+
+def add_counts(counts: Counter[str], bundle: EncounterBundle) -> None:
+    counts["patients"] += len(bundle.patients)
+    counts["encounters"] += len(bundle.encounters)
+    counts["documents"] += len(bundle.documents)
+    counts["sections"] += sum(len(d.sections) for d in bundle.documents)
+    counts["conditions"] += len(bundle.conditions)
+    counts["procedures"] += len(bundle.procedures)
+    counts["observations"] += len(bundle.observations)
+    counts["evidence"] += len(bundle.evidence)
+    counts["codes_checked"] += len(bundle.codes_to_check)
+
+
+# ---- the loader ----------------------------------------------------------------------------------------------
+class FhirLoader:
+    """``codegraph load fhir PATH --release <batch id>``; the API hands in sources it has already parsed."""
+
+    name = "fhir"
+    system_name = "FHIR R4 encounter data"
+
+    def __init__(self, parsed: Mapping[Path, EncounterBundle] | None = None, *, today: date | None = None,
+                 workers: int = PARSE_WORKERS) -> None:
+        self.parsed = dict(parsed or {})
+        self.today = today or date.today()
+        self.workers = workers
+
+    def write(self, ctx: LoadContext) -> None:
+        checker = GraphCodeCheck(ctx.writer.driver, ctx.writer.database)
+        shards = fhir_shards(ctx.sources)
+        counts: Counter[str] = Counter(shards=len(shards))
+        issues: list[FhirIssue] = []
+        to_parse = [s for s in shards if s not in self.parsed]
+        parsed = parsed_shards(to_parse, self.today, self.workers)
+        for shard in shards:
+            if shard in self.parsed:
+                bundle, shard_issues = self.parsed[shard], []
+            else:
+                _, bundle, shard_issues = next(parsed)
+            if bundle is not None:
+                shard_issues += checker.check(dated_codes(shard, bundle), counts)
+            issues += shard_issues
+            if issues or bundle is None:
+                continue  # keep checking the rest, so that every problem is reported at once
+            write_encounter_rows(ctx, EncounterRows.of(bundle))
+            add_counts(counts, bundle)
+        ctx.counts.update(counts)
+        if issues:
+            raise FhirValidationError(ctx.sources[0] if len(ctx.sources) == 1 else "sources", issues)
+
+
+register("fhir")(FhirLoader)
