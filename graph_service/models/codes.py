@@ -46,6 +46,8 @@ class CodeRecord(BaseModel):
     notes: list[NoteTarget] = []
     unresolved_notes: list[str] = []
     maps: list[MapRow] = []
+    replaced_by: list[dict[str, str | None]] = Field(
+        default=[], description="successors in later releases (REPLACED_BY), with the release and basis")
     properties: dict[str, Any] = {}
 
 

@@ -48,6 +48,7 @@ CALL (c) {{
                              target: t.code, correlation: mr.correlation, category: mr.category}} END) AS maps
 }}
 RETURN c.code AS code, properties(m) AS membership, releases, parents, notes, maps,
+       [(c)-[r:{R.REPLACED_BY}]->(n) | {{code: n.code, release: r.release, basis: r.basis}}] AS replaced_by,
        COUNT {{ (c)<-[:{R.IS_A} {{release: $release}}]-() }} AS children_count
 """
 
@@ -86,6 +87,7 @@ def get_code(graph: Graph, system_id: str, code: str, release: str | None = None
             for n in row["notes"]
         ],
         maps=[MapRow(**mp) for mp in row["maps"]],
+        replaced_by=sorted(row["replaced_by"], key=lambda r: (r["release"], r["code"])),
         properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS},
     )
 

@@ -29,6 +29,7 @@ from loaders.machinery.code_release import (
     write_hierarchy,
 )
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.release_diff import previous_visible_release
 from loaders.registry import register
 from ontology.code_systems import system
 from ontology.vocabulary import L, R
@@ -41,6 +42,17 @@ EDGE_NOTES = {
     "use_additional": R.USE_ADDITIONAL,
     "code_also": R.CODE_ALSO,
 }
+
+
+REPLACED_BY_EXPANSION = f"""
+MATCH (prev:{L.Release} {{id: $previous}}), (new:{L.Release} {{id: $release}})
+MATCH (d:{L.Code})-[dm:{R.IN_RELEASE}]->(prev)
+WHERE d.system = 'icd10cm' AND dm.billable AND NOT EXISTS {{ (d)-[:{R.IN_RELEASE}]->(new) }}
+MATCH (n:{L.Code})-[m:{R.IN_RELEASE}]->(new)
+WHERE n.system = 'icd10cm' AND n.code STARTS WITH d.code AND n <> d AND m.billable
+MERGE (d)-[r:{R.REPLACED_BY} {{release: $release}}]->(n)
+  ON CREATE SET r.load_run = $run, r.from_release = $previous, r.basis = 'expanded into subcodes'
+"""
 
 
 def chapter_code(number: int) -> str:
@@ -157,6 +169,17 @@ class Icd10cmLoader:
             self._write_code_lists(ctx, lists)
         else:
             raise LoadError("no ICD-10-CM file given")
+        self._write_expansions(ctx)
+
+    def _write_expansions(self, ctx: LoadContext) -> None:
+        """REPLACED_BY edges for codes the previous release had and this one expands into subcodes
+        (C83.39 → C83.390 … C83.398), the most common reason a code is deleted. Written under this
+        release, so they appear and disappear with it."""
+        previous = previous_visible_release(ctx.writer.driver, ctx.writer.database, ICD10CM.id, ctx.release.id)
+        if previous is None:
+            return
+        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous})
+        ctx.counts["replaced_by_expansion"] = counters.relationships_created
 
     def after_promote(self, ctx: LoadContext) -> None:
         refresh_code_titles(ctx, ICD10CM)

@@ -159,3 +159,13 @@ def test_search_text_with_lucene_syntax_is_not_an_error(client: TestClient, engi
     for q in ['diab* (type 2', 'a:b OR "x', "\\", "AND"]:
         r = client.get("/v1/search", params={"q": q}, headers=engine)
         assert r.status_code == 200, (q, r.text)
+
+
+def test_a_code_deleted_by_expansion_points_to_its_successors(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    # C83.39 (FY2024) was deleted in FY2025 and expanded into C83.390 … C83.398.
+    rec = client.get("/v1/codes/icd10cm/C83.39", params={"release": "FY2024"}, headers=engine).json()
+    successors = {r["code"] for r in rec["replaced_by"] if r["release"] == "icd10cm@FY2025"}
+    assert successors and all(code.startswith("C83.39") and len(code) == 7 for code in successors)
+    # In the FY2026 tabular list it survives only as the (non-billable) header of its subcodes.
+    now = client.get("/v1/codes/icd10cm/C83.39", params={"release": "FY2026"}, headers=engine).json()
+    assert now["billable"] is False and now["children_count"] == len(successors)
