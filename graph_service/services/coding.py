@@ -115,6 +115,7 @@ def record_assignment(graph: Graph, settings: Settings, encounter_id: str,
     if body.status is not AssignmentStatus.draft:
         drg, drg_findings = group_assignment(graph, settings, encounter, patient, ctx["payer"], body, on)
         findings.update(drg_findings)
+        findings.update(professional_findings(graph, body, ctx["payer"], on, encounter))
 
     assignment_id = f"{encounter_id}/A{(ctx['current_version'] or 0) + 1}-{uuid.uuid4().hex[:6]}"
     created_at = body.created_at or datetime.now(UTC)
@@ -165,3 +166,37 @@ def assignment_row(encounter_id: str, assignment_id: str, body: CodingAssignment
             for c in body.codes
         ],
     }
+
+
+def professional_findings(graph: Graph, body: CodingAssignmentIn, payer: str | None, on: date,
+                          encounter: dict[str, Any]) -> dict[str, Any]:
+    """NCCI edits and payer coverage of the CPT/HCPCS lines, as the coder saw them at assignment time."""
+    from graph_service.errors import ServiceError
+    from graph_service.models.claim_edits import ClaimEditsIn
+    from graph_service.models.coverage import CoverageIn
+    from graph_service.services.claim_edits import check_claim
+    from graph_service.services.coverage import check_coverage
+
+    lines = [c for c in body.codes if c.system in ("cpt", "hcpcs")]
+    if not lines:
+        return {}
+    diagnoses = [c.code for c in sorted(body.codes, key=lambda c: (c.role is not CodeRole.principal, c.sequence))
+                 if c.system == "icd10cm"]
+    setting = "outpatient_hospital" if str(encounter.get("class") or "").upper() in ("OBSENC", "EMER", "HH") \
+        else "practitioner"
+    out: dict[str, Any] = {}
+    try:
+        edits = check_claim(graph, ClaimEditsIn(lines=[
+            {"line_id": f"{c.sequence}", "code": c.code, "modifiers": c.modifiers, "units": c.units,
+             "date_of_service": on, "setting": setting} for c in lines]))
+        out["claim_edits"] = edits.model_dump(mode="json")
+    except ServiceError as exc:
+        out["claim_edits"] = f"not checked: {exc.detail}"
+    if payer:
+        try:
+            coverage = check_coverage(graph, CoverageIn(payer=payer, procedures=[c.code for c in lines],
+                                                        diagnoses=diagnoses, date_of_service=on))
+            out["coverage"] = coverage.model_dump(mode="json")
+        except ServiceError as exc:
+            out["coverage"] = f"not checked: {exc.detail}"
+    return out

@@ -166,3 +166,21 @@ def test_evidence_of_another_encounter_or_unknown_is_refused(
     assert response.status_code == 422
     assert "Condition/not-there#icd10cm:I50.23" in response.json()["detail"]
     assert graph_counts(driver, settings.neo4j_database) == before
+
+
+def test_a_final_assignment_records_the_edits_and_coverage_findings_of_its_cpt_lines(
+    posted: dict[str, Any], client: TestClient, engine: dict[str, str], driver: Driver, settings: Settings,
+) -> None:
+    cpt = Path(__file__).resolve().parents[1] / "fixtures" / "cpt" / "LONGULT_sample.txt"
+    load_source(driver, settings, "cpt", [cpt], "2024")
+    codes = [*V1_CODES, {"system": "cpt", "code": "93306", "role": "procedure", "sequence": 2, "evidence": []}]
+    out = client.post("/v1/encounters/enc-hf-0001/coding", headers=engine,
+                      json=coding("coder-ava", "human", "final", codes))
+    assert out.status_code == 201, out.text
+    findings = out.json()["findings"]
+    # No NCCI release and no MEDICARE-A policies are loaded: both checks ran and say so, nothing is guessed.
+    assert findings["claim_edits"]["lines"][0]["code"] == "93306"
+    assert "MEDICARE-A" in findings["coverage"] and findings["coverage"].startswith("not checked")
+    stored = read(driver, settings, f"MATCH (a:{L.CodingAssignment} {{id: $id}}) RETURN a.findings AS f",
+                  id=out.json()["id"])
+    assert "claim_edits" in stored[0]["f"] and "coverage" in stored[0]["f"]
