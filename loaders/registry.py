@@ -21,7 +21,7 @@ LOADERS: dict[str, LoaderFactory] = {}
 LOADER_MODULES = ("loaders.icd10cm.load", "loaders.icd10pcs.load", "loaders.hcpcs.load", "loaders.cpt.load",
                   "loaders.msdrg_tables.load")
 LOADER_MODULES += ("loaders.coverage.load_mcd", "loaders.coverage.load_payer_rules")
-LOADER_MODULES += ("loaders.snomed.load",)
+LOADER_MODULES += ("loaders.snomed.load", "loaders.icd10cm.conversion")
 LOADER_MODULES += ("loaders.ncci.load",)
 LOADER_MODULES += ("loaders.fhir.load", "loaders.coding.load")
 
