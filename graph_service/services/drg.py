@@ -54,6 +54,7 @@ from graph_service.models.drg import (
 from graph_service.services.releases import list_releases
 from loaders.msdrg_tables.load import drg_key, mdc_key  # the loader owns the key formats
 from ontology.code_systems import system
+from ontology.discharge_status import discharge_status as ub04_status
 from ontology.vocabulary import L, R
 
 ICD10CM = system("icd10cm")
@@ -68,9 +69,6 @@ NOT_GROUPED = {
     "HAC_MISSING_ONE_POA": "a hospital-acquired-condition diagnosis has no present-on-admission indicator",
     "UNGROUPABLE": "the grouper could not assign a DRG to this claim",
 }
-# FHIR encounter dischargeDisposition codes → UB-04 patient discharge status (for recorded encounters).
-FHIR_DISCHARGE = {"home": 1, "alt-home": 1, "other-hcf": 5, "hosp": 51, "long": 63, "aadvice": 7, "exp": 20,
-                  "psy": 65, "rehab": 62, "snf": 3, "oth": 70}
 
 FACTS = f"""
 MATCH (rel:{L.Release} {{id: $release, status: 'visible'}})
@@ -573,22 +571,13 @@ def _sex_code(sex: Any) -> int:
     return {"M": 0, "MALE": 0, "F": 1, "FEMALE": 1}.get(str(sex or "").strip().upper(), 2)
 
 
-def _discharge_status(value: Any) -> int | None:
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    if text.isdigit():
-        return int(text)
-    return FHIR_DISCHARGE.get(text)
-
-
 def group_for_assignment(
     graph: Graph, settings: Settings, *, principal: str, secondary: list[tuple[str, str | None]],
     procedures: list[str], age: int | None, sex: Any, discharge_status: Any, discharge_date: date,
     payer: str | None,
 ) -> tuple[DrgOutcome | None, dict[str, Any]]:
     """Group a recorded coding assignment; problems become findings (the assignment is still recorded)."""
-    status = _discharge_status(discharge_status)
+    status = ub04_status(discharge_status)
     notes = [] if status is not None else [f"discharge status {discharge_status!r} unknown: grouped as 01 (home)"]
     try:
         claim = Claim(diagnosis_code(principal), None,

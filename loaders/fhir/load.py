@@ -39,24 +39,13 @@ from loaders.fhir.records import EncounterBundle, FhirTime
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import SYSTEMS, system
+from ontology.discharge_status import discharge_status
 from ontology.vocabulary import L, R
 
-# FHIR discharge-disposition codes (terminology.hl7.org/CodeSystem/discharge-disposition) → UB-04 patient status.
-DISCHARGE_STATUS = {
-    "home": 1, "alt-home": 1, "hosp": 2, "snf": 3, "aadvice": 7, "exp": 20, "rehab": 62, "long": 63,
-    "psy": 65, "other-hcf": 70, "oth": 70,
-}
 SEX = {"female": "female", "male": "male"}  # FHIR 'other' and a missing gender are 'unknown' to the grouper
 PARSE_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
-def discharge_status(code: str | None) -> int | None:
-    """The UB-04 patient discharge status of a FHIR dischargeDisposition code (``snf`` → 3, ``06`` → 6)."""
-    if code is None:
-        return None
-    if code.isdigit():
-        return int(code)
-    return DISCHARGE_STATUS.get(code.lower())
 
 
 
