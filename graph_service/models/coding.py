@@ -6,9 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from ontology.code_systems import SYSTEMS
+from graph_service.models.validation import SystemId
 
 
 class CoderKind(StrEnum):
@@ -34,7 +34,7 @@ class CoderIn(BaseModel):
 
 
 class AssignedCodeIn(BaseModel):
-    system: str = Field(default="icd10cm")
+    system: SystemId = Field(default="icd10cm")
     code: str = Field(min_length=1, max_length=20)
     role: CodeRole
     sequence: int = Field(ge=1, le=100)
@@ -43,13 +43,6 @@ class AssignedCodeIn(BaseModel):
     units: int = Field(default=1, ge=1, le=9999)
     evidence: list[str] = Field(default_factory=list, description="ids of the encounter's evidence nodes that "
                                                                   "support this code")
-
-    @field_validator("system")
-    @classmethod
-    def _known_system(cls, v: str) -> str:
-        if v.lower() not in SYSTEMS:
-            raise ValueError(f"unknown code system {v!r}; known: {sorted(SYSTEMS)}")
-        return v.lower()
 
 
 class CodingAssignmentIn(BaseModel):

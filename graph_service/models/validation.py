@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from ontology.code_systems import SYSTEMS
 
 
-class CodeIn(BaseModel):
-    system: str = Field(default="icd10cm", description="icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed")
-    code: str = Field(min_length=1, max_length=40)
+def _known_system(v: str) -> str:
+    if v.lower() not in SYSTEMS:
+        raise ValueError(f"unknown code system {v!r}; known: {sorted(SYSTEMS)}")
+    return v.lower()
 
-    @field_validator("system")
-    @classmethod
-    def _known_system(cls, v: str) -> str:
-        if v.lower() not in SYSTEMS:
-            raise ValueError(f"unknown code system {v!r}; known: {sorted(SYSTEMS)}")
-        return v.lower()
+
+# A code-system id the graph knows (icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed), lower-cased.
+SystemId = Annotated[str, AfterValidator(_known_system)]
+
+
+class CodeIn(BaseModel):
+    system: SystemId = Field(default="icd10cm", description="icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed")
+    code: str = Field(min_length=1, max_length=40)
 
 
 class ValidateCodesIn(BaseModel):
