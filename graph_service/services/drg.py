@@ -61,7 +61,8 @@ ICD10CM = system("icd10cm")
 SYSTEM = "msdrg"
 FIRST_FY = 1983  # grouper version = fiscal year - 1983
 EXPIRED_STATUSES = frozenset({20, 40, 41, 42})  # UB-04: expired; expired at home / in a facility / place unknown
-SEX_CODES = {"M": 0, "F": 1, "U": 2}
+# The msdrg engines' sex codes, from M/F/U or FHIR male/female/other/unknown.
+SEX_CODES = {"M": 0, "MALE": 0, "F": 1, "FEMALE": 1, "U": 2}
 SEVERITY_RANK = {"NONE": 0, "CC": 1, "MCC": 2}
 NOT_GROUPED = {
     "INVALID_PDX": "the principal diagnosis {pdx} is not a valid, billable ICD-10-CM code for grouper v{version}",
@@ -567,8 +568,8 @@ def opportunities(graph: Graph, settings: Settings, body: OpportunitiesIn) -> Op
 
 
 # ---- coding assignments ------------------------------------------------------------------------------
-def _sex_code(sex: Any) -> int:
-    return {"M": 0, "MALE": 0, "F": 1, "FEMALE": 1}.get(str(sex or "").strip().upper(), 2)
+def grouper_sex_code(sex: Any) -> int:
+    return SEX_CODES.get(str(sex or "").strip().upper(), 2)
 
 
 def group_for_assignment(
@@ -582,7 +583,7 @@ def group_for_assignment(
     try:
         claim = Claim(diagnosis_code(principal), None,
                       tuple((diagnosis_code(c), (poa or None) and str(poa).upper()) for c, poa in secondary),
-                      tuple(p.strip().upper() for p in procedures), age, _sex_code(sex), status or 1)
+                      tuple(p.strip().upper() for p in procedures), age, grouper_sex_code(sex), status or 1)
         choice = grouper_for(discharge_date)
         [grouped] = group_claims([claim], choice)
         facts = read_facts(graph, choice, claim.pdx, [c for c, _ in claim.sdx], [grouped.drg], _mdcs([grouped]))
