@@ -20,6 +20,8 @@ from typing import Any
 
 from neo4j import Driver
 
+from codegraph.release_events import releases_changed
+
 from ontology.vocabulary import NODE_SPECS, L, R
 
 VISIBLE = "visible"
@@ -158,6 +160,7 @@ class RunLedger:
             f"MATCH (rel:{L.Release} {{id: $id}}) SET rel.status = '{VISIBLE}', rel.visible_since = datetime()",
             id=spec.id,
         )
+        releases_changed()
 
     def discard_run(self, run_id: str) -> dict[str, int]:
         """Delete everything the run created (relationships first, then nodes); idempotent."""
@@ -183,6 +186,7 @@ class RunLedger:
                     deleted["nodes"] += n
                     if n == 0:
                         break
+        releases_changed()
         return deleted
 
     def stale_runs(self) -> list[str]:
