@@ -21,7 +21,6 @@ from typing import Any
 from neo4j import Driver
 
 from codegraph.release_events import releases_changed
-
 from ontology.vocabulary import NODE_SPECS, L, R
 
 VISIBLE = "visible"
