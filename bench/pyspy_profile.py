@@ -1,0 +1,86 @@
+"""py-spy over a running server during a load run: collapsed stacks, top frames by own and by total time.
+
+``py-spy record --subprocesses --function --format raw`` writes one line per distinct stack,
+``frame;frame;…;leaf COUNT``, frames as ``function (file:line)`` (``--function`` makes the line the
+function's own, so samples aggregate per function). Own time counts the leaf; total time counts every
+function on the stack once per sample (recursion is not double-counted).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+PY_SPY = Path(sys.executable).parent / "py-spy"
+
+
+@dataclass
+class Profile:
+    samples: int
+    own: list[tuple[str, int]]
+    total: list[tuple[str, int]]
+    raw_file: Path
+
+    def render(self, top: int = 15) -> str:
+        def table(title: str, rows: list[tuple[str, int]]) -> list[str]:
+            out = [f"  top {top} by {title} ({self.samples:,} samples)"]
+            out += [f"    {100 * n / max(1, self.samples):5.1f}%  {frame}" for frame, n in rows[:top]]
+            return out
+
+        return "\n".join(table("own time", self.own) + table("total time", self.total))
+
+    def as_dict(self, top: int = 15) -> dict[str, object]:
+        share = lambda rows: [{"frame": f, "pct": round(100 * n / max(1, self.samples), 2)} for f, n in rows[:top]]  # noqa: E731
+        return {"samples": self.samples, "own": share(self.own), "total": share(self.total),
+                "raw_file": str(self.raw_file)}
+
+
+def _short(frame: str) -> str:
+    """``fn (/long/path/site-packages/pkg/mod.py:12)`` → ``fn (pkg/mod.py:12)``."""
+    name, sep, where = frame.partition(" (")
+    if not sep:
+        return frame
+    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        if marker in where:
+            where = where.split(marker, 1)[1]
+            break
+    return f"{name} ({where}"
+
+
+def parse_collapsed(text: str) -> tuple[int, Counter[str], Counter[str]]:
+    samples, own, total = 0, Counter[str](), Counter[str]()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        n = int(count)
+        samples += n
+        frames = [_short(f) for f in frames]
+        own[frames[-1]] += n
+        for frame in set(frames):
+            total[frame] += n
+    return samples, own, total
+
+
+class PySpyRecorder:
+    """Start py-spy on ``pid`` (and its worker processes) for ``duration_s``; ``finish`` parses its output."""
+
+    def __init__(self, pid: int, duration_s: float, out: Path, rate: int = 200) -> None:
+        self.out = out
+        cmd = [str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--function", "--nonblocking",
+               "--rate", str(rate), "--duration", str(max(1, round(duration_s))), "--format", "raw",
+               "-o", str(out)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def finish(self, timeout_s: float = 120.0) -> Profile:
+        output, _ = self.proc.communicate(timeout=timeout_s)
+        if self.proc.returncode != 0 or not self.out.exists():
+            raise RuntimeError(f"py-spy failed ({self.proc.returncode}): {output[-2000:]}")
+        samples, own, total = parse_collapsed(self.out.read_text())
+        return Profile(samples, own.most_common(), total.most_common(), self.out)
