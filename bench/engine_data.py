@@ -129,8 +129,8 @@ def claim_bodies(driver: Driver, database: str, n: int, seed: int = 7) -> list[d
     records, _, _ = driver.execute_query(
         f"MATCH (a:{L.Code})-[e:{R.BUNDLES} {{release: $release}}]->(b:{L.Code}) "
         "WHERE e.setting = 'practitioner' AND e.effective <= $dos AND (e.deletion IS NULL OR $dos <= e.deletion) "
-        "WITH a, collect(DISTINCT b.key) AS partners WHERE size(partners) >= 9 "
-        "RETURN a.key AS column1, partners ORDER BY column1 LIMIT $n",
+        "WITH a, collect(DISTINCT b.code) AS partners WHERE size(partners) >= 9 "
+        "RETURN a.code AS column1, partners ORDER BY column1 LIMIT $n",
         release=f"ncci_ptp@{NCCI_VERSION}", dos=CLAIM_DOS, n=n, database_=database)
     if not records:
         raise LookupError(f"no column-1 code with nine partners in force on {CLAIM_DOS} in ncci_ptp@{NCCI_VERSION}")

@@ -214,6 +214,8 @@ def _latency_text(busy: Measured, single: Measured) -> str:
 def claim_edits_row(env: HttpEnv) -> Row:
     bodies = claim_bodies(env.ctx.driver, env.ctx.database, 5 if env.ctx.quick else 20)
     sample = json.loads(_get(env, env.server.base_url + "/v1/edits/claim", bodies[0]))
+    if not sample.get("ptp_conflicts"):
+        raise RuntimeError("the sample claim fired no PTP edit: the claim builder and the NCCI data disagree")
     reqs = Requests([json.dumps(b, separators=(",", ":")) for b in bodies], method="POST", path="/v1/edits/claim",
                     headers=env.headers)
     busy, single = _latency_pair(env, "claim-edits", reqs)

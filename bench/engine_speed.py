@@ -46,6 +46,8 @@ NEEDS = {"codes": Need(icd10cm=True), "descendants": Need(icd10cm=True), "what-i
          "claim-edits": Need(icd10cm=True, ncci=True)}
 DEFAULT_JSON = ROOT / "bench" / "engine_speed.json"
 EXPORTED_COMMIT = "ENGINE_SPEED_EXPORTED_COMMIT"
+HARNESS = {"engine_speed.py", "engine_http_rows.py", "engine_data.py", "http_load.py", "served.py", "proc_cpu.py",
+           "pyspy_profile.py", "bare_app.py", "common.py"}
 
 
 def run_from_export(ref: str, argv: list[str], json_path: Path, markdown_path: Path | None) -> int:
@@ -58,8 +60,10 @@ def run_from_export(ref: str, argv: list[str], json_path: Path, markdown_path: P
     try:
         archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        # The harness as it is now; other bench modules as the commit has them (or as here, if it has none).
         for module in (ROOT / "bench").glob("*.py"):
-            shutil.copy2(module, src / "bench" / module.name)
+            if module.name in HARNESS or not (src / "bench" / module.name).exists():
+                shutil.copy2(module, src / "bench" / module.name)
         rest = [a for i, a in enumerate(argv) if a != "--source" and (i == 0 or argv[i - 1] != "--source")]
         rest = [a for a in rest if not a.startswith("--source=")]
         rest += ["--json", str(json_path.resolve())] + (["--markdown", str(markdown_path.resolve())]

@@ -15,18 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
+PLUMBING = ("(threading.py", "(asyncio/", "(concurrent/", "(selectors.py", "(runpy.py", "(typer/", "(click/",
+            "(uvicorn/", "(anyio/", "(<frozen", "(codegraph/cli.py", "(multiprocessing/")
+# Leaves of a thread that waits for work (the thread pool's idle workers, the event loop between events);
+# a thread waiting on Neo4j's socket is *not* idle for a request, so ``_wait_for_io`` stays in.
+IDLE_LEAVES = ("Condition.wait (threading.py", "EpollSelector.select (selectors.py", "Event.wait (threading.py")
 
 
 @dataclass
 class Profile:
     samples: int
+    idle: int
     own: list[tuple[str, int]]
     total: list[tuple[str, int]]
     raw_file: Path
 
     def render(self, top: int = 15) -> str:
         def table(title: str, rows: list[tuple[str, int]]) -> list[str]:
-            out = [f"  top {top} by {title} ({self.samples:,} samples)"]
+            out = [f"  top {top} by {title} ({self.samples:,} busy samples; {self.idle:,} idle left out)"]
             out += [f"    {100 * n / max(1, self.samples):5.1f}%  {frame}" for frame, n in rows[:top]]
             return out
 
@@ -34,7 +40,7 @@ class Profile:
 
     def as_dict(self, top: int = 15) -> dict[str, object]:
         share = lambda rows: [{"frame": f, "pct": round(100 * n / max(1, self.samples), 2)} for f, n in rows[:top]]  # noqa: E731
-        return {"samples": self.samples, "own": share(self.own), "total": share(self.total),
+        return {"samples": self.samples, "idle_samples": self.idle, "own": share(self.own), "total": share(self.total),
                 "raw_file": str(self.raw_file)}
 
 
@@ -50,8 +56,9 @@ def _short(frame: str) -> str:
     return f"{name} ({where}"
 
 
-def parse_collapsed(text: str) -> tuple[int, Counter[str], Counter[str]]:
-    samples, own, total = 0, Counter[str](), Counter[str]()
+def parse_collapsed(text: str) -> tuple[int, int, Counter[str], Counter[str]]:
+    """Busy samples, idle samples, own and total samples per frame."""
+    samples, idle, own, total = 0, 0, Counter[str](), Counter[str]()
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -60,12 +67,15 @@ def parse_collapsed(text: str) -> tuple[int, Counter[str], Counter[str]]:
         if not frames:
             continue
         n = int(count)
-        samples += n
         frames = [_short(f) for f in frames]
+        if frames[-1].startswith(IDLE_LEAVES):
+            idle += n
+            continue
+        samples += n
         own[frames[-1]] += n
         for frame in set(frames):
             total[frame] += n
-    return samples, own, total
+    return samples, idle, own, total
 
 
 class PySpyRecorder:
@@ -73,6 +83,8 @@ class PySpyRecorder:
 
     def __init__(self, pid: int, duration_s: float, out: Path, rate: int = 200) -> None:
         self.out = out
+        # --nonblocking: pausing the server for each sample halves its throughput; idle threads that py-spy
+        # then still reports are dropped by their leaf frame (IDLE_LEAVES).
         cmd = [str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--function", "--nonblocking",
                "--rate", str(rate), "--duration", str(max(1, round(duration_s))), "--format", "raw",
                "-o", str(out)]
@@ -82,5 +94,6 @@ class PySpyRecorder:
         output, _ = self.proc.communicate(timeout=timeout_s)
         if self.proc.returncode != 0 or not self.out.exists():
             raise RuntimeError(f"py-spy failed ({self.proc.returncode}): {output[-2000:]}")
-        samples, own, total = parse_collapsed(self.out.read_text())
-        return Profile(samples, own.most_common(), total.most_common(), self.out)
+        samples, idle, own, total = parse_collapsed(self.out.read_text())
+        serving = [(frame, n) for frame, n in total.most_common() if not any(p in frame for p in PLUMBING)]
+        return Profile(samples, idle, own.most_common(), serving, self.out)
