@@ -95,7 +95,11 @@ def schema_apply() -> None:
     settings = get_settings()
     with _driver(settings) as driver:
         names = apply_schema(driver, settings.neo4j_database)
-    console.print(f"schema applied: {len(names)} constraints and indexes")
+        from loaders.coding.payment_deltas import backfill_payment_shifts  # migrates graphs recorded before
+
+        shifts = backfill_payment_shifts(driver, settings.neo4j_database)
+    console.print(f"schema applied: {len(names)} constraints and indexes; payment shifts backfilled on {shifts} "
+                  "revisions")
 
 
 @ontology_app.command("export")
@@ -228,16 +232,17 @@ def apikey_create(role: Annotated[str, typer.Option(help="engine, auditor or mai
 
 @app.command("serve")
 def serve(
-    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None
+    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="worker processes (default: CODEGRAPH_API_WORKERS, "
+                                                "one per core)")] = None,
 ) -> None:
-    """Run the HTTP API with uvicorn."""
+    """Run the HTTP API with uvicorn: one process per core, each with its own driver and release tables."""
     import uvicorn
 
-    from graph_service.app import create_app
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
-                log_level="info")
+    uvicorn.run("graph_service.app:create_app", factory=True, host=host or settings.api_host,
+                port=port or settings.api_port, workers=workers or settings.api_workers, log_level="warning",
+                access_log=False)
 
 
 demo_app = typer.Typer(help="The demo: local Neo4j, bundled releases, synthetic encounters, the API.")

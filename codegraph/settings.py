@@ -42,6 +42,13 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="CODEGRAPH_API_HOST")
     api_port: int = Field(default=8000, alias="CODEGRAPH_API_PORT")
+    api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, alias="CODEGRAPH_API_WORKERS", ge=1,
+                             description="uvicorn worker processes of `codegraph serve` (default: one per core)")
+    release_poll_s: float = Field(
+        default=0.25, alias="CODEGRAPH_RELEASE_POLL_S", gt=0,
+        description="how often a service process re-reads the visible releases: the longest a release promoted "
+        "or retracted by another process can go unseen (changes made by the process itself are seen at once)",
+    )
     # "role:sha256hex" pairs, comma separated; see graph_service.security.
     api_keys: str = Field(default="", alias="CODEGRAPH_API_KEYS")
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from neo4j.exceptions import DriverError, Neo4jError
 
 from codegraph import __version__
 from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
 from graph_service.errors import install_error_handlers
 from graph_service.graph import Graph
+from graph_service.reference.store import ReferenceStore
+from graph_service.reference.warm import warm_reference_tables
 from graph_service.routes import ROUTERS
 from graph_service.security import load_key_hashes
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,10 +28,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         driver = open_driver(settings, retry_s=3.0)
-        app.state.graph = Graph(driver, settings.neo4j_database)
+        reference = ReferenceStore(driver, settings.neo4j_database, poll_s=settings.release_poll_s,
+                                   background_builds=True)
+        app.state.graph = graph = Graph(driver, settings.neo4j_database, reference)
+        try:
+            reference.start()
+            warm_reference_tables(graph)
+        except (Neo4jError, DriverError) as exc:  # the service starts without Neo4j; /readyz tells
+            log.warning("release catalog not read at start-up: %s", exc)
         try:
             yield
         finally:
+            reference.close()
             driver.close()
 
     app = FastAPI(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -16,11 +16,12 @@ from graph_service.security import Role, role_of
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are coroutines: a plain ``def`` dependency costs every request a hop to the thread pool.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_graph(request: Request) -> Graph:
+async def get_graph(request: Request) -> Graph:
     return request.app.state.graph
 
 
@@ -28,10 +29,10 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 GraphDep = Annotated[Graph, Depends(get_graph)]
 
 
-def require_roles(*allowed: Role) -> Callable[..., Role]:
+def require_roles(*allowed: Role) -> Callable[..., Awaitable[Role]]:
     """A dependency that admits only callers whose key has one of ``allowed`` roles."""
 
-    def check(request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> Role:
+    async def check(request: Request, key: Annotated[str | None, Security(_api_key_header)]) -> Role:
         if not key:
             raise Unauthorized("send an API key in the X-API-Key header")
         role = role_of(key, request.app.state.api_key_hashes)

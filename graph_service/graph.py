@@ -1,4 +1,5 @@
-"""The service's handle on Neo4j: reads in read transactions (routable to secondaries)."""
+"""The service's handle on Neo4j: reads in read transactions (routable to secondaries), and the release
+data held in process (``reference``); reads refuse to block under ``blocking.memory_only()``."""
 
 from __future__ import annotations
 
@@ -6,13 +7,18 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
+from graph_service.blocking import check_may_block
+from graph_service.reference.store import ReferenceStore
+
 
 class Graph:
-    def __init__(self, driver: Driver, database: str) -> None:
+    def __init__(self, driver: Driver, database: str, reference: ReferenceStore | None = None) -> None:
         self.driver = driver
         self.database = database
+        self.reference = reference or ReferenceStore(driver, database)
 
     def read(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        check_may_block()
         records, _, _ = self.driver.execute_query(
             cypher, params, database_=self.database, routing_=RoutingControl.READ
         )
@@ -23,6 +29,7 @@ class Graph:
         return rows[0] if rows else None
 
     def write(self, cypher: str, **params: Any) -> list[dict[str, Any]]:
+        check_may_block()
         records, _, _ = self.driver.execute_query(
             cypher, params, database_=self.database, routing_=RoutingControl.WRITE
         )

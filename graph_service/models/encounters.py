@@ -32,3 +32,41 @@ class FhirIssueOut(BaseModel):
     path: str = Field(description="FHIRPath-like location, e.g. Bundle.entry[4].resource.code.coding[1].code")
     reason: str = Field(description="what was expected")
     found: str | None
+
+
+class ShiftEvidence(BaseModel):
+    evidence: str
+    text: str | None
+    section: str | None = Field(description="title of the document section the evidence is written in")
+
+
+class ShiftedCode(BaseModel):
+    code: str
+    role: str
+    poa: str | None
+    evidence: list[ShiftEvidence] = Field(description="what supports the code (empty: nothing documents it)")
+
+
+class DrgShiftRow(BaseModel):
+    encounter: str
+    payer: str | None
+    coder: str = Field(description="coder of the newer version")
+    coder_kind: str | None
+    before_assignment: str = Field(description="the nearest earlier version that was grouped")
+    before_drg: str | None
+    before_weight: float | None
+    before_payment: float | None
+    after_assignment: str
+    after_drg: str | None
+    after_weight: float | None
+    after_payment: float | None
+    payment_delta: float = Field(description="after_payment - before_payment, in dollars (rounded to cents)")
+    revised_at: str
+    added: list[ShiftedCode] = Field(description="codes of the newer version the earlier one did not have")
+    removed: list[ShiftedCode] = Field(description="codes of the earlier version the newer one dropped")
+
+
+class DrgShiftPage(BaseModel):
+    rows: list[DrgShiftRow] = Field(description="largest absolute payment change first; ties by after_assignment")
+    limit: int = Field(description="page size used")
+    next: str | None = Field(description="cursor of the next page (pass as cursor=…); null on the last page")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from graph_service.blocking import answer
 from graph_service.deps import GraphDep, Reader
 from graph_service.models.codes import CodePage, CodeRecord, Subsumption
+from graph_service.responses import json_response
 from graph_service.services import codes
 
 router = APIRouter(prefix="/v1/codes", tags=["codes"])
@@ -18,22 +20,23 @@ DateQ = Annotated[date | None, Query(alias="date", description="date of service:
 
 
 @router.get("/{system}/{code}", response_model=CodeRecord)
-def get_code(system: str, code: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
-             on: DateQ = None) -> CodeRecord:
-    return codes.get_code(graph, system, code, release, on)
+async def get_code(system: str, code: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
+                   on: DateQ = None) -> Response:
+    return json_response(await answer(codes.get_code, graph, system, code, release, on))
 
 
 @router.get("/{system}/{code}/{direction}", response_model=CodePage)
-def navigate(
+async def navigate(
     system: str, code: str, direction: Literal["children", "descendants", "ancestors"], graph: GraphDep,
     _: Reader, release: ReleaseQ = None, on: DateQ = None,
     offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> CodePage:
-    return codes.navigate(graph, system, code, direction, release=release, on=on, offset=offset, limit=limit)
+) -> Response:
+    return json_response(await answer(codes.navigate, graph, system, code, direction, release=release, on=on,
+                                      offset=offset, limit=limit))
 
 
 @router.get("/{system}/{code_a}/subsumes/{code_b}", response_model=Subsumption)
-def subsumes(system: str, code_a: str, code_b: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
-             on: DateQ = None) -> Subsumption:
+async def subsumes(system: str, code_a: str, code_b: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
+                   on: DateQ = None) -> Response:
     """FHIR $subsumes semantics: does ``code_a`` subsume ``code_b``?"""
-    return codes.subsumes(graph, system, code_a, code_b, release=release, on=on)
+    return json_response(await answer(codes.subsumes, graph, system, code_a, code_b, release=release, on=on))

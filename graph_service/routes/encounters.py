@@ -8,8 +8,14 @@ from fastapi import APIRouter, Body, Query
 
 from graph_service.deps import Auditor, GraphDep, SettingsDep, Writer
 from graph_service.models.coding import CodingAssignmentIn, CodingAssignmentOut
-from graph_service.models.encounters import EncountersLoadedOut
-from graph_service.services.audits import encounter_trace, run_audit
+from graph_service.models.encounters import DrgShiftPage, EncountersLoadedOut
+from graph_service.services.audits import (
+    SHIFT_PAGE_DEFAULT,
+    SHIFT_PAGE_MAX,
+    drg_shifts_page,
+    encounter_trace,
+    run_audit,
+)
 from graph_service.services.coding import record_assignment
 from graph_service.services.encounters import load_encounter_bundle
 
@@ -40,16 +46,19 @@ def get_trace(encounter_id: str, graph: GraphDep, settings: SettingsDep, _: Audi
     return encounter_trace(graph, settings, encounter_id)
 
 
-@router.get("/audit/drg-shifts")
+@router.get("/audit/drg-shifts", response_model=DrgShiftPage)
 def get_drg_shifts(
     graph: GraphDep, settings: SettingsDep, _: Auditor,
     min_delta: Annotated[float, Query(ge=0)] = 5000.0, payer: str | None = None, coder: str | None = None,
     from_date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     to_date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
-) -> list[dict[str, Any]]:
-    """Encounters whose coding revisions moved expected payment by more than ``min_delta`` dollars."""
-    return run_audit(graph, settings, "drg_shifts", {"min_delta": min_delta, "payer": payer, "coder": coder,
-                                                     "from_date": from_date, "to_date": to_date})
+    limit: Annotated[int, Query(ge=1, le=SHIFT_PAGE_MAX)] = SHIFT_PAGE_DEFAULT,
+    cursor: Annotated[str | None, Query(max_length=400, description="the previous page's next")] = None,
+) -> DrgShiftPage:
+    """Encounters whose coding revisions moved expected payment by more than ``min_delta`` dollars, largest first,
+    a page at a time (follow ``next``)."""
+    return drg_shifts_page(graph, settings, min_delta=min_delta, payer=payer, coder=coder, from_date=from_date,
+                           to_date=to_date, limit=limit, cursor=cursor)
 
 
 @router.get("/audit/unsupported-codes")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from graph_service.deps import GraphDep
 from graph_service.errors import Unavailable
@@ -16,6 +16,9 @@ class Health(BaseModel):
     status: str
     neo4j: str | None = None
     missing_schema: list[str] = []
+    reference_tables: dict[str, list[str]] = Field(
+        default={}, description="release tables this process holds in memory, and those being built (answered "
+        "from the graph meanwhile)")
 
 
 @router.get("/healthz", response_model=Health)
@@ -32,4 +35,4 @@ def readyz(graph: GraphDep) -> Health:
         raise Unavailable(f"Neo4j is not reachable: {exc}") from exc
     if missing:
         raise Unavailable("schema not applied (run `codegraph schema apply`)", extra={"missing_schema": missing})
-    return Health(status="ready", neo4j=info.agent)
+    return Health(status="ready", neo4j=info.agent, reference_tables=graph.reference.status())

@@ -6,17 +6,24 @@ service's timeout, and their rows come back as JSON.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from typing import Any
 
 from codegraph.settings import Settings
-from graph_service.errors import NotFound
+from graph_service.errors import BadRequest, NotFound
 from graph_service.graph import Graph
+from graph_service.models.encounters import DrgShiftPage, DrgShiftRow
 from graph_service.services.cypher_guard import run_guarded
 from graph_service.services.named_queries import get_named_query
 
 # Row cap for audit endpoints: an audit lists every finding, so it may return more than ad-hoc Cypher.
 AUDIT_ROW_CAP = 10_000
+# DRG-shift pages: bounded so that a page's payload and its added/removed evidence stay small.
+SHIFT_PAGE_DEFAULT = 100
+SHIFT_PAGE_MAX = 1000
 
 
 def run_audit(graph: Graph, settings: Settings, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -38,3 +45,39 @@ def encounter_trace(graph: Graph, settings: Settings, encounter_id: str) -> dict
     if not rows:
         raise NotFound(f"no encounter {encounter_id!r}")
     return rows[0]
+
+
+def encode_shift_cursor(shift: float, assignment: str) -> str:
+    """The position after a row: its absolute payment shift and assignment id (opaque to callers)."""
+    raw = json.dumps([shift, assignment], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_shift_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        shift, assignment = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(shift, bool) or not isinstance(shift, int | float) or not math.isfinite(shift) \
+                or not isinstance(assignment, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest(f"cursor {cursor!r} is not one this endpoint returned") from None
+    return float(shift), assignment
+
+
+def drg_shifts_page(graph: Graph, settings: Settings, *, min_delta: float = 5000.0, payer: str | None = None,
+                    coder: str | None = None, from_date: str | None = None, to_date: str | None = None,
+                    limit: int = SHIFT_PAGE_DEFAULT, cursor: str | None = None) -> DrgShiftPage:
+    """One page of the revisions whose expected payment moved by more than ``min_delta``, largest first.
+
+    The named query seeks the indexed shift stored on each revision, from the cursor on, and reads the added and
+    removed codes with their evidence for this page's rows only.
+    """
+    if not 1 <= limit <= SHIFT_PAGE_MAX:
+        raise BadRequest(f"limit must be between 1 and {SHIFT_PAGE_MAX}, got {limit}")
+    after_shift, after_assignment = decode_shift_cursor(cursor) if cursor else (None, None)
+    rows = run_audit(graph, settings, "drg_shifts", {
+        "min_delta": float(min_delta), "payer": payer, "coder": coder, "from_date": from_date, "to_date": to_date,
+        "page_size": limit, "after_shift": after_shift, "after_assignment": after_assignment})
+    last = rows[-1] if len(rows) == limit else None
+    return DrgShiftPage(rows=[DrgShiftRow.model_validate(r) for r in rows], limit=limit,
+                        next=encode_shift_cursor(last["shift"], last["after_assignment"]) if last else None)

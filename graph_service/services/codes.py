@@ -8,11 +8,17 @@ from typing import Any
 from graph_service.errors import BadRequest, NotFound
 from graph_service.graph import Graph
 from graph_service.models.codes import CodePage, CodeRecord, CodeRef, MapRow, NoteTarget, Subsumption
+from graph_service.models.releases import ReleaseInfo
+from graph_service.reference.code_table import NOTE_TYPES, CodeTable, build_code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import CodeSystem, system
 from ontology.vocabulary import L, R
 
-NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
+# Classifications answered from release tables held in memory (trees of up to ~10^5 codes). SNOMED CT is
+# a large polyhierarchy and stays on the graph queries below.
+MEMORY_SYSTEMS = frozenset({"icd10cm", "icd10pcs", "cpt", "hcpcs"})
+# Cross-release facts in a table (REPLACED_BY) also come from these loads.
+TABLE_DEPENDS = {"icd10cm": ("icd10cm", "icd10cm_conversion")}
 MAX_DEPTH = 12  # deeper than any classification loaded (ICD-10-CM: chapter → 7th character is 7)
 
 CODE_RECORD = f"""
@@ -64,10 +70,57 @@ def _system(system_id: str) -> CodeSystem:
         raise NotFound(str(exc.args[0])) from None
 
 
+def code_table(graph: Graph, cs: CodeSystem, rel: ReleaseInfo) -> CodeTable | None:
+    """The in-memory table of ``rel`` if its system is held in memory and the table is built for the
+    catalog as it is now; None means "read the graph" (a service builds the table in the background)."""
+    if cs.releases_of not in MEMORY_SYSTEMS:
+        return None
+    store = graph.reference
+    depends = TABLE_DEPENDS.get(cs.releases_of, (cs.releases_of,))
+    catalog = store.catalog()
+    order = {r.id: i for i, r in enumerate(catalog.of())}  # by system, effective date, version
+    return store.table(("codes", rel.id), catalog.fingerprint(*depends),
+                       lambda: build_code_table(graph.driver, graph.database, cs.releases_of, rel.id, rel.load_run,
+                                                lambda r: order.get(r, len(order))))
+
+
+def _ref(cs: CodeSystem, table: CodeTable, key: str) -> CodeRef:
+    entry = table.entries.get(key)
+    if entry is None:
+        return CodeRef(system=cs.id, code=table.code_of(key))
+    return CodeRef(system=cs.id, code=entry.code, title=entry.title, billable=entry.billable)
+
+
+def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code: str) -> CodeRecord:
+    key = cs.key(code)
+    entry = table.entries.get(key)
+    if entry is None:
+        raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
+    m = entry.membership
+    releases = list(table.releases.get(key, ()))
+    return CodeRecord(
+        system=cs.id, code=entry.code, title=entry.title, billable=entry.billable, kind=entry.kind,
+        release=rel.id, releases=releases,
+        valid_from=releases[0] if releases else None, valid_to=releases[-1] if releases else None,
+        parents=[_ref(cs, table, k) for k, _ in table.ancestors_by_depth(key)],
+        children_count=len(table.children.get(key, ())),
+        inclusion_terms=list(m.get("inclusion_terms") or []),
+        unresolved_notes=list(m.get("unresolved_notes") or []),
+        notes=[NoteTarget(kind=n.kind, note=n.note, target=_ref(cs, table, n.target))
+               for n in table.notes.get(key, ())],
+        maps=[MapRow(**mp) for mp in table.maps.get(key, ())],
+        replaced_by=[dict(s) for s in table.successors.get(key, ())],
+        properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS},
+    )
+
+
 def get_code(graph: Graph, system_id: str, code: str, release: str | None = None,
              on: date | None = None) -> CodeRecord:
     cs = _system(system_id)
     rel = resolve_release(graph, cs.releases_of, release, on)
+    table = code_table(graph, cs, rel)
+    if table is not None:
+        return _record_from_table(cs, rel, table, code)
     row = graph.read_one(CODE_RECORD, key=cs.key(code), release=rel.id)
     if row is None:
         raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
@@ -123,6 +176,14 @@ def navigate(graph: Graph, system_id: str, code: str, direction: str, *, release
         raise BadRequest(f"{cs.name} has no hierarchy in the graph")
     rel = resolve_release(graph, cs.releases_of, release, on)
     key = cs.key(code)
+    table = code_table(graph, cs, rel)
+    if table is not None:
+        if key not in table.entries:
+            raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
+        found = {"children": table.sorted_children, "descendants": table.descendants,
+                 "ancestors": table.sorted_ancestors}[direction](key)
+        return CodePage(system=cs.id, code=cs.normalise(code), release=rel.id, total=len(found), offset=offset,
+                        limit=limit, items=[_ref(cs, table, k) for k in found[offset:offset + limit]])
     if graph.read_one(_EXISTS, key=key, release=rel.id) is None:
         raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
     row = graph.read_one(_PAGE_QUERIES[direction], key=key, release=rel.id, offset=offset, limit=limit)
@@ -144,7 +205,13 @@ def subsumes(graph: Graph, system_id: str, code_a: str, code_b: str, *, release:
              on: date | None = None) -> Subsumption:
     cs = _system(system_id)
     rel = resolve_release(graph, cs.releases_of, release, on)
-    row = graph.read_one(_SUBSUMES, a=cs.key(code_a), b=cs.key(code_b), release=rel.id)
+    table = code_table(graph, cs, rel)
+    if table is not None:
+        a, b = cs.key(code_a), cs.key(code_b)
+        row = None if a not in table.entries or b not in table.entries else {
+            "same": a == b, "a_subsumes_b": table.subsumes(a, b), "b_subsumes_a": table.subsumes(b, a)}
+    else:
+        row = graph.read_one(_SUBSUMES, a=cs.key(code_a), b=cs.key(code_b), release=rel.id)
     if row is None:
         raise NotFound(f"{cs.normalise(code_a)!r} or {cs.normalise(code_b)!r} is not in release {rel.id}")
     outcome = ("equivalent" if row["same"] else "subsumes" if row["a_subsumes_b"]

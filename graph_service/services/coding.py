@@ -38,6 +38,20 @@ RETURN e {{.*}} AS encounter, p {{.*}} AS patient, payer.id AS payer,
        [(e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence}) | x.id] AS evidence
 """
 
+# The payment shift of a revision, stored on it when it is recorded (and by the backfill for revisions recorded
+# before): the change in expected payment against the nearest earlier version that was grouped (drafts are
+# skipped), with that version's DRG, weight and payment. payment_delta_abs is indexed, so "shifts over $X" is an
+# index seek instead of a walk over every assignment's revision chain. A body for ``CALL (a) { … }``.
+RECORD_PAYMENT_SHIFT = f"""
+  WITH a WHERE a.expected_payment IS NOT NULL
+  MATCH p = (a)-[:{R.SUPERSEDES}*1..20]->(before:{L.CodingAssignment})
+  WHERE before.expected_payment IS NOT NULL
+    AND all(mid IN nodes(p)[1..-1] WHERE mid.expected_payment IS NULL)
+  WITH a, before, a.expected_payment - before.expected_payment AS delta
+  SET a.payment_delta = delta, a.payment_delta_abs = abs(delta), a.before_assignment = before.id,
+      a.before_drg = before.drg, a.before_drg_weight = before.drg_weight, a.before_payment = before.expected_payment
+"""
+
 # One statement for the service (one row) and the bulk loader (batches): rows are coding assignments
 # whose ``supersedes`` assignment already exists (the bulk loader writes versions in waves).
 WRITE_ASSIGNMENTS = f"""
@@ -56,6 +70,7 @@ CALL (a, row) {{
   MATCH (prev:{L.CodingAssignment} {{id: row.supersedes}})
   CREATE (a)-[:{R.SUPERSEDES} {{release: $release, load_run: $run}}]->(prev)
 }}
+CALL (a) {{{RECORD_PAYMENT_SHIFT}}}
 CALL (a, row) {{
   MATCH (d:{L.MSDRG} {{key: row.drg_key}})
   CREATE (a)-[:{R.GROUPED_TO} {{release: $release, load_run: $run}}]->(d)

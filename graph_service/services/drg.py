@@ -1,33 +1,23 @@
 """MS-DRG grouping explained from the graph: the DRG, its weight and payment, what-if and opportunities.
 
-The ``msdrg`` engine (a port of the CMS grouper, validated claim by claim against it) assigns the DRG; the
-graph supplies everything said about it — the relative weight and titles (IPPS Table 5), each secondary
-diagnosis's CC/MCC designation and the Table 6K exclusions that cancel it (``EXCLUDED_WITH`` a PDX
-collection the principal diagnosis is ``IN_COLLECTION`` of, Part 2 alive-only, Part 3 DRG-specific) — read
-through the visible release of the discharge date's fiscal year, in one query per request.
-
-Grouper version by discharge date: FY = year (+1 from October), version = FY − 1983, and the engine's
-mid-year update (v43.1 = 431) for discharges April–September when msdrg has it. Dates msdrg does not cover,
-or whose fiscal year has no visible MS-DRG release, are refused (422) with the loaded releases named.
+The ``msdrg`` engine (a port of the CMS grouper, validated claim by claim against it; ``drg_grouper``)
+assigns the DRG; the graph supplies everything said about it (``drg_facts``) — the relative weight and
+titles (IPPS Table 5), each secondary diagnosis's CC/MCC designation and the Table 6K exclusions that cancel
+it (``EXCLUDED_WITH`` a PDX collection the principal diagnosis is ``IN_COLLECTION`` of, Part 2 alive-only,
+Part 3 DRG-specific) — through the visible release of the discharge date's fiscal year. Dates msdrg does
+not cover, or whose fiscal year has no visible MS-DRG release, are refused (422) with the loaded releases
+named.
 
 Expected payment = weight × the payer's base rate (settings ``drg_base_rates``; ``default`` for payers
 not listed). No wage index, IME, DSH, outliers, transfer per-diem or new-technology add-on.
-
-One ``MsdrgGrouper`` serves the process: its native context is immutable after initialisation and
-``msdrg_group_json`` is documented thread-safe (mz-drg docs/dev/c-api.md); 16 threads grouping 4,000 claims
-gave results identical to a sequential run, so only the lazy creation is locked.
 """
 
 from __future__ import annotations
 
-import atexit
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
-
-import msdrg
 
 from codegraph.settings import Settings
 from graph_service.errors import Unprocessable
@@ -51,18 +41,23 @@ from graph_service.models.drg import (
     WhatIfOut,
     diagnosis_code,
 )
+from graph_service.services.drg_facts import Facts, read_facts
+from graph_service.services.drg_grouper import (  # re-exported: the DRG service's public names
+    SYSTEM,
+    Claim,
+    Grouped,
+    GrouperChoice,
+    dotted,
+    group_claims,
+    grouper_for,
+    grouper_sex_code,
+)
 from graph_service.services.releases import list_releases
-from loaders.msdrg_tables.load import drg_key, mdc_key  # the loader owns the key formats
-from ontology.code_systems import system
 from ontology.discharge_status import discharge_status as ub04_status
-from ontology.vocabulary import L, R
 
-ICD10CM = system("icd10cm")
-SYSTEM = "msdrg"
-FIRST_FY = 1983  # grouper version = fiscal year - 1983
-EXPIRED_STATUSES = frozenset({20, 40, 41, 42})  # UB-04: expired; expired at home / in a facility / place unknown
-# The msdrg engines' sex codes, from M/F/U or FHIR male/female/other/unknown.
-SEX_CODES = {"M": 0, "MALE": 0, "F": 1, "FEMALE": 1, "U": 2}
+__all__ = ["Claim", "apply_change", "group_claim", "group_claims", "group_for_assignment", "grouper_for",
+           "grouper_sex_code", "opportunities", "what_if"]
+
 SEVERITY_RANK = {"NONE": 0, "CC": 1, "MCC": 2}
 NOT_GROUPED = {
     "INVALID_PDX": "the principal diagnosis {pdx} is not a valid, billable ICD-10-CM code for grouper v{version}",
@@ -70,193 +65,6 @@ NOT_GROUPED = {
     "HAC_MISSING_ONE_POA": "a hospital-acquired-condition diagnosis has no present-on-admission indicator",
     "UNGROUPABLE": "the grouper could not assign a DRG to this claim",
 }
-
-FACTS = f"""
-MATCH (rel:{L.Release} {{id: $release, status: 'visible'}})
-CALL (rel) {{
-  UNWIND $drgs AS drg
-  MATCH (d:{L.MSDRG} {{key: $prefix + drg}})-[:{R.IN_RELEASE}]->(rel)
-  OPTIONAL MATCH (d)-[:{R.IN_MDC} {{release: rel.id}}]->(m:{L.MDC})
-  RETURN collect(d {{.drg, .title, .mdc, .type, .weight, .gmlos, .amlos, .post_acute, .special_pay,
-                     mdc_title: m.title}}) AS drgs
-}}
-CALL () {{
-  UNWIND $mdcs AS mdc
-  MATCH (m:{L.MDC} {{key: $mdc_prefix + mdc}})
-  RETURN collect(m {{.mdc, .title}}) AS mdcs
-}}
-CALL (rel) {{
-  UNWIND $codes AS code
-  MATCH (:{L.Code} {{key: $cm + code}})-[:{R.HAS_SEVERITY} {{release: rel.id}}]->(s:{L.SeverityDesignation})
-  OPTIONAL MATCH (s)-[:{R.EXCLUDED_WITH} {{release: rel.id}}]->(col:{L.PDXExclusionCollection})
-  RETURN collect(s {{.code, .level, .description, .alive_only, .excluded_in_drgs, .excluded_in_drg_groups,
-                     collection: col.collection,
-                     pdx_in_collection: col IS NOT NULL AND EXISTS {{
-                       MATCH (:{L.Code} {{key: $pdx_key}})-[:{R.IN_COLLECTION} {{release: rel.id}}]->(col) }}
-                   }}) AS designations
-}}
-RETURN rel.id AS release, drgs, mdcs, designations
-"""
-
-
-# ---- grouper version and engine ------------------------------------------------------------------
-@dataclass(frozen=True)
-class GrouperChoice:
-    fiscal_year: int
-    version: int  # 43
-    engine: int  # msdrg version: 430, or 431 for the April update
-
-    @property
-    def release_id(self) -> str:
-        return f"{SYSTEM}@FY{self.fiscal_year}"
-
-    @property
-    def prefix(self) -> str:
-        return drg_key(self.version, "")
-
-
-def fiscal_year(day: date) -> int:
-    return day.year + 1 if day.month >= 10 else day.year
-
-
-def grouper_for(day: date | None, fy: int | None = None) -> GrouperChoice:
-    """The grouper version in force on a discharge date (or the latest update of fiscal year ``fy``)."""
-    fy = fiscal_year(day) if day is not None else fy
-    assert fy is not None
-    version = fy - FIRST_FY
-    available = set(msdrg.MsdrgGrouper.available_versions())
-    if version * 10 not in available:
-        supported = sorted({v // 10 for v in available})
-        when = f"discharge date {day.isoformat()} (FY{fy})" if day else f"FY{fy}"
-        raise Unprocessable(
-            f"{when} needs MS-DRG grouper v{version}, which the msdrg engine does not support; it groups "
-            f"v{supported[0]}-v{supported[-1]} (FY{supported[0] + FIRST_FY}-FY{supported[-1] + FIRST_FY})"
-        )
-    update = version * 10 + 1
-    mid_year = day is None or 4 <= day.month <= 9
-    return GrouperChoice(fy, version, update if mid_year and update in available else version * 10)
-
-
-_engine: msdrg.MsdrgGrouper | None = None
-_engine_lock = threading.Lock()
-
-
-def engine() -> msdrg.MsdrgGrouper:
-    """The process-wide grouper (thread-safe after creation; see the module docstring)."""
-    global _engine
-    if _engine is None:
-        with _engine_lock:
-            if _engine is None:
-                _engine = msdrg.MsdrgGrouper()
-                atexit.register(_engine.close)
-    return _engine
-
-
-# ---- claims ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Claim:
-    """A claim in the grouper's code form (no dots)."""
-
-    pdx: str
-    pdx_poa: str | None
-    sdx: tuple[tuple[str, str | None], ...]
-    procedures: tuple[str, ...]
-    age: int | None
-    sex: int
-    discharge_status: int
-
-    @classmethod
-    def of(cls, body: DrgClaimIn) -> Claim:
-        return cls(body.principal_dx, body.principal_poa, tuple((d.code, d.poa) for d in body.secondary_dx),
-                   tuple(body.procedures), body.age, SEX_CODES[body.sex], body.discharge_status)
-
-    @property
-    def expired(self) -> bool:
-        return self.discharge_status in EXPIRED_STATUSES
-
-    def engine_input(self, version: int) -> dict[str, Any]:
-        def dx(code: str, poa: str | None) -> dict[str, str]:
-            return {"code": code} if poa is None else {"code": code, "poa": " " if poa == "1" else poa}
-
-        claim: dict[str, Any] = {
-            "version": version, "sex": self.sex, "discharge_status": self.discharge_status,
-            "pdx": dx(self.pdx, self.pdx_poa), "sdx": [dx(c, p) for c, p in self.sdx],
-            "procedures": [{"code": c} for c in self.procedures],
-        }
-        if self.age is not None:
-            claim["age"] = self.age
-        return claim
-
-
-def dotted(code: str) -> str:
-    return ICD10CM.normalise(code)
-
-
-@dataclass
-class Grouped:
-    claim: Claim
-    raw: dict[str, Any]
-
-    @property
-    def drg(self) -> str:
-        return f"{self.raw.get('final_drg') or 999:03d}"
-
-    @property
-    def initial_drg(self) -> str | None:
-        value = self.raw.get("initial_drg")
-        return f"{value:03d}" if value is not None else None
-
-    @property
-    def return_code(self) -> str:
-        return str(self.raw.get("return_code") or "OK")
-
-    @property
-    def severity(self) -> str:
-        return str(self.raw.get("final_severity") or "NONE")
-
-    @property
-    def mdc(self) -> str | None:
-        value = self.raw.get("final_mdc")
-        return f"{value:02d}" if value else None
-
-    def unknown_diagnoses(self) -> set[str]:
-        return {s["code"] for s in self.raw.get("sdx_output") or [] if "VALID" not in (s.get("flags") or [])}
-
-
-def group_claims(claims: Sequence[Claim], choice: GrouperChoice) -> list[Grouped]:
-    g = engine()
-    return [Grouped(c, g.group(c.engine_input(choice.engine))) for c in claims]  # type: ignore[arg-type]
-
-
-# ---- graph facts ---------------------------------------------------------------------------------
-@dataclass
-class Facts:
-    release: str
-    drgs: dict[str, dict[str, Any]]
-    mdcs: dict[str, str]
-    designations: dict[str, dict[str, Any]]  # by dotted code
-
-
-def read_facts(graph: Graph, choice: GrouperChoice, pdx: str, codes: Iterable[str], drgs: Iterable[str],
-               mdcs: Iterable[str]) -> Facts:
-    """Weights, titles and CC/MCC designations with exclusions, through the visible release: one query."""
-    row = graph.read_one(
-        FACTS, release=choice.release_id, prefix=choice.prefix, mdc_prefix=mdc_key(""),
-        drgs=sorted(set(drgs)), mdcs=sorted(set(mdcs)),
-        codes=sorted({dotted(c) for c in codes}), cm=ICD10CM.key(""), pdx_key=ICD10CM.key(pdx),
-    )
-    if row is None:
-        loaded = [f"{r.id} ({r.effective_from}..{r.effective_to})" for r in list_releases(graph, SYSTEM)]
-        raise Unprocessable(
-            f"no MS-DRG tables for FY{choice.fiscal_year} (grouper v{choice.version}) are loaded; "
-            f"loaded: {loaded or 'none'} — load them with `codegraph load msdrg <Table 5> <Table 6K> "
-            f"--release FY{choice.fiscal_year}`"
-        )
-    return Facts(
-        release=row["release"], drgs={d["drg"]: d for d in row["drgs"]},
-        mdcs={m["mdc"]: m["title"] for m in row["mdcs"]}, designations={d["code"]: d for d in row["designations"]},
-    )
-
 
 def base_rate(settings: Settings, payer: str | None) -> tuple[float, str]:
     rates = {k.lower(): v for k, v in settings.drg_base_rates.items()}
@@ -568,10 +376,6 @@ def opportunities(graph: Graph, settings: Settings, body: OpportunitiesIn) -> Op
 
 
 # ---- coding assignments ------------------------------------------------------------------------------
-def grouper_sex_code(sex: Any) -> int:
-    return SEX_CODES.get(str(sex or "").strip().upper(), 2)
-
-
 def group_for_assignment(
     graph: Graph, settings: Settings, *, principal: str, secondary: list[tuple[str, str | None]],
     procedures: list[str], age: int | None, sex: Any, discharge_status: Any, discharge_date: date,

@@ -1,0 +1,158 @@
+"""One release of a classification held in process: codes, hierarchy, notes, cross-release facts.
+
+A visible release never changes, so what the lookup, navigation and validation paths read of it is
+loaded once with a few streaming queries and then answered from memory: a lookup is a dict probe, a
+descendant page a slice of a list sorted once per node, a subsumption test a walk up a shallow tree.
+The cross-release facts (which releases hold a code, REPLACED_BY successors) are part of the table, so
+the store rebuilds it whenever any release of the system changes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import Driver
+
+from ontology.vocabulary import L, R
+
+NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
+
+# One pass over the release's members; everything else about a code hangs off its node.
+MEMBERS = f"""
+MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+RETURN c.key AS key, c.code AS code, properties(m) AS membership,
+       [(c)-[:{R.IS_A} {{release: $release}}]->(p) | p.key] AS parents,
+       [(c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t) | [type(n), n.note, n.scope, t.key, t.code]] AS notes,
+       [(c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) | r.id] AS releases,
+       [(c)-[s:{R.REPLACED_BY}]->(n) | {{code: n.code, release: s.release, basis: s.basis}}] AS successors
+"""
+MAPS = f"""
+MATCH (c:{L.Code})-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
+WHERE coalesce(mr.active, true) AND EXISTS {{ (c)-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) }}
+OPTIONAL MATCH (mr)-[:{R.MAPS_TO} {{release: $release}}]->(t)
+RETURN c.key AS key, mr.group AS group, mr.priority AS priority, mr.rule AS rule, mr.advice AS advice,
+       t.code AS target, mr.correlation AS correlation, mr.category AS category
+ORDER BY mr.group, mr.priority
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    kind: str
+    note: str | None
+    scope: str | None
+    target: str  # key
+    target_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    code: str
+    title: str
+    billable: bool | None
+    kind: str | None
+    membership: dict[str, Any]
+
+
+@dataclass
+class CodeTable:
+    """Everything the hot read paths need of one release of one code system."""
+
+    system: str
+    release: str
+    load_run: str | None
+    entries: dict[str, Entry]
+    parents: dict[str, tuple[str, ...]]
+    children: dict[str, tuple[str, ...]]
+    notes: dict[str, tuple[Note, ...]]
+    maps: dict[str, tuple[dict[str, Any], ...]]
+    releases: dict[str, tuple[str, ...]]
+    successors: dict[str, tuple[dict[str, Any], ...]]
+    _descendants: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _ancestors: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict, repr=False)
+
+    # ---- hierarchy ----------------------------------------------------------------------------------
+    def ancestors_by_depth(self, key: str) -> tuple[tuple[str, int], ...]:
+        """Every ancestor with its shortest distance, nearest first (a breadth-first walk up)."""
+        found = self._ancestors.get(key)
+        if found is None:
+            depth: dict[str, int] = {}
+            queue = deque((p, 1) for p in self.parents.get(key, ()))
+            while queue:
+                node, d = queue.popleft()
+                if node in depth:
+                    continue
+                depth[node] = d
+                queue.extend((p, d + 1) for p in self.parents.get(node, ()))
+            found = tuple(depth.items())
+            self._ancestors[key] = found
+        return found
+
+    def ancestor_keys(self, key: str) -> frozenset[str]:
+        return frozenset(k for k, _ in self.ancestors_by_depth(key))
+
+    def descendants(self, key: str) -> tuple[str, ...]:
+        """Every descendant's key, ordered by code; computed once per node and release."""
+        found = self._descendants.get(key)
+        if found is None:
+            seen: set[str] = set()
+            stack = list(self.children.get(key, ()))
+            while stack:
+                node = stack.pop()
+                if node not in seen:
+                    seen.add(node)
+                    stack.extend(self.children.get(node, ()))
+            found = tuple(sorted(seen, key=self.code_of))
+            self._descendants[key] = found
+        return found
+
+    def sorted_children(self, key: str) -> tuple[str, ...]:
+        return tuple(sorted(self.children.get(key, ()), key=self.code_of))
+
+    def sorted_ancestors(self, key: str) -> tuple[str, ...]:
+        return tuple(sorted(self.ancestor_keys(key), key=self.code_of))
+
+    def code_of(self, key: str) -> str:
+        entry = self.entries.get(key)
+        return entry.code if entry is not None else key.split("|", 1)[-1]
+
+    def subsumes(self, a: str, b: str) -> bool:
+        """True when ``a`` is a proper ancestor of ``b``."""
+        return a in self.ancestor_keys(b)
+
+
+def build_code_table(driver: Driver, database: str, system: str, release: str, load_run: str | None,
+                     release_order: Callable[[str], Any]) -> CodeTable:
+    """Read one release into memory: one streaming pass over its members (and its map rules, if any).
+
+    ``release_order`` sorts release ids oldest first (the catalog's order), for each code's releases."""
+
+    def rows(cypher: str) -> Iterable[dict[str, Any]]:
+        with driver.session(database=database, default_access_mode="READ") as session:
+            yield from (r.data() for r in session.run(cypher, release=release))
+
+    table = CodeTable(system=system, release=release, load_run=load_run, entries={}, parents={}, children={},
+                      notes={}, maps={}, releases={}, successors={})
+    children: dict[str, list[str]] = {}
+    for row in rows(MEMBERS):
+        key, m = row["key"], row["membership"]
+        table.entries[key] = Entry(key, row["code"], m.get("title") or "", m.get("billable"), m.get("kind"), m)
+        if row["parents"]:
+            table.parents[key] = tuple(row["parents"])
+            for parent in row["parents"]:
+                children.setdefault(parent, []).append(key)
+        if row["notes"]:
+            table.notes[key] = tuple(sorted((Note(*n) for n in row["notes"]), key=lambda n: (n.kind, n.target_code)))
+        table.releases[key] = tuple(sorted(row["releases"], key=release_order))
+        if row["successors"]:
+            table.successors[key] = tuple(sorted(row["successors"], key=lambda s: (s["release"], s["code"])))
+    table.children = {k: tuple(v) for k, v in children.items()}
+    maps: dict[str, list[dict[str, Any]]] = {}
+    for row in rows(MAPS):
+        maps.setdefault(row.pop("key"), []).append(row)
+    table.maps = {k: tuple(v) for k, v in maps.items()}
+    return table

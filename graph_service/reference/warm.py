@@ -1,0 +1,20 @@
+"""Start building, at service start-up, the tables the hot paths read: the current release of each
+classification held in memory and the current MS-DRG release. Requests that arrive before a table is
+ready are answered from the graph."""
+
+from __future__ import annotations
+
+from graph_service.graph import Graph
+from graph_service.services.codes import MEMORY_SYSTEMS, code_table
+from graph_service.services.drg_facts import drg_tables
+from graph_service.services.drg_grouper import SYSTEM as MSDRG
+from ontology.code_systems import system
+
+
+def warm_reference_tables(graph: Graph) -> None:
+    catalog = graph.reference.catalog()
+    for system_id in sorted(MEMORY_SYSTEMS):
+        if catalog.of(system_id):
+            code_table(graph, system(system_id), catalog.resolve(system_id))
+    if catalog.of(MSDRG):
+        drg_tables(graph, catalog.resolve(MSDRG).id)
