@@ -518,9 +518,9 @@ class GenerationSummary:
                 "revisions": self.revisions}
 
 
-def stays(seed: int, count: int, start: date, end: date) -> Iterator[Stay]:
+def stays(seed: int, count: int, start: date, end: date, first: int = 1) -> Iterator[Stay]:
     days = (end - start).days + 1
-    for number in range(1, count + 1):
+    for number in range(first, first + count):
         yield generate_stay(seed, number, start, days)
 
 
@@ -534,8 +534,11 @@ def write_fhir_shard(directory: Path, shard: list[Stay]) -> None:
 
 
 def generate(out: Path, *, encounters: int, seed: int, start: date = date(2025, 10, 1),
-             end: date = date(2026, 9, 30), shard_size: int = SHARD_SIZE) -> GenerationSummary:
-    """Write ``encounters`` stays discharged between ``start`` and ``end`` under ``out`` (replacing it)."""
+             end: date = date(2026, 9, 30), shard_size: int = SHARD_SIZE, first_number: int = 1) -> GenerationSummary:
+    """Write ``encounters`` stays discharged between ``start`` and ``end`` under ``out`` (replacing it).
+
+    ``first_number`` is the number of the first stay: a data set grows by generating the next numbers (stay ``n`` is
+    the same whatever else is generated)."""
     if encounters < 1:
         raise ValueError("at least one encounter")
     if end < start:
@@ -553,7 +556,7 @@ def generate(out: Path, *, encounters: int, seed: int, start: date = date(2025, 
         first = stack.enter_context((out / "assignments.ndjson").open("w"))
         later_files: dict[int, IO[str]] = {}
         shard: list[Stay] = []
-        for stay in stays(seed, encounters, start, end):
+        for stay in stays(seed, encounters, start, end, first_number):
             shard.append(stay)
             scenarios[stay.scenario] += 1
             revisions.update(stay.revision_kinds)

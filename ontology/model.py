@@ -190,7 +190,8 @@ def _build() -> owlready2.Ontology:
         CodingAssignment = node(
             "CodingAssignment",
             comment="One version of an encounter's code set by a coder, with status and DRG outcome.",
-            key="id", required=("id", "status", "created_at", "load_run"), lookups=("status",),
+            key="id", required=("id", "status", "created_at", "load_run"),
+            lookups=("status", "payment_delta_abs"),  # DRG-shift audits seek revisions by payment change
         )
         AssignedCode = node("AssignedCode", comment="One code in a coding assignment with role, sequence, POA.",
                             key="id", required=("id", "role", "load_run"))
@@ -258,6 +259,9 @@ def _build() -> owlready2.Ontology:
         data("effectiveTo", [Release], str, "Day after the last day in force (ISO date), if known.")
         data("relativeWeight", [MSDRG], float, "CMS relative weight (10% cap applied).")
         data("expectedPayment", [CodingAssignment], float, "Relative weight × the payer's base rate.")
+        data("paymentDelta", [CodingAssignment], float,
+             "Expected payment minus that of the nearest earlier grouped version, stored when the revision is "
+             "recorded (payment_delta; its absolute value payment_delta_abs is indexed).")
 
     return onto
 
