@@ -8,6 +8,7 @@ import pytest
 from neo4j import Driver
 
 from codegraph.db import open_driver
+from codegraph.release_events import releases_changed
 from codegraph.settings import Settings
 from ontology.schema import apply_schema
 from tests.neo4j_provider import TestNeo4j, provide_neo4j
@@ -38,6 +39,7 @@ def wipe_graph(driver: Driver, database: str) -> None:
         # Relationships first, in small transactions: one DETACH DELETE of a large graph runs out of memory.
         session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
         session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
+    releases_changed()  # a service in this process re-reads its release catalog on its next request
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ class Health(BaseModel):
     status: str
     neo4j: str | None = None
     missing_schema: list[str] = []
+
+
+class Ready(Health):
     reference_tables: dict[str, list[str]] = Field(
         default={}, description="release tables this process holds in memory, and those being built (answered "
         "from the graph meanwhile)")
@@ -26,8 +29,8 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Health)
-def readyz(graph: GraphDep) -> Health:
+@router.get("/readyz", response_model=Ready)
+def readyz(graph: GraphDep) -> Ready:
     try:
         info = graph.driver.get_server_info()
         missing = missing_schema(graph.driver, graph.database)
@@ -35,4 +38,4 @@ def readyz(graph: GraphDep) -> Health:
         raise Unavailable(f"Neo4j is not reachable: {exc}") from exc
     if missing:
         raise Unavailable("schema not applied (run `codegraph schema apply`)", extra={"missing_schema": missing})
-    return Health(status="ready", neo4j=info.agent, reference_tables=graph.reference.status())
+    return Ready(status="ready", neo4j=info.agent, reference_tables=graph.reference.status())

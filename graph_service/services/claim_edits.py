@@ -57,28 +57,33 @@ OTHER_MODIFIERS = ("27", "59", "91", "XE", "XS", "XP", "XU")
 NCCI_MODIFIERS = (*OTHER_MODIFIERS, *GLOBAL_SURGERY_MODIFIERS, *ANATOMIC_MODIFIERS)
 PTP_SETTINGS = ("practitioner", "outpatient_hospital")  # CMS publishes no PTP table for DME suppliers
 
-CODES_KNOWN = f"""
-UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.Code} {{key: key}})
-OPTIONAL MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs']
-RETURN key, c IS NOT NULL AS known, collect(r.id) AS releases
-"""
-
-# Both ends bound first, so the planner expands into the pair instead of over a dense code's every edit.
-PTP_EDGES = f"""
-UNWIND $groups AS g
-MATCH (a:{L.Code}) WHERE a.key IN g.keys
-MATCH (b:{L.Code}) WHERE b.key IN g.keys AND b <> a
-MATCH (a)-[e:{R.BUNDLES} {{release: g.release}}]->(b)
-WHERE e.setting = g.setting AND e.effective <= g.dos AND (e.deletion IS NULL OR g.dos <= e.deletion)
-RETURN g.id AS grp, a.key AS column1, b.key AS column2, properties(e) AS edit
-ORDER BY e.effective DESC
-"""
-
-MUES = f"""
-UNWIND $keys AS key
-MATCH (m:{L.MUE} {{key: key}})
-RETURN key, m.code AS code, m.value AS value, m.mai AS mai, m.mai_text AS mai_text, m.rationale AS rationale
+# Everything a claim needs from the graph, in one round trip: which line codes the graph knows, the PTP
+# edges among each date-of-service group's codes, and the MUE of each code and setting.
+CLAIM_FACTS = f"""
+CALL () {{
+  UNWIND $keys AS key
+  OPTIONAL MATCH (c:{L.Code} {{key: key}})
+  OPTIONAL MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs']
+  WITH key, c, collect(r.id) AS releases
+  RETURN collect({{key: key, known: c IS NOT NULL, releases: releases}}) AS known
+}}
+CALL () {{
+  // Both ends bound first, so the planner expands into the pair instead of over a dense code's every edit.
+  UNWIND $groups AS g
+  MATCH (a:{L.Code}) WHERE a.key IN g.keys
+  MATCH (b:{L.Code}) WHERE b.key IN g.keys AND b <> a
+  MATCH (a)-[e:{R.BUNDLES} {{release: g.release}}]->(b)
+  WHERE e.setting = g.setting AND e.effective <= g.dos AND (e.deletion IS NULL OR g.dos <= e.deletion)
+  WITH g, a, b, e ORDER BY e.effective DESC
+  RETURN collect({{grp: g.id, column1: a.key, column2: b.key, edit: properties(e)}}) AS ptp
+}}
+CALL () {{
+  UNWIND $mue_keys AS key
+  MATCH (m:{L.MUE} {{key: key}})
+  RETURN collect({{key: key, code: m.code, value: m.value, mai: m.mai, mai_text: m.mai_text,
+                  rationale: m.rationale}}) AS mues
+}}
+RETURN known, ptp, mues
 """
 
 
@@ -147,20 +152,24 @@ def _conflict(day: date, setting: str, col1: ClaimLineIn, col2: ClaimLineIn, rel
     )
 
 
-def _ptp_conflicts(graph: Graph, groups: dict[tuple[date, str], list[ClaimLineIn]],
-                   releases: dict[date, str | None], keys: dict[str, str]) -> list[PtpConflict]:
+def _ptp_groups(groups: dict[tuple[date, str], list[ClaimLineIn]], releases: dict[date, str | None],
+                keys: dict[str, str]) -> list[dict[str, Any]]:
+    """The date-of-service groups whose codes can conflict: a PTP setting, a release in force, two codes."""
     params = []
     for index, ((day, setting), lines) in enumerate(groups.items()):
         codes = {keys[line.line_id] for line in lines if line.line_id in keys}
         if setting in PTP_SETTINGS and releases[day] and len(codes) > 1:
             params.append({"id": index, "keys": sorted(codes), "release": releases[day], "setting": setting,
                            "dos": day})
-    if not params:
-        return []
+    return params
+
+
+def _ptp_conflicts(edges: list[dict[str, Any]], groups: dict[tuple[date, str], list[ClaimLineIn]],
+                   releases: dict[date, str | None], keys: dict[str, str]) -> list[PtpConflict]:
     by_index = list(groups.items())
     conflicts: list[PtpConflict] = []
     seen: set[tuple[int, str, str]] = set()
-    for rec in graph.read(PTP_EDGES, groups=params):
+    for rec in edges:
         if (rec["grp"], rec["column1"], rec["column2"]) in seen:
             continue  # windows of one pair do not overlap; if they did, the latest effective row wins
         seen.add((rec["grp"], rec["column1"], rec["column2"]))
@@ -183,14 +192,15 @@ _MAI_MEANING = {
 }
 
 
-def _mue_violations(graph: Graph, groups: dict[tuple[date, str], list[ClaimLineIn]],
-                    releases: dict[date, str | None], keys: dict[str, str]) -> list[MueViolation]:
-    wanted = sorted({mue_key(releases[day] or "", setting, line.code)
-                     for (day, setting), lines in groups.items() if releases[day]
-                     for line in lines if line.line_id in keys})
-    if not wanted:
-        return []
-    mues = {rec["key"]: rec for rec in graph.read(MUES, keys=wanted)}
+def _mue_keys(groups: dict[tuple[date, str], list[ClaimLineIn]], releases: dict[date, str | None],
+              keys: dict[str, str]) -> list[str]:
+    return sorted({mue_key(releases[day] or "", setting, line.code)
+                   for (day, setting), lines in groups.items() if releases[day]
+                   for line in lines if line.line_id in keys})
+
+
+def _mue_violations(mues: dict[str, dict[str, Any]], groups: dict[tuple[date, str], list[ClaimLineIn]],
+                    releases: dict[date, str | None]) -> list[MueViolation]:
     out: list[MueViolation] = []
     for (day, setting), lines in groups.items():
         release = releases[day]
@@ -307,16 +317,18 @@ def check_claim(graph: Graph, body: ClaimEditsIn) -> ClaimEditsOut:
         cs = procedure_system(line.code)
         if cs.accepts(line.code):
             keys[line.line_id] = cs.key(line.code)
-    known = {rec["key"]: rec for rec in graph.read(CODES_KNOWN, keys=sorted(set(keys.values())))} if keys else {}
-
     groups: dict[tuple[date, str], list[ClaimLineIn]] = defaultdict(list)
     for line in body.lines:
         groups[(line.date_of_service, line.setting)].append(line)
     if any(setting == "dme" for _, setting in groups):
         notes.append("PTP edits not checked for dme lines: CMS publishes PTP tables for practitioner and "
                      "outpatient hospital claims only")
-    ptp = _ptp_conflicts(graph, groups, ptp_releases, keys)
-    mue = _mue_violations(graph, groups, mue_releases, keys)
+    facts = graph.read_one(CLAIM_FACTS, keys=sorted(set(keys.values())),
+                           groups=_ptp_groups(groups, ptp_releases, keys),
+                           mue_keys=_mue_keys(groups, mue_releases, keys)) or {"known": [], "ptp": [], "mues": []}
+    known = {rec["key"]: rec for rec in facts["known"]}
+    ptp = _ptp_conflicts(facts["ptp"], groups, ptp_releases, keys)
+    mue = _mue_violations({rec["key"]: rec for rec in facts["mues"]}, groups, mue_releases)
 
     reasons: dict[str, list[str]] = defaultdict(list)
     for c in ptp:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from typing import Any
 
 from graph_service.errors import NotFound
 from graph_service.graph import Graph
@@ -19,7 +20,8 @@ from graph_service.models.validation import (
     ValidateCodesIn,
     ValidateCodesOut,
 )
-from graph_service.services.codes import MAX_DEPTH
+from graph_service.reference.code_table import CodeTable
+from graph_service.services.codes import MAX_DEPTH, code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import system
 from ontology.vocabulary import L, R
@@ -43,17 +45,39 @@ RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.
 """
 
 
-def _icd10cm_notes(graph: Graph, keys: list[str], release: str, codes_in_order: list[str]) -> tuple[
-    list[Excludes1Conflict], list[NoteRequirement]
-]:
-    rows = graph.read(NOTE_MATCHES, keys=keys, release=release)
+VALIDATED_NOTES = (R.EXCLUDES1, R.CODE_FIRST, R.USE_ADDITIONAL)
+
+
+def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
+    """``NOTE_MATCHES`` answered from the release table: each note on an ancestor-or-self of a present code,
+    with the other present codes that meet it."""
+    present = dict.fromkeys(keys)
+    lineage = {k: table.ancestor_keys(k) for k in present}
+    rows = []
+    for a in present:
+        for src in (a, *(k for k, _ in table.ancestors_by_depth(a))):
+            for note in table.notes.get(src, ()):
+                if note.kind not in VALIDATED_NOTES:
+                    continue
+                met = sorted({table.code_of(b) for b in present if b != a and (
+                    b == note.target or (note.scope == "descendants" and note.target in lineage[b]))})
+                rows.append({"code": table.code_of(a), "kind": note.kind, "noted_on": table.code_of(src),
+                             "note": note.note, "target": note.target_code, "present": met})
+    return rows
+
+
+def _icd10cm_notes(graph: Graph, table: CodeTable | None, keys: list[str], release: str,
+                   codes_in_order: list[str]) -> tuple[list[Excludes1Conflict], list[NoteRequirement]]:
+    rows = _note_rows(table, keys) if table is not None else graph.read(NOTE_MATCHES, keys=keys, release=release)
+    rows.sort(key=lambda r: (r["code"], r["kind"], r["noted_on"], r["target"], r["note"] or ""))  # first wins below
     conflicts: dict[tuple[str, str], Excludes1Conflict] = {}
     requirements: dict[tuple[str, str, str], NoteRequirement] = {}
     targets_by_note: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    notes_by_note: dict[tuple[str, str, str], set[tuple[str, str]]] = defaultdict(set)
     position = {code: i for i, code in enumerate(codes_in_order)}
     for row in rows:
         if row["kind"] == R.EXCLUDES1:
-            for other in row["present"]:
+            for other in sorted(row["present"]):
                 pair = tuple(sorted((row["code"], other)))
                 conflicts.setdefault(pair, Excludes1Conflict(
                     code=row["code"], excluded=other, noted_on=row["noted_on"], target=row["target"],
@@ -65,15 +89,23 @@ def _icd10cm_notes(graph: Graph, keys: list[str], release: str, codes_in_order: 
         req = requirements.setdefault(key, NoteRequirement(
             code=row["code"], kind=row["kind"], noted_on=row["noted_on"], notes=[], met_by=[],
             targets=[], sequenced_correctly=None))
-        if row["note"] and row["note"] not in req.notes:
-            req.notes.append(row["note"])
+        if row["note"]:
+            notes_by_note[key].add((row["target"], row["note"]))
         req.met_by = sorted(set(req.met_by) | set(row["present"]))
     for key, req in requirements.items():
         req.targets = sorted(targets_by_note[key])
+        req.notes = list(dict.fromkeys(note for _, note in sorted(notes_by_note[key])))  # in target order
         if req.kind == R.CODE_FIRST and req.met_by:
             # The etiology must come before the manifestation in the submitted sequence.
             req.sequenced_correctly = min(position[c] for c in req.met_by) < position[req.code]
     return list(conflicts.values()), sorted(requirements.values(), key=lambda r: (r.code, r.kind, r.noted_on))
+
+
+def _membership(table: CodeTable, key: str) -> dict[str, Any]:
+    entry = table.entries.get(key)
+    if entry is None:
+        return {"key": key, "title": None, "billable": None, "kind": None, "exists": False}
+    return {"key": key, "title": entry.title, "billable": entry.billable, "kind": entry.kind, "exists": True}
 
 
 def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
@@ -96,7 +128,11 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
         releases[cs.id] = rel.id
         normalised = [cs.normalise(c) for c in codes]
         keys = [cs.key(c) for c in normalised]
-        rows = {r["key"]: r for r in graph.read(MEMBERSHIP, keys=keys, release=rel.id)}
+        table = code_table(graph, cs, rel)
+        if table is not None:
+            rows = {k: _membership(table, k) for k in keys}
+        else:
+            rows = {r["key"]: r for r in graph.read(MEMBERSHIP, keys=keys, release=rel.id)}
         for code, key in zip(normalised, keys, strict=True):
             row = rows[key]
             reason = None
@@ -109,7 +145,7 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
                 valid_on_date=bool(row["exists"] and row["billable"]), release=rel.id, reason=reason))
         if cs.id == "icd10cm":
             present = [k for k, c in zip(keys, normalised, strict=True) if rows[k]["exists"]]
-            c1, reqs = _icd10cm_notes(graph, present, rel.id, normalised)
+            c1, reqs = _icd10cm_notes(graph, table, present, rel.id, normalised)
             conflicts += c1
             requirements += reqs
     return ValidateCodesOut(
