@@ -110,6 +110,13 @@ class CodeTable:
             self._descendants[key] = found
         return found
 
+    def warm_hierarchy(self) -> None:
+        """Order the descendants of the top two levels (ICD-10-CM chapters and blocks) before the first
+        request asks: the largest pages, sorted once per release instead of on a caller's clock."""
+        roots = [k for k in self.children if k not in self.parents]
+        for key in [*roots, *(c for r in roots for c in self.children.get(r, ()))]:
+            self.descendants(key)
+
     def sorted_children(self, key: str) -> tuple[str, ...]:
         return tuple(sorted(self.children.get(key, ()), key=self.code_of))
 
@@ -155,4 +162,5 @@ def build_code_table(driver: Driver, database: str, system: str, release: str, l
     for row in rows(MAPS):
         maps.setdefault(row.pop("key"), []).append(row)
     table.maps = {k: tuple(v) for k, v in maps.items()}
+    table.warm_hierarchy()
     return table

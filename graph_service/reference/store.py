@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from neo4j import Driver
@@ -116,6 +117,15 @@ class ReferenceStore:
         finally:
             with self._tables_lock:
                 self._building.discard((key, version))
+
+    @contextmanager
+    def building_inline(self) -> Iterator[None]:
+        """Tables asked for inside this block are built by the caller (start-up warming)."""
+        background, self.background_builds = self.background_builds, False
+        try:
+            yield
+        finally:
+            self.background_builds = background
 
     def status(self) -> dict[str, list[str]]:
         """What is held and what is being built (readiness and operators)."""

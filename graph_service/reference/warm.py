@@ -1,6 +1,7 @@
-"""Start building, at service start-up, the tables the hot paths read: the current release of each
-classification held in memory and the current MS-DRG release. Requests that arrive before a table is
-ready are answered from the graph."""
+"""Build, at service start-up, the tables the hot paths read: the current release of each classification
+held in memory and the current MS-DRG release. A worker accepts requests only after its start-up, so the
+first requests are answered from memory too; a release promoted later is built in the background while
+the graph answers."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from ontology.code_systems import system
 
 def warm_reference_tables(graph: Graph) -> None:
     catalog = graph.reference.catalog()
-    for system_id in sorted(MEMORY_SYSTEMS):
-        if catalog.of(system_id):
-            code_table(graph, system(system_id), catalog.resolve(system_id))
-    if catalog.of(MSDRG):
-        drg_tables(graph, catalog.resolve(MSDRG).id)
+    with graph.reference.building_inline():
+        for system_id in sorted(MEMORY_SYSTEMS):
+            if catalog.of(system_id):
+                code_table(graph, system(system_id), catalog.resolve(system_id))
+        if catalog.of(MSDRG):
+            drg_tables(graph, catalog.resolve(MSDRG).id)
