@@ -71,7 +71,12 @@ def measure(env: HttpEnv, server: Server, name: str, reqs: Requests, connections
             profile_as: str | None = None) -> Measured:
     """Warm up, then one wrk run with CPU snapshots around it (and py-spy on the server if asked)."""
     script = write_script(env.ctx.work_dir, name, reqs)
-    run_wrk(server.base_url, script, connections, env.warmup_s)
+    # Warm-up until a run is clean: a server may build its in-memory tables on first use, per worker.
+    for attempt in range(4):
+        warm = run_wrk(server.base_url, script, connections, env.warmup_s)
+        if warm.error_count == 0 and warm.requests > 0:
+            break
+        env.log(f"  {name}: warm-up {attempt + 1} not clean yet ({warm.requests} requests, errors {warm.errors})")
     neo_before = TreeCpu(env.neo4j_pid) if env.neo4j_pid else None
     before = TreeCpu(server.pid)
     recorder = None
