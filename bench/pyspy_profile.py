@@ -17,6 +17,8 @@ from pathlib import Path
 PY_SPY = Path(sys.executable).parent / "py-spy"
 PLUMBING = ("(threading.py", "(asyncio/", "(concurrent/", "(selectors.py", "(runpy.py", "(typer/", "(click/",
             "(uvicorn/", "(anyio/", "(<frozen", "(codegraph/cli.py", "(multiprocessing/")
+# The project's own code: its frames by total time say which service step (and which query) the time is under.
+PROJECT = ("(graph_service/", "(codegraph/", "(loaders/", "(ontology/")
 # Leaves of a thread that waits for work (the thread pool's idle workers, the event loop between events);
 # a thread waiting on Neo4j's socket is *not* idle for a request, so ``_wait_for_io`` stays in.
 IDLE_LEAVES = ("Condition.wait (threading.py", "EpollSelector.select (selectors.py", "Event.wait (threading.py")
@@ -30,17 +32,23 @@ class Profile:
     total: list[tuple[str, int]]
     raw_file: Path
 
+    @property
+    def project(self) -> list[tuple[str, int]]:
+        return [(frame, n) for frame, n in self.total if any(p in frame for p in PROJECT)]
+
     def render(self, top: int = 15) -> str:
         def table(title: str, rows: list[tuple[str, int]]) -> list[str]:
             out = [f"  top {top} by {title} ({self.samples:,} busy samples; {self.idle:,} idle left out)"]
             out += [f"    {100 * n / max(1, self.samples):5.1f}%  {frame}" for frame, n in rows[:top]]
             return out
 
-        return "\n".join(table("own time", self.own) + table("total time", self.total))
+        return "\n".join(table("own time", self.own) + table("total time", self.total)
+                         + table("total time, the project's frames", self.project))
 
     def as_dict(self, top: int = 15) -> dict[str, object]:
         share = lambda rows: [{"frame": f, "pct": round(100 * n / max(1, self.samples), 2)} for f, n in rows[:top]]  # noqa: E731
         return {"samples": self.samples, "idle_samples": self.idle, "own": share(self.own), "total": share(self.total),
+                "project": share(self.project),
                 "raw_file": str(self.raw_file)}
 
 
@@ -94,6 +102,14 @@ class PySpyRecorder:
         output, _ = self.proc.communicate(timeout=timeout_s)
         if self.proc.returncode != 0 or not self.out.exists():
             raise RuntimeError(f"py-spy failed ({self.proc.returncode}): {output[-2000:]}")
-        samples, idle, own, total = parse_collapsed(self.out.read_text())
-        serving = [(frame, n) for frame, n in total.most_common() if not any(p in frame for p in PLUMBING)]
-        return Profile(samples, idle, own.most_common(), serving, self.out)
+        return profile_of(self.out)
+
+
+def profile_of(raw_file: Path) -> Profile:
+    samples, idle, own, total = parse_collapsed(raw_file.read_text())
+    serving = [(frame, n) for frame, n in total.most_common() if not any(p in frame for p in PLUMBING)]
+    return Profile(samples, idle, own.most_common(), serving, raw_file)
+
+
+if __name__ == "__main__":  # python -m bench.pyspy_profile FILE [TOP]: the tables again from a kept raw file
+    print(profile_of(Path(sys.argv[1])).render(int(sys.argv[2]) if len(sys.argv) > 2 else 15))
