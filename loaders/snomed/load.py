@@ -10,25 +10,31 @@ has no target); ICD-10-CM code nodes are merged by key, since ICD-10-CM may not 
 A map row is versioned like every RF2 component (member id + effectiveTime): its ``MapRule`` node has id
 ``<member id>@<YYYYMMDD>``, so a row changed in a later release is a new node and the earlier release
 keeps reading the rule it was published with. A Snapshot is read by default; a directory holding only a
-Full release is read as Full (the parser keeps the latest row per id). Every file is parsed and
-cross-checked before the first write.
+Full release is read as Full (the parser keeps the latest row per id).
+
+Built for a full-size release (360k concepts, 1.2M descriptions, 1.5M relationships): each file is streamed
+once and written while the next rows are parsed (``prefetch``); rows travel as lists; what a release says
+(memberships, map links) is CREATEd when the release is new. References (IS-A ends, mapped concepts) are
+checked as rows stream by; a failure discards the run, so the graph is left as it was either way.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from neo4j import ManagedTransaction
+
 from loaders.errors import LoadError, WrongFileError
-from loaders.machinery.code_release import code_row, refresh_code_titles, write_codes, write_hierarchy
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
+from loaders.snomed.concurrent_write import write_concurrently
+from loaders.snomed.prefetch import prefetched
 from loaders.snomed.release import ReleaseType, Rf2Kind, Rf2Release, find_release_files, parse_rf2_name
 from loaders.snomed.rf2 import (
     ConceptTerms,
-    SnomedConcept,
-    SnomedIsA,
     SnomedMapRow,
     concept_terms,
     read_concepts,
@@ -43,32 +49,103 @@ from ontology.vocabulary import L, R, labels_for
 SNOMED = system("snomed")
 ICD10CM = system("icd10cm")
 
-# Concepts are matched as Code: the node key (and its unique index) belongs to the Code label.
-MAP_RULES = f"""
+_CONCEPT_LABELS = "".join(f", c:`{label}`" for label in labels_for(L.SnomedConcept) if label != L.Code)
+_ICD10CM_LABELS = "".join(f", t:`{label}`" for label in labels_for(L.ICD10CMCode) if label != L.Code)
+
+# Rows travel as lists (no per-row key strings to pack). A code node is shared with older releases, so it is
+# merged by key; everything a release says is new when the release is (``fresh``: staged by this run), so it is
+# CREATEd, and MERGEd only when a visible release is loaded again from the same files.
+# Write sessions in flight and rows per transaction, per statement (env overrides are for measuring only).
+CONCEPT_SESSIONS = int(os.environ.get("CODEGRAPH_SNOMED_CONCEPT_SESSIONS", "2"))
+IS_A_SESSIONS = int(os.environ.get("CODEGRAPH_SNOMED_IS_A_SESSIONS", "1"))
+BATCH_SIZE = int(os.environ.get("CODEGRAPH_SNOMED_BATCH", "0")) or None
+CONCEPT_ROW = ("key", "code", "title", "search_terms", "active", "fsn", "effective_time")
+
+
+def concepts_statement(fresh: bool) -> str:
+    # No search_terms on the membership: for a concept they are its FSN, already there as ``fsn`` (long strings
+    # are most of what a membership costs to write).
+    membership = ("{title: row[2], billable: row[4], kind: 'concept', fsn: row[5], active: row[4], "
+                  "effective_time: row[6], release: $release, load_run: $run}")
+    link = (f"CREATE (c)-[:{R.IN_RELEASE} {membership}]->(rel)" if fresh else
+            f"MERGE (c)-[m:{R.IN_RELEASE}]->(rel) ON CREATE SET m += {membership}")
+    return f"""
+MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.concept}})
-MERGE (mr:{L.MapRule} {{id: row.id}})
-  ON CREATE SET mr += row.props, mr.load_run = $run
-MERGE (c)-[h:{R.HAS_MAP_RULE} {{release: $release}}]->(mr)
-  ON CREATE SET h.load_run = $run
+MERGE (c:{L.Code} {{key: row[0]}})
+  ON CREATE SET c.code = row[1], c.system = $system, c.load_run = $run, c.title = row[2],
+                c.search_terms = row[3]{_CONCEPT_LABELS}
+{link}
 """
 
-# The target may not be loaded (ICD-10-CM comes from another load): merge its node by key.
-_ICD10CM_LABELS = "".join(f" SET t:`{label}`" for label in labels_for(L.ICD10CMCode) if label != L.Code)
-MAP_TARGETS = f"""
+
+# MERGE even in a fresh release: one child/parent pair can have several active relationship ids.
+IS_A_EDGES = f"""
 UNWIND $rows AS row
-MATCH (mr:{L.MapRule} {{id: row.id}})
-MERGE (t:{L.Code} {{key: row.key}})
-  ON CREATE SET t.code = row.code, t.system = $target_system, t.load_run = $run
-WITH mr, t{_ICD10CM_LABELS}
-MERGE (mr)-[e:{R.MAPS_TO} {{release: $release}}]->(t)
+MATCH (c:{L.Code} {{key: row[0]}})
+MATCH (p:{L.Code} {{key: row[1]}})
+MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p)
   ON CREATE SET e.load_run = $run
 """
+
+RETIRED_PAIRS_KEPT = f"""
+UNWIND $rows AS row
+MATCH (:{L.Code} {{key: row[0]}})-[:{R.IS_A} {{release: $release}}]->(:{L.Code} {{key: row[1]}})
+RETURN count(*) AS kept
+"""
+
+MAP_ROW = ("concept", "id", "member_id", "group", "priority", "rule", "advice", "correlation", "category", "active",
+           "effective_time", "target_key", "target_code")
+
+
+# The targets first, merged once per distinct code: merging them inside the map-row statement would make
+# Cypher materialise every batch (an Eager between the concept lookup and the target merge).
+MAP_TARGET_CODES = f"""
+UNWIND $rows AS row
+MERGE (t:{L.Code} {{key: row[0]}})
+  ON CREATE SET t.code = row[1], t.system = $target_system, t.load_run = $run{_ICD10CM_LABELS}
+"""
+
+
+def map_rows_statement(fresh: bool) -> str:
+    """Rule node, its link from the concept and its link to the target (merged beforehand) in one statement."""
+
+    def link(pattern: str, var: str) -> str:  # pattern: "(a)-[:TYPE]->(b)"; release and run on the relationship
+        if fresh:
+            return "CREATE " + pattern.replace("]", " {release: $release, load_run: $run}]")
+        keyed = pattern.replace("[:", f"[{var}:").replace("]", " {release: $release}]")
+        return f"MERGE {keyed} ON CREATE SET {var}.load_run = $run"
+
+    return f"""
+UNWIND $rows AS row
+MATCH (c:{L.Code} {{key: row[0]}})
+MERGE (mr:{L.MapRule} {{id: row[1]}})
+  ON CREATE SET mr.member_id = row[2], mr.group = row[3], mr.priority = row[4], mr.rule = row[5],
+                mr.advice = row[6], mr.correlation = row[7], mr.category = row[8], mr.active = row[9],
+                mr.effective_time = row[10], mr.load_run = $run
+{link(f"(c)-[:{R.HAS_MAP_RULE}]->(mr)", "h")}
+WITH mr, row WHERE row[11] IS NOT NULL
+MATCH (t:{L.Code} {{key: row[11]}})
+{link(f"(mr)-[:{R.MAPS_TO}]->(t)", "e")}
+"""
+
 
 RELEASE_WINDOW = f"""
 MATCH (r:{L.Release} {{id: $release}})
 SET r.effective_from = $effective_from, r.coverage = 'full', r.rf2_release_type = $release_type,
     r.namespace = $namespace
+RETURN r.load_run = $run AS fresh
+"""
+
+# After promotion: node titles from the newest visible release, for the nodes that older releases made (the
+# ones this run created already carry this release's title). The shared refresh visits every code.
+REFRESH_OLDER_TITLES = f"""
+MATCH (c:{L.Code} {{system: $system}}) WHERE c.load_run <> $run
+CALL (c) {{
+  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
+  WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
+  SET c.title = m.title, c.search_terms = coalesce(m.search_terms, m.fsn, '')
+}} IN TRANSACTIONS OF 10000 ROWS
 """
 
 
@@ -88,16 +165,6 @@ def release_type_in(root: Path) -> ReleaseType:
         ReleaseType.SNAPSHOT)
 
 
-def active_is_a_pairs(links: list[SnomedIsA]) -> tuple[list[tuple[str, str]], int]:
-    """Child/parent pairs with at least one active relationship id, and how many pairs are only retired."""
-    active: dict[tuple[str, str], bool] = {}
-    for link in links:
-        pair = (link.child_id, link.parent_id)
-        active[pair] = active.get(pair, False) or link.active
-    kept = sorted(pair for pair, is_active in active.items() if is_active)
-    return kept, len(active) - len(kept)
-
-
 class SnomedLoader:
     name = "snomed"
     system_name = "SNOMED CT"
@@ -106,37 +173,65 @@ class SnomedLoader:
         self.release_type = ReleaseType(release_type) if release_type else None
 
     def write(self, ctx: LoadContext) -> None:
+        """Stream each file once: terms (parse only), then concepts, IS-A and map rows, each written while the
+        next rows are parsed. What stays in memory is per concept (its id and two terms), never per row."""
         files = self._release_files(ctx)
-        concepts = list(read_concepts(files.concepts))
         assert files.language is not None and files.relationships is not None  # checked by _release_files
-        terms = concept_terms(read_descriptions(files.descriptions), read_language_members(files.language))
-        pairs, retired_pairs = active_is_a_pairs(list(read_is_a(files.relationships)))
-        map_rows = list(read_extended_map(files.extended_map)) if files.extended_map else []
-        self._check_references(files, {c.id for c in concepts}, pairs, map_rows)
-
         counts = ctx.counts
         counts["rf2_release_type"] = files.release_type.value
-        ctx.writer.run("release window", RELEASE_WINDOW, {
+        [window] = _run_returning(ctx, RELEASE_WINDOW, {
             "effective_from": files.release_date, "release_type": files.release_type.value,
             "namespace": files.namespace,
         })
-        counts["concepts"] = write_codes(ctx, SNOMED, (_concept_row(c, terms) for c in concepts))
-        counts["active_concepts"] = sum(c.active for c in concepts)
-        counts["inactive_concepts"] = counts["concepts"] - counts["active_concepts"]
-        counts["concepts_without_preferred_term"] = sum(
-            1 for c in concepts if c.id not in terms or not terms[c.id].preferred_term)
-        counts["is_a"] = write_hierarchy(ctx, SNOMED, pairs)
-        counts["is_a_retired_pairs"] = retired_pairs
-        counts["map_rows"] = ctx.writer.write("snomed map rules", MAP_RULES, _map_rule_rows(map_rows),
-                                              describe_row=lambda r: f"map row {r['id']!r}")
-        counts["map_rows_active"] = sum(r.active for r in map_rows)
-        counts["map_targets"] = ctx.writer.write(
-            "snomed map targets", MAP_TARGETS, _map_target_rows(map_rows), params={"target_system": ICD10CM.id},
-            describe_row=lambda r: f"map row {r['id']!r} target {r['code']!r}")
-        counts["map_concepts"] = len({r.concept_id for r in map_rows})
+        fresh = bool(window["fresh"])
+        counts["release_new"] = fresh
+
+        terms = concept_terms(read_descriptions(files.descriptions), read_language_members(files.language))
+        concepts = _ConceptStream(files, terms)
+        counts["concepts"] = write_concurrently(
+            ctx, f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
+            sessions=CONCEPT_SESSIONS, batch_size=BATCH_SIZE, params={"system": SNOMED.id},
+            describe_row=lambda r: f"{files.concepts.name}: concept {r[1]!r}")
+        del terms  # the concept rows carry them now
+        counts["active_concepts"] = concepts.active
+        counts["inactive_concepts"] = counts["concepts"] - concepts.active
+        counts["concepts_without_preferred_term"] = concepts.without_preferred_term
+
+        links = _IsAStream(files, concepts.ids)
+        before = ctx.writer.stats.relationships_created
+        write_concurrently(ctx, f"{SNOMED.id} IS-A", IS_A_EDGES, prefetched(links.rows()), sessions=IS_A_SESSIONS,
+                           batch_size=BATCH_SIZE,
+                           describe_row=lambda r: f"{files.relationships.name}: IS-A {r[0]} → {r[1]}")
+        counts["is_a"] = ctx.writer.stats.relationships_created - before
+        counts["is_a_retired_pairs"] = self._retired_pairs(ctx, links.inactive_pairs)
+
+        if files.extended_map is None:
+            counts.update(map_rows=0, map_rows_active=0, map_targets=0, map_concepts=0)
+            return
+        targets = sorted({row.target for row in read_extended_map(files.extended_map) if row.target})
+        ctx.writer.write("snomed map targets", MAP_TARGET_CODES,
+                         ([ICD10CM.key(code), ICD10CM.normalise(code)] for code in targets),
+                         params={"target_system": ICD10CM.id},
+                         describe_row=lambda r: f"{files.extended_map}: ICD-10-CM target {r[1]!r}")
+        mapping = _MapStream(files.extended_map, concepts.ids, files.concepts.name)
+        counts["map_rows"] = ctx.writer.write(
+            "snomed map rows", map_rows_statement(fresh), prefetched(mapping.rows()),
+            describe_row=lambda r: f"{files.extended_map}: map row {r[2]!r} (concept {r[0]}, target {r[12]!r})")
+        counts["map_rows_active"] = mapping.active
+        counts["map_targets"] = mapping.targets
+        counts["map_concepts"] = len(mapping.concepts)
 
     def after_promote(self, ctx: LoadContext) -> None:
-        refresh_code_titles(ctx, SNOMED)
+        with ctx.writer.driver.session(database=ctx.writer.database) as session:
+            session.run(REFRESH_OLDER_TITLES, system=SNOMED.id, run=ctx.run_id).consume()
+
+    @staticmethod
+    def _retired_pairs(ctx: LoadContext, inactive_pairs: set[tuple[str, str]]) -> int:
+        """Pairs named only by retired relationship rows: the inactive pairs that got no edge."""
+        rows = [[SNOMED.key(child), SNOMED.key(parent)] for child, parent in inactive_pairs]
+        records, _, _ = ctx.writer.driver.execute_query(
+            RETIRED_PAIRS_KEPT, rows=rows, release=ctx.release.id, database_=ctx.writer.database)
+        return len(rows) - records[0]["kept"]
 
     def _release_files(self, ctx: LoadContext) -> Rf2Release:
         if len(ctx.sources) != 1 or not ctx.sources[0].is_dir():
@@ -154,45 +249,78 @@ class SnomedLoader:
                             f"{files.release_date:%Y%m%d} release: load it as --release {files.release_date:%Y%m%d}")
         return files
 
-    @staticmethod
-    def _check_references(files: Rf2Release, concept_ids: set[str], pairs: list[tuple[str, str]],
-                          map_rows: list[SnomedMapRow]) -> None:
-        """Every IS-A end and every mapped concept is a concept of the release (checked before writing)."""
-        for child, parent in pairs:
-            for end in (child, parent):
-                if end not in concept_ids:
-                    raise LoadError(f"{files.relationships}: IS-A {child} → {parent} names concept {end}, "
-                                    f"which is not in {files.concepts.name}")
-        for row in map_rows:
-            if row.concept_id not in concept_ids:
-                raise LoadError(f"{files.extended_map}: map row {row.id} maps concept {row.concept_id}, "
-                                f"which is not in {files.concepts.name}")
+
+def _run_returning(ctx: LoadContext, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """One statement in a managed write transaction, returning its records (the shared writer's ``run`` returns
+    counters only)."""
+    def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+        return [r.data() for r in tx.run(cypher, {"run": ctx.run_id, "release": ctx.release.id, **params})]
+
+    with ctx.writer.driver.session(database=ctx.writer.database) as session:
+        return session.execute_write(work)
 
 
-def _concept_row(concept: SnomedConcept, terms: dict[str, ConceptTerms]) -> dict[str, Any]:
-    named = terms.get(concept.id)
-    fsn = named.fsn if named else None
-    title = (named.preferred_term if named else None) or fsn or concept.id
-    return code_row(SNOMED, concept.id, title, billable=concept.active, search_terms=fsn or "", kind="concept",
-                    fsn=fsn, active=concept.active, effective_time=concept.effective_time.isoformat())
+class _ConceptStream:
+    """Concept rows (lists in ``CONCEPT_ROW`` order) with their counts and the release's concept ids."""
+
+    def __init__(self, files: Rf2Release, terms: dict[str, ConceptTerms]) -> None:
+        self.files, self.terms = files, terms
+        self.ids: set[str] = set()
+        self.active = self.without_preferred_term = 0
+
+    def rows(self) -> Iterator[list[Any]]:
+        for concept in read_concepts(self.files.concepts):
+            self.ids.add(concept.id)
+            named = self.terms.get(concept.id)
+            fsn = named.fsn if named else None
+            preferred = named.preferred_term if named else None
+            self.active += concept.active
+            self.without_preferred_term += not preferred
+            yield [SNOMED.key(concept.id), concept.id, preferred or fsn or concept.id, fsn or "", concept.active,
+                   fsn, concept.effective_time.isoformat()]
 
 
-def _map_rule_rows(rows: list[SnomedMapRow]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        yield {
-            "id": map_rule_id(row), "concept": SNOMED.key(row.concept_id),
-            "props": {
-                "member_id": row.id, "group": row.group, "priority": row.priority, "rule": row.rule,
-                "advice": row.advice, "correlation": row.correlation_id, "category": row.category_id,
-                "active": row.active, "effective_time": row.effective_time.isoformat(),
-            },
-        }
+class _IsAStream:
+    """IS-A rows ``[child key, parent key]`` for active links, each end checked to be a concept of the release;
+    a pair named by several active ids is merged once by the statement."""
+
+    def __init__(self, files: Rf2Release, concept_ids: set[str]) -> None:
+        assert files.relationships is not None
+        self.path, self.concepts_name, self.concept_ids = files.relationships, files.concepts.name, concept_ids
+        self.inactive_pairs: set[tuple[str, str]] = set()
+
+    def rows(self) -> Iterator[list[str]]:
+        for link in read_is_a(self.path):
+            for end in (link.child_id, link.parent_id):
+                if end not in self.concept_ids:
+                    raise LoadError(f"{self.path}: relationship {link.relationship_id} (IS-A {link.child_id} → "
+                                    f"{link.parent_id}) names concept {end}, which is not in {self.concepts_name}")
+            if link.active:
+                yield [SNOMED.key(link.child_id), SNOMED.key(link.parent_id)]
+            else:
+                self.inactive_pairs.add((link.child_id, link.parent_id))
 
 
-def _map_target_rows(rows: list[SnomedMapRow]) -> Iterator[dict[str, Any]]:
-    for row in rows:
-        if row.target:
-            yield {"id": map_rule_id(row), "key": ICD10CM.key(row.target), "code": ICD10CM.normalise(row.target)}
+class _MapStream:
+    """Map rows (lists in ``MAP_ROW`` order), each mapped concept checked to be a concept of the release."""
+
+    def __init__(self, path: Path, concept_ids: set[str], concepts_name: str) -> None:
+        self.path, self.concept_ids, self.concepts_name = path, concept_ids, concepts_name
+        self.active = self.targets = 0
+        self.concepts: set[str] = set()
+
+    def rows(self) -> Iterator[list[Any]]:
+        for row in read_extended_map(self.path):
+            if row.concept_id not in self.concept_ids:
+                raise LoadError(f"{self.path}: map row {row.id} maps concept {row.concept_id}, "
+                                f"which is not in {self.concepts_name}")
+            self.active += row.active
+            self.targets += row.target is not None
+            self.concepts.add(row.concept_id)
+            target = ICD10CM.normalise(row.target) if row.target else None
+            yield [SNOMED.key(row.concept_id), map_rule_id(row), row.id, row.group, row.priority, row.rule,
+                   row.advice, row.correlation_id, row.category_id, row.active, row.effective_time.isoformat(),
+                   ICD10CM.key(target) if target else None, target]
 
 
 register("snomed")(SnomedLoader)

@@ -108,7 +108,7 @@ class SnomedMapRow:
     effective_time: date
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # filled in place while descriptions stream by (one object per concept)
 class ConceptTerms:
     concept_id: str
     fsn: str | None
@@ -172,14 +172,47 @@ class _Row:
         return int(value)
 
 
-def _rows(path: Path, kind: Rf2Kind) -> Iterator[_Row]:
-    """The checked data rows of an RF2 file of ``kind``; raises WrongFileError for another file's name or header."""
+# One pattern per file checks a whole row in one C-level match (the checks of ``_Row`` in one go); only a row it
+# refuses goes through ``_Row`` field by field, to name the field. Fields a reader checks only for some rows
+# (the map's ICD-10-CM columns) are left open here.
+_C = r"([1-9][0-9]{2,14}[01]0[0-9])"  # concept SCTID: 6-18 digits, partition 00/10
+_D = r"([1-9][0-9]{2,14}[01]1[0-9])"
+_RL = r"([1-9][0-9]{2,14}[01]2[0-9])"
+_HEAD = r"([0-9]{8})\t([01])\t" + _C  # effectiveTime, active, moduleId
+_U = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+_ANY = r"([^\t]*)"
+_FAST: dict[Rf2Kind, re.Pattern[str]] = {
+    kind: re.compile("\\t".join(fields))
+    for kind, fields in {
+        Rf2Kind.CONCEPT: (_C, _HEAD, _C),
+        Rf2Kind.DESCRIPTION: (_D, _HEAD, _C, "([a-z]{2})", _C, r"([^\t]*?\S[^\t]*)", _C),
+        Rf2Kind.RELATIONSHIP: (_RL, _HEAD, _C, _C, "([0-9]+)", _C, _C, _C),
+        Rf2Kind.LANGUAGE: (_U, _HEAD, _C, _D, _C),
+        Rf2Kind.EXTENDED_MAP: (_U, _HEAD, _C, *([_ANY] * 8)),
+    }.items()
+}
+
+
+@lru_cache(maxsize=4096)
+def _valid_time(value: str, release_date: date) -> bool:
+    try:
+        return _yyyymmdd(value) <= release_date
+    except ValueError:
+        return False
+
+
+def _rows(path: Path, kind: Rf2Kind, check: Callable[[_Row], object]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of the data rows of an RF2 file of ``kind``, each checked; raises WrongFileError
+    for another file's name or header, and ParseError naming file, line and field for a bad row (``check``
+    runs the field-by-field checks on a row the fast pattern refused)."""
     name = parse_rf2_name(path)
     if name is None or name.kind is not kind:
         found = f"{name.kind} file" if name else path.name
         raise WrongFileError(path, None, "file name", f"a {kind}_<Snapshot|Full>_..._<YYYYMMDD>.txt file", found)
     columns = _COLUMNS[kind]
     index = {column: position for position, column in enumerate(columns)}
+    fast = _FAST[kind].fullmatch
+    released = name.release_date
     lines = decoded_lines(path)
     header = next(lines, None)
     if header is None or tuple(header.text.split("\t")) != columns:
@@ -187,78 +220,87 @@ def _rows(path: Path, kind: Rf2Kind) -> Iterator[_Row]:
         raise WrongFileError(path, 1, "header", "\t".join(columns), found)
     blank: int | None = None
     for line in lines:
-        if not line.text:
+        text = line.text
+        match = fast(text) if blank is None else None
+        if match is not None and _valid_time(match[2], released):
+            yield line.number, text.split("\t")
+            continue
+        if not text:
             blank = blank or line.number  # tolerated only at the end of the file
             continue
         if blank is not None:
             raise ParseError(path, blank, None, "a data row (blank lines only at the end)", "")
-        cells = line.text.split("\t")
+        cells = text.split("\t")
         if len(cells) != len(columns):
             cut = "" if line.ended else " on a last line with no line ending (file cut short?)"
             raise ParseError(path, line.number, "columns", f"{len(columns)} tab-separated fields", f"{len(cells)}{cut}")
-        yield _Row(path, line.number, index, cells, name.release_date)
+        row = _Row(path, line.number, index, cells, released)
+        check(row)  # raises, naming the field
+        raise ParseError(path, line.number, None, f"a {kind} row in the RF2 layout", text[:200])
 
 
 _R = TypeVar("_R")
 
 
-def _read(path: Path, kind: Rf2Kind, build: Callable[[_Row], _R], key: Callable[[_R], str]) -> Iterator[_R]:
+def _read(path: Path, kind: Rf2Kind, check: Callable[[_Row], object], build: Callable[[list[str]], _R],
+          key: Callable[[_R], str]) -> Iterator[_R]:
     """Records in file order (Snapshot, Delta) or the latest version per id (Full)."""
     name = parse_rf2_name(path)
     if name is None or name.release_type is not ReleaseType.FULL:
-        for row in _rows(path, kind):
-            yield build(row)
+        for _number, cells in _rows(path, kind, check):
+            yield build(cells)
         return
-    latest: dict[str, tuple[date, _R]] = {}
-    for row in _rows(path, kind):
-        record = build(row)
-        when = row.effective_time()
+    latest: dict[str, tuple[str, _R]] = {}
+    for number, cells in _rows(path, kind, check):
+        record = build(cells)
+        when = cells[1]  # YYYYMMDD: string order is date order
         seen = latest.get(key(record))
         if seen is not None and seen[0] == when:
-            raise row.fail("effectiveTime", "one row per id and effectiveTime in a Full file")
+            raise ParseError(path, number, "effectiveTime", "one row per id and effectiveTime in a Full file", when)
         if seen is None or when > seen[0]:
             latest[key(record)] = (when, record)
     for _when, record in latest.values():
         yield record
 
 
+def _check_concept(row: _Row) -> None:
+    row.sctid("id"), row.effective_time(), row.active(), row.sctid("definitionStatusId")
+
+
 def read_concepts(path: Path) -> Iterator[SnomedConcept]:
     """``sct2_Concept_<Snapshot|Full>_*.txt`` rows, active and inactive."""
 
-    def build(row: _Row) -> SnomedConcept:
-        return SnomedConcept(
-            id=row.sctid("id"),
-            effective_time=row.effective_time(),
-            active=row.active(),
-            module_id=row.raw("moduleId"),
-            definition_status_id=row.sctid("definitionStatusId"),
-        )
+    def build(cells: list[str]) -> SnomedConcept:
+        return SnomedConcept(cells[0], _yyyymmdd(cells[1]), cells[2] == "1", cells[3], cells[4])
 
-    return _read(path, Rf2Kind.CONCEPT, build, lambda c: c.id)
+    return _read(path, Rf2Kind.CONCEPT, _check_concept, build, lambda c: c.id)
+
+
+def _check_description(row: _Row) -> None:
+    if not row.raw("term").strip():
+        raise row.fail("term", "a non-empty term")
+    if not re.fullmatch(r"[a-z]{2}", row.raw("languageCode")):
+        raise row.fail("languageCode", "a two-letter language code")
+    row.sctid("caseSignificanceId"), row.sctid("id", _DESCRIPTION), row.sctid("conceptId"), row.sctid("typeId")
+    row.active(), row.effective_time()
 
 
 def read_descriptions(path: Path) -> Iterator[SnomedDescription]:
     """``sct2_Description_<Snapshot|Full>-en_*.txt`` rows (FSNs and synonyms), active and inactive."""
 
-    def build(row: _Row) -> SnomedDescription:
-        term = row.raw("term")
-        if not term.strip():
-            raise row.fail("term", "a non-empty term")
-        language = row.raw("languageCode")
-        if not re.fullmatch(r"[a-z]{2}", language):
-            raise row.fail("languageCode", "a two-letter language code")
-        row.sctid("caseSignificanceId")
-        return SnomedDescription(
-            id=row.sctid("id", _DESCRIPTION),
-            concept_id=row.sctid("conceptId"),
-            language=language,
-            type_id=row.sctid("typeId"),
-            term=term,
-            active=row.active(),
-            effective_time=row.effective_time(),
-        )
+    def build(cells: list[str]) -> SnomedDescription:
+        return SnomedDescription(cells[0], cells[4], cells[5], cells[6], cells[7], cells[2] == "1",
+                                 _yyyymmdd(cells[1]))
 
-    return _read(path, Rf2Kind.DESCRIPTION, build, lambda d: d.id)
+    return _read(path, Rf2Kind.DESCRIPTION, _check_description, build, lambda d: d.id)
+
+
+def _check_relationship(row: _Row) -> None:
+    row.sctid("id", _RELATIONSHIP), row.effective_time(), row.active()
+    row.sctid("sourceId"), row.sctid("destinationId"), row.sctid("typeId")
+    if not row.raw("relationshipGroup").isdigit():
+        raise row.fail("relationshipGroup", "a whole number")
+    row.sctid("characteristicTypeId"), row.sctid("modifierId")
 
 
 def read_is_a(path: Path) -> Iterator[SnomedIsA]:
@@ -266,73 +308,89 @@ def read_is_a(path: Path) -> Iterator[SnomedIsA]:
 
     Rows of other types (finding site, ...) are checked but not yielded."""
 
-    def build(row: _Row) -> tuple[str, SnomedIsA | None]:
-        relationship_id = row.sctid("id", _RELATIONSHIP)
-        when, active = row.effective_time(), row.active()
-        child, parent, type_id = row.sctid("sourceId"), row.sctid("destinationId"), row.sctid("typeId")
-        if not row.raw("relationshipGroup").isdigit():
-            raise row.fail("relationshipGroup", "a whole number")
-        row.sctid("characteristicTypeId")
-        row.sctid("modifierId")
-        link = SnomedIsA(child, parent, active, when, relationship_id) if type_id == IS_A else None
-        return relationship_id, link
+    def build(cells: list[str]) -> tuple[str, SnomedIsA | None]:
+        if cells[7] != IS_A:
+            return cells[0], None
+        return cells[0], SnomedIsA(cells[4], cells[5], cells[2] == "1", _yyyymmdd(cells[1]), cells[0])
 
-    for _id, link in _read(path, Rf2Kind.RELATIONSHIP, build, lambda pair: pair[0]):
+    for _id, link in _read(path, Rf2Kind.RELATIONSHIP, _check_relationship, build, lambda pair: pair[0]):
         if link is not None:
             yield link
+
+
+def _check_language_member(row: _Row) -> None:
+    row.sctid("referencedComponentId", _DESCRIPTION), row.sctid("refsetId"), row.sctid("acceptabilityId")
+    row.active(), row.member_id(), row.effective_time()
 
 
 def read_language_members(path: Path, refset_id: str | None = US_ENGLISH_REFSET) -> Iterator[SnomedLanguageMember]:
     """``der2_cRefset_Language*-en_*`` members of ``refset_id`` (None = every language refset in the file)."""
 
-    def build(row: _Row) -> SnomedLanguageMember:
-        return SnomedLanguageMember(
-            description_id=row.sctid("referencedComponentId", _DESCRIPTION),
-            refset_id=row.sctid("refsetId"),
-            acceptability_id=row.sctid("acceptabilityId"),
-            active=row.active(),
-            id=row.member_id(),
-            effective_time=row.effective_time(),
-        )
+    def build(cells: list[str]) -> SnomedLanguageMember:
+        return SnomedLanguageMember(cells[5], cells[4], cells[6], cells[2] == "1", cells[0], _yyyymmdd(cells[1]))
 
-    for member in _read(path, Rf2Kind.LANGUAGE, build, lambda m: m.id):
+    for member in _read(path, Rf2Kind.LANGUAGE, _check_language_member, build, lambda m: m.id):
         if refset_id is None or member.refset_id == refset_id:
             yield member
+
+
+def _check_map_member(row: _Row) -> None:
+    row.member_id(), row.effective_time(), row.active(), row.sctid("refsetId")
+
+
+_POSITIVE = re.compile(r"0*[1-9][0-9]*")
 
 
 def read_extended_map(path: Path, refset_id: str = ICD10CM_MAP_REFSET) -> Iterator[SnomedMapRow]:
     """Rows of the SNOMED CT to ICD-10-CM map (``der2_iisssccRefset_ExtendedMap*``).
 
     The US package also ships other extended maps (e.g. 447562003, WHO ICD-10) in this file: they are skipped."""
+    index = {column: position for position, column in enumerate(_COLUMNS[Rf2Kind.EXTENDED_MAP])}
+    released = parse_rf2_name(path)
 
-    def build(row: _Row) -> SnomedMapRow | None:
-        member_id, when, active = row.member_id(), row.effective_time(), row.active()
-        if row.sctid("refsetId") != refset_id:
-            return None
+    def check_mapping(cells: list[str], number: int) -> None:
+        # The ICD-10-CM columns, checked only on this refset's rows (other maps have other target forms).
+        assert released is not None
+        row = _Row(path, number, index, cells, released.release_date)
+        row.sctid("referencedComponentId")
+        row.positive_int("mapGroup"), row.positive_int("mapPriority")
+        if not row.raw("mapRule").strip():
+            raise row.fail("mapRule", "a rule such as TRUE, OTHERWISE TRUE or IFA <sctid> | <term> |")
         target = row.raw("mapTarget")
         if target and not _ICD10CM_DOTTED.fullmatch(target):
             raise row.fail("mapTarget", "empty or a dotted ICD-10-CM code such as I50.9")
-        rule = row.raw("mapRule")
-        if not rule.strip():
-            raise row.fail("mapRule", "a rule such as TRUE, OTHERWISE TRUE or IFA <sctid> | <term> |")
-        return SnomedMapRow(
-            id=member_id,
-            concept_id=row.sctid("referencedComponentId"),
-            group=row.positive_int("mapGroup"),
-            priority=row.positive_int("mapPriority"),
-            rule=rule,
-            advice=row.raw("mapAdvice"),
-            target=target or None,
-            correlation_id=row.sctid("correlationId"),
-            category_id=row.sctid("mapCategoryId"),
-            active=active,
-            effective_time=when,
-        )
+        row.sctid("correlationId"), row.sctid("mapCategoryId")
+
+    def build(cells: list[str]) -> tuple[str, list[str]]:
+        return cells[0], cells
 
     # Full: the latest version per member id must be judged before the refset filter, so key rows by id.
-    for record in _read(path, Rf2Kind.EXTENDED_MAP, lambda row: (row.raw("id"), build(row)), lambda pair: pair[0]):
-        if record[1] is not None:
-            yield record[1]
+    rows = _read(path, Rf2Kind.EXTENDED_MAP, _check_map_member, build, lambda pair: pair[0])
+    for number, (_id, cells) in enumerate(rows, start=2):
+        if cells[4] != refset_id:
+            continue
+        concept, group, priority, rule, target = cells[5], cells[6], cells[7], cells[8], cells[10]
+        if not (_FAST_SCTID(concept) and _POSITIVE.fullmatch(group) and _POSITIVE.fullmatch(priority)
+                and rule.strip() and (not target or _ICD10CM_DOTTED.fullmatch(target))
+                and _FAST_SCTID(cells[11]) and _FAST_SCTID(cells[12])):
+            check_mapping(cells, _line_of_member(path, cells[0]) or number)
+        yield SnomedMapRow(
+            id=cells[0], concept_id=concept, group=int(group), priority=int(priority), rule=rule,
+            advice=cells[9], target=target or None, correlation_id=cells[11], category_id=cells[12],
+            active=cells[2] == "1", effective_time=_yyyymmdd(cells[1]),
+        )
+
+
+_FAST_SCTID = re.compile(_C).fullmatch
+
+
+def _line_of_member(path: Path, member_id: str) -> int | None:
+    """The line of a map member (read again only to name the line of a bad row)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.startswith(member_id.encode()):
+                return number
+    return None
 
 
 def concept_terms(
@@ -347,19 +405,25 @@ def concept_terms(
         for m in language_members
         if m.active and m.refset_id == refset_id and m.acceptability_id == PREFERRED
     }
-    chosen: dict[tuple[str, str], str] = {}
+    terms: dict[str, ConceptTerms] = {}
     for description in descriptions:
         if not description.active or description.id not in preferred:
             continue
         if description.type_id not in (FSN_TYPE, SYNONYM_TYPE):
             continue
-        slot = (description.concept_id, description.type_id)
-        if slot in chosen and chosen[slot] != description.term:
-            what = "FSN" if description.type_id == FSN_TYPE else "preferred term"
+        named = terms.get(description.concept_id)
+        if named is None:
+            named = terms[description.concept_id] = ConceptTerms(description.concept_id, None, None)
+        is_fsn = description.type_id == FSN_TYPE
+        chosen = named.fsn if is_fsn else named.preferred_term
+        if chosen is not None and chosen != description.term:
+            what = "FSN" if is_fsn else "preferred term"
             raise ValueError(
                 f"concept {description.concept_id} has two {what}s in refset {refset_id}: "
-                f"{chosen[slot]!r} and {description.term!r}"
+                f"{chosen!r} and {description.term!r}"
             )
-        chosen[slot] = description.term
-    concept_ids = sorted({concept_id for concept_id, _type in chosen})
-    return {cid: ConceptTerms(cid, chosen.get((cid, FSN_TYPE)), chosen.get((cid, SYNONYM_TYPE))) for cid in concept_ids}
+        if is_fsn:
+            named.fsn = description.term
+        else:
+            named.preferred_term = description.term
+    return terms
