@@ -178,6 +178,15 @@ class EncounterRows:
         rows.concepts = dict(concepts)
         return rows
 
+    def extend(self, other: EncounterRows) -> None:
+        self.patients += other.patients
+        self.encounters += other.encounters
+        self.documents += other.documents
+        self.sections += other.sections
+        self.evidence += other.evidence
+        for system_id, rows in other.concepts.items():
+            self.concepts.setdefault(system_id, []).extend(rows)
+
     def count(self) -> int:
         return (len(self.patients) + len(self.encounters) + len(self.documents) + len(self.sections)
                 + len(self.evidence) + sum(len(v) for v in self.concepts.values()))
@@ -264,13 +273,13 @@ CALL (x, row) {{
 """
 
 
-def concept_codes(label: str) -> str:
-    """The code nodes evidence names, merged by key (with its system's label) when the system is not loaded."""
-    return f"""
-    UNWIND $rows AS row
-    MERGE (c:{L.Code} {{key: row.key}})
-      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c:{label}
-    """
+# The code nodes evidence names, merged by key (a stub with its system's label when the system is not loaded).
+# One statement for every system: the label comes from the ontology's system table, never from the input.
+CONCEPT_CODES = f"""
+UNWIND $rows AS row
+MERGE (c:{L.Code} {{key: row.key}})
+  ON CREATE SET c.code = row.code, c.system = row.system, c.load_run = $run, c:$(row.label)
+"""
 
 
 def unique_rows(rows: list[dict[str, Any]], key: str = "id") -> list[dict[str, Any]]:
@@ -286,10 +295,9 @@ def unique_rows(rows: list[dict[str, Any]], key: str = "id") -> list[dict[str, A
 
 def write_encounter_rows(ctx: LoadContext, rows: EncounterRows) -> None:
     w = ctx.writer
-    for system_id, concept_rows in sorted(rows.concepts.items()):
-        w.write(f"fhir evidence concepts {system_id}", concept_codes(SYSTEMS[system_id].label),
-                unique_rows(concept_rows, "key"), params={"system": system_id},
-                describe_row=lambda r: f"code {r['key']}")
+    codes = [{"key": c["key"], "code": c["code"], "system": system_id, "label": SYSTEMS[system_id].label}
+             for system_id, concept_rows in sorted(rows.concepts.items()) for c in unique_rows(concept_rows, "key")]
+    w.write("fhir evidence codes", CONCEPT_CODES, codes, describe_row=lambda r: f"code {r['key']}")
     w.write("fhir patients", PATIENTS, unique_rows(rows.patients), describe_row=lambda r: f"Patient/{r['id']}")
     w.write("fhir encounters", ENCOUNTERS, unique_rows(rows.encounters),
             describe_row=lambda r: f"Encounter/{r['id']}")
@@ -318,6 +326,10 @@ class FhirLoader:
     name = "fhir"
     system_name = "FHIR R4 encounter data"
 
+    # Rows of consecutive shards are written together once they reach this many: a transaction has a fixed cost
+    # (a round trip and a commit) that small shards paid eight times each.
+    flush_rows = 20_000
+
     def __init__(self, parsed: Mapping[Path, EncounterBundle] | None = None, *, today: date | None = None,
                  workers: int = PARSE_WORKERS) -> None:
         self.parsed = dict(parsed or {})
@@ -331,6 +343,7 @@ class FhirLoader:
         issues: list[FhirIssue] = []
         to_parse = [s for s in shards if s not in self.parsed]
         parsed = parsed_shards(to_parse, self.today, self.workers)
+        pending = EncounterRows()
         for shard in shards:
             if shard in self.parsed:
                 bundle, shard_issues = self.parsed[shard], []
@@ -341,8 +354,13 @@ class FhirLoader:
             issues += shard_issues
             if issues or bundle is None:
                 continue  # keep checking the rest, so that every problem is reported at once
-            write_encounter_rows(ctx, EncounterRows.of(bundle))
+            pending.extend(EncounterRows.of(bundle))
             add_counts(counts, bundle)
+            if pending.count() >= self.flush_rows:
+                write_encounter_rows(ctx, pending)
+                pending = EncounterRows()
+        if not issues:
+            write_encounter_rows(ctx, pending)
         ctx.counts.update(counts)
         if issues:
             raise FhirValidationError(ctx.sources[0] if len(ctx.sources) == 1 else "sources", issues)
