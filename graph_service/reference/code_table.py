@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j import Driver
+from neo4j import Driver, Record
 
 from ontology.vocabulary import L, R
 
@@ -138,29 +138,31 @@ def build_code_table(driver: Driver, database: str, system: str, release: str, l
 
     ``release_order`` sorts release ids oldest first (the catalog's order), for each code's releases."""
 
-    def rows(cypher: str) -> Iterable[dict[str, Any]]:
-        with driver.session(database=database, default_access_mode="READ") as session:
-            yield from (r.data() for r in session.run(cypher, release=release))
+    def rows(cypher: str) -> Iterable[Record]:
+        # Records, not ``record.data()``: the values are plain lists and maps already, and the recursive copy
+        # cost as much as decoding them.
+        with driver.session(database=database, default_access_mode="READ", fetch_size=20_000) as session:
+            yield from session.run(cypher, release=release)
 
     table = CodeTable(system=system, release=release, load_run=load_run, entries={}, parents={}, children={},
                       notes={}, maps={}, releases={}, successors={})
     children: dict[str, list[str]] = {}
-    for row in rows(MEMBERS):
-        key, m = row["key"], row["membership"]
-        table.entries[key] = Entry(key, row["code"], m.get("title") or "", m.get("billable"), m.get("kind"), m)
-        if row["parents"]:
-            table.parents[key] = tuple(row["parents"])
-            for parent in row["parents"]:
+    for key, code, m, parents, notes, releases, successors in rows(MEMBERS):  # the RETURN order of MEMBERS
+        table.entries[key] = Entry(key, code, m.get("title") or "", m.get("billable"), m.get("kind"), m)
+        if parents:
+            table.parents[key] = tuple(parents)
+            for parent in parents:
                 children.setdefault(parent, []).append(key)
-        if row["notes"]:
-            table.notes[key] = tuple(sorted((Note(*n) for n in row["notes"]), key=lambda n: (n.kind, n.target_code)))
-        table.releases[key] = tuple(sorted(row["releases"], key=release_order))
-        if row["successors"]:
-            table.successors[key] = tuple(sorted(row["successors"], key=lambda s: (s["release"], s["code"])))
+        if notes:
+            table.notes[key] = tuple(sorted((Note(*n) for n in notes), key=lambda n: (n.kind, n.target_code)))
+        table.releases[key] = tuple(sorted(releases, key=release_order))
+        if successors:
+            table.successors[key] = tuple(sorted(successors, key=lambda s: (s["release"], s["code"])))
     table.children = {k: tuple(v) for k, v in children.items()}
     maps: dict[str, list[dict[str, Any]]] = {}
     for row in rows(MAPS):
-        maps.setdefault(row.pop("key"), []).append(row)
+        mapped = dict(row)
+        maps.setdefault(mapped.pop("key"), []).append(mapped)
     table.maps = {k: tuple(v) for k, v in maps.items()}
     table.warm_hierarchy()
     return table

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from neo4j import Driver
+from neo4j import Driver, Record
 
 from ontology.vocabulary import L, R
 
@@ -58,14 +58,16 @@ class DrgTables:
 
 
 def build_drg_tables(driver: Driver, database: str, release: str) -> DrgTables:
-    def rows(cypher: str) -> list[dict[str, Any]]:
+    def rows(cypher: str) -> list[Record]:
         records, _, _ = driver.execute_query(cypher, release=release, database_=database, routing_="r")
-        return [r.data() for r in records]
+        return records
 
+    # Records unpack in their RETURN order.
     return DrgTables(
         release=release,
-        drgs={r["key"]: r["drg"] for r in rows(DRGS)},
-        mdcs={r["mdc"]: r["title"] for r in rows(MDCS)},
-        designations={r["code_key"]: Designation(r["designation"], r["collection_key"]) for r in rows(DESIGNATIONS)},
-        collections={r["collection_key"]: frozenset(r["members"]) for r in rows(COLLECTION_MEMBERS)},
+        drgs={key: drg for key, drg in rows(DRGS)},
+        mdcs={mdc: title for mdc, title in rows(MDCS)},
+        designations={code_key: Designation(designation, collection_key)
+                      for code_key, collection_key, designation in rows(DESIGNATIONS)},
+        collections={key: frozenset(members) for key, members in rows(COLLECTION_MEMBERS)},
     )
