@@ -6,7 +6,7 @@ Measured in one run, against the configured Neo4j:
   relationship rows (of the first ``--ceiling-encounters`` stays) written with plain ``UNWIND … CREATE``
   under a scratch label, with nothing but an id index, in the same run;
 - the bulk coding load (``codegraph load coding``): assignments/s, including MS-DRG grouping;
-- p50/p99 of the ``drg_shifts`` named query (default threshold $5,000) and of ``encounter_trace`` for random
+- p50/p99 of the first page of the DRG-shift audit (default threshold $5,000) and of ``encounter_trace`` for random
   encounters, and the time of ``coder_patterns`` — through the service functions the API calls.
 
 Usage: python -m bench.encounters [--encounters 100000] [--seed 1] [--repeat 30] [--keep]
@@ -31,7 +31,7 @@ from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
 from codegraph.synthetic_encounters import generate
 from graph_service.graph import Graph
-from graph_service.services.audits import encounter_trace, run_audit
+from graph_service.services.audits import drg_shifts_page, encounter_trace, run_audit
 from loaders.bundled import package_file
 from loaders.fhir.bundle import parse_fhir_source
 from loaders.fhir.load import EncounterRows, fhir_shards
@@ -204,14 +204,14 @@ def main() -> None:
                   f"{c.get('drg_not_grouped', 0) + c.get('drg_not_grouped_no_service', 0):,}", flush=True)
 
             shifts: list[float] = []
-            rows: list[Any] = []
+            page = None
             for _ in range(args.repeat + 1):
-                seconds, rows = timed(lambda: run_audit(graph, settings, "drg_shifts", {
-                    "min_delta": 5000.0, "payer": None, "coder": None, "from_date": None, "to_date": None}))
+                seconds, page = timed(lambda: drg_shifts_page(graph, settings, min_delta=5000.0))
                 shifts.append(seconds)
             p50, p99 = percentiles(shifts[1:])
-            print(f"drg_shifts (> $5,000): {len(rows):,} rows; p50 {p50:,.0f} ms, p99 {p99:,.0f} ms "
-                  f"(n={args.repeat})", flush=True)
+            print(f"drg_shifts (> $5,000), first page: {len(page.rows) if page else 0:,} rows, "
+                  f"{len(page.model_dump_json()) if page else 0:,} B; p50 {p50:,.0f} ms, p99 {p99:,.0f} ms "
+                  f"(n={args.repeat}; the curve over sizes: python -m bench.audit_scaling)", flush=True)
             rng = random.Random(args.seed)
             ids = [f"enc-{rng.randint(1, args.encounters):07d}" for _ in range(args.repeat + 1)]
             traces = [timed(lambda i=i: encounter_trace(graph, settings, i))[0] for i in ids]
