@@ -16,7 +16,10 @@ from pathlib import Path
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
 PLUMBING = ("(threading.py", "(asyncio/", "(concurrent/", "(selectors.py", "(runpy.py", "(typer/", "(click/",
-            "(uvicorn/", "(anyio/", "(<frozen", "(codegraph/cli.py", "(multiprocessing/")
+            "(uvicorn/", "(anyio/", "(<frozen", "(<string>", "(codegraph/cli.py", "(multiprocessing/",
+            "(starlette/applications.py", "(starlette/middleware/", "(starlette/_exception_handler.py",
+            "(starlette/routing.py", "(fastapi/applications.py", "(fastapi/_body_limit.py",
+            "(fastapi/telemetry/_asgi.py", "(fastapi/middleware/", "(fastapi/routing.py")
 # The project's own code: its frames by total time say which service step (and which query) the time is under.
 PROJECT = ("(graph_service/", "(codegraph/", "(loaders/", "(ontology/")
 # Leaves of a thread that waits for work (the thread pool's idle workers, the event loop between events);
@@ -71,7 +74,9 @@ def parse_collapsed(text: str) -> tuple[int, int, Counter[str], Counter[str]]:
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        while stack.startswith("process "):  # 'process PID:"command line";…' per parent; may hold ';'
+            stack = stack.split('";', 1)[1] if '";' in stack else ""
+        frames = [f for f in stack.split(";") if not f.startswith("thread ")]
         if not frames:
             continue
         n = int(count)

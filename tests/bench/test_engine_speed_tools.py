@@ -61,10 +61,13 @@ def test_collapsed_stacks_give_own_and_total_time_without_idle_threads() -> None
         'process 1:"python";serve (codegraph/cli.py:1);handler (app/routes.py:5);dump (app/json.py:2) 10',
         'process 2:"python";walk (app/tree.py:3);walk (app/tree.py:3) 5',  # recursion counts once in total
         'process 2:"python";worker (threading.py:1);Condition.wait (threading.py:295) 50',  # idle
+        # a spawned worker under its parent; its command line holds a ';'
+        'process 1:"python";process 3:"python -c import x; x.main()";handler (app/routes.py:5) 7',
     ])
     busy, idle, own, total = parse_collapsed(text)
-    assert (busy, idle) == (45, 50)
+    assert (busy, idle) == (52, 50)
     assert own.most_common(1) == [("query (app/graph.py:9)", 30)]
-    assert total["handler (app/routes.py:5)"] == 40
+    assert total["handler (app/routes.py:5)"] == 47
+    assert own["handler (app/routes.py:5)"] == 7
     assert total["walk (app/tree.py:3)"] == 5
     assert "Condition.wait (threading.py:295)" not in own
