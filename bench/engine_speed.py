@@ -222,11 +222,13 @@ def main(argv: list[str] | None = None) -> None:
     meta["workers"] = args.server_workers or 1
     log(f"engine speed: commit {meta['commit'][:12]}, load average {_load_text(meta['load_average_start'])}, "
         f"{meta['cpus']} CPUs, Neo4j {settings.bolt_uri}")
-    keep = args.profile is not None
     work_dir = Path(tempfile.mkdtemp(prefix="engine-speed-"))
+    results: list[dict[str, Any]] = []
     try:
         results = run_rows(args, settings, work_dir)
     finally:
+        # Server logs and profiles stay when they are wanted: a profile run, or a row that failed.
+        keep = args.profile is not None or not results or any(r["measured"].startswith("failed") for r in results)
         if not keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     meta["load_average_end"] = load_average()
