@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from neo4j import Driver
 from rich.console import Console
 
 from codegraph.db import open_driver
+from codegraph.demo_loads import (
+    GraphSize,
+    PlanRunner,
+    Step,
+    StepOutcome,
+    StepTiming,
+    dataset_steps,
+    timings_table,
+)
 from codegraph.settings import Settings
 from graph_service.security import Role, new_key
-from loaders.bundled import bundled_datasets
+from loaders.bundled import BundledDataset, bundled_datasets
 from loaders.machinery.runs import RunLedger
 from loaders.registry import all_loaders, load_source
 from ontology.schema import apply_schema
@@ -18,47 +30,81 @@ from ontology.vocabulary import L
 
 SYNTHETIC_ENCOUNTERS = 2000
 SYNTHETIC_SEED = 42
+# Loads in flight at once: most loads alternate between parsing (this process) and writing (the server), so two
+# keep a 2-core machine busy; more only queue on the server.
+DEMO_JOBS = int(os.environ.get("CODEGRAPH_DEMO_JOBS", "2"))
 
 
-def load_synthetic_encounters(driver: Driver, settings: Settings, console: Console) -> None:
-    """A few thousand generated inpatient stays with their coding revisions, unless encounters are loaded."""
+def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list[Step]:
+    """Generate a few thousand inpatient stays (overlapping the code loads: it needs no graph), then ingest
+    them as FHIR and load their coding revisions, once every code system is loaded; nothing if encounters are."""
     records, _, _ = driver.execute_query(f"MATCH (e:{L.Encounter}) RETURN count(e) > 0 AS any",
                                          database_=settings.neo4j_database)
     if records[0]["any"]:
-        console.print("already loaded: encounters")
-        return
+        return []
     from codegraph.synthetic_encounters import generate
 
     out = settings.state_dir / "synthetic"
-    console.print(f"generating {SYNTHETIC_ENCOUNTERS:,} synthetic inpatient encounters into {out} …")
-    generate(out, encounters=SYNTHETIC_ENCOUNTERS, seed=SYNTHETIC_SEED)
     version = f"synthetic-{SYNTHETIC_SEED}"
-    for source, path in (("fhir", out / "fhir"), ("coding", out / "assignments.ndjson")):
-        report = load_source(driver, settings, source, [path], version, log=console.print)
-        console.print(f"  {report.release}: {report.stats.rows:,} rows in {report.seconds:.1f}s")
+
+    def make() -> StepOutcome:
+        generate(out, encounters=SYNTHETIC_ENCOUNTERS, seed=SYNTHETIC_SEED)
+        return StepOutcome(note=f"{SYNTHETIC_ENCOUNTERS:,} stays into {out}")
+
+    def load(source: str, path: Path) -> Callable[[], StepOutcome]:
+        def run() -> StepOutcome:
+            report = load_source(driver, settings, source, [path], version)
+            return StepOutcome(rows=report.stats.rows)
+        return run
+
+    fhir, coding = f"fhir@{version}", f"coding@{version}"
+    return [
+        Step("generate encounters", f"generate {SYNTHETIC_ENCOUNTERS:,} synthetic inpatient encounters", make),
+        Step(fhir, f"FHIR ingest of the {SYNTHETIC_ENCOUNTERS:,} encounters", load("fhir", out / "fhir"),
+             {*after, "generate encounters"}),
+        Step(coding, "their coding assignments (grouped to MS-DRGs)", load("coding", out / "assignments.ndjson"),
+             {fhir}),
+    ]
 
 
-def run_demo(settings: Settings, *, serve_api: bool, console: Console) -> None:
+def load_steps(driver: Driver, settings: Settings) -> list[Step]:
+    """Every bundled release not yet visible, then the synthetic encounters."""
+    ledger = RunLedger(driver, settings.neo4j_database)
+    loaded = {r["id"] for r in ledger.visible_releases()}
+    datasets = [ds for ds in bundled_datasets() if ds.source in all_loaders()]
+
+    def load(ds: BundledDataset) -> StepOutcome:
+        if f"{ds.source}@{ds.version}" in loaded:
+            return StepOutcome(note="already loaded")
+        report = load_source(driver, settings, ds.source, list(ds.paths), ds.version)
+        return StepOutcome(rows=report.stats.rows)
+
+    steps = dataset_steps(datasets, load)
+    return steps + encounter_steps(driver, settings, {s.key for s in steps})
+
+
+def run_demo(settings: Settings, *, serve_api: bool, console: Console, jobs: int = DEMO_JOBS) -> None:
+    t0 = time.perf_counter()
+    timings: list[StepTiming] = []
     if settings.uses_local_neo4j:
         from codegraph.runtime.local_server import LocalNeo4j
 
-        t0 = time.perf_counter()
         status = LocalNeo4j(settings).start()
-        console.print(f"Neo4j {status.version} on {status.bolt_uri} ready in {time.perf_counter() - t0:.1f}s")
+        started = time.perf_counter() - t0
+        timings.append(StepTiming("neo4j start", "Neo4j", 0.0, started, 0, "loaded"))
+        console.print(f"Neo4j {status.version} on {status.bolt_uri} ready in {started:.1f}s")
     with open_driver(settings) as driver:
         apply_schema(driver, settings.neo4j_database)
-        ledger = RunLedger(driver, settings.neo4j_database)
-        loaded = {r["id"] for r in ledger.visible_releases()}
-        for ds in bundled_datasets():
-            if ds.source not in all_loaders():
-                continue
-            if f"{ds.source}@{ds.version}" in loaded:
-                console.print(f"already loaded: {ds.what}")
-                continue
-            console.print(f"loading {ds.what} …")
-            report = load_source(driver, settings, ds.source, list(ds.paths), ds.version, log=console.print)
-            console.print(f"  {report.release}: {report.stats.rows:,} rows in {report.seconds:.1f}s")
-        load_synthetic_encounters(driver, settings, console)
+        offset = time.perf_counter() - t0
+        console.print(f"loading the bundled releases and synthetic encounters, {jobs} at a time "
+                      "(a status line every few seconds)")
+        runner = PlanRunner(load_steps(driver, settings), jobs=jobs, console=console,
+                            size=GraphSize(driver, settings.neo4j_database))
+        for timing in runner.run():
+            timing.started += offset
+            timings.append(timing)
+    ready = time.perf_counter() - t0
+    console.print(timings_table(timings, ready))
     keys = {}
     settings.api_keys_file.parent.mkdir(parents=True, exist_ok=True)
     with settings.api_keys_file.open("a") as fh:

@@ -1,0 +1,95 @@
+"""The demo's load plan: which bundled loads may overlap, and how the runner orders, reports and fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from rich.console import Console
+
+from codegraph.demo_loads import PlanRunner, Step, StepOutcome, dataset_steps
+from loaders.bundled import bundled_datasets
+
+
+def _plan() -> dict[str, set[str]]:
+    steps = dataset_steps(bundled_datasets(), lambda ds: StepOutcome())
+    return {s.key: s.after for s in steps}
+
+
+def test_icd10cm_releases_load_oldest_first_and_every_icd10cm_linker_waits_for_them() -> None:
+    plan = _plan()
+    assert plan["icd10cm@FY2024"] == set()
+    assert plan["icd10cm@FY2025"] == {"icd10cm@FY2024"}
+    assert plan["icd10cm@FY2026"] == {"icd10cm@FY2024", "icd10cm@FY2025"}
+    icd10cm = {"icd10cm@FY2024", "icd10cm@FY2025", "icd10cm@FY2026"}
+    for linker in ("snomed@20250301", "msdrg@FY2026", "mcd@2026-04", "payer_rules@2026"):
+        assert icd10cm <= plan[linker], linker
+
+
+def test_steps_that_link_the_same_icd10cm_codes_never_overlap() -> None:
+    plan = _plan()
+    # mcd → payer rules → msdrg → snomed: each waits for the one before
+    assert "mcd@2026-04" in plan["payer_rules@2026"]
+    assert "payer_rules@2026" in plan["msdrg@FY2026"]
+    assert "msdrg@FY2026" in plan["snomed@20250301"]
+
+
+def test_independent_code_systems_may_load_beside_icd10cm() -> None:
+    plan = _plan()
+    for key in ("icd10pcs@FY2024", "hcpcs@2024Q1", "cpt@2026"):
+        assert not any(k.startswith("icd10cm@") for k in plan[key]), key
+    assert plan["ncci_ptp@2026Q1"] == {"hcpcs@2024Q1", "cpt@2026"}
+
+
+def _runner(steps: list[Step], jobs: int = 2) -> PlanRunner:
+    return PlanRunner(steps, jobs=jobs, console=Console(file=open("/dev/null", "w")), size=None, tick_s=0.05)
+
+
+def test_a_step_starts_only_after_its_dependencies_and_independent_steps_overlap() -> None:
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def work(name: str, seconds: float) -> StepOutcome:
+        with lock:
+            events.append(("start", name))
+        time.sleep(seconds)
+        with lock:
+            events.append(("end", name))
+        return StepOutcome(rows=10)
+
+    steps = [Step("a", "a", lambda: work("a", 0.3)), Step("b", "b", lambda: work("b", 0.1)),
+             Step("c", "c", lambda: work("c", 0.05), {"a"})]
+    timings = _runner(steps).run()
+    assert events.index(("start", "b")) < events.index(("end", "a"))  # a and b overlap
+    assert events.index(("end", "a")) < events.index(("start", "c"))  # c waits for a
+    assert {t.key: (t.rows, t.status) for t in timings} == {"a": (10, "loaded"), "b": (10, "loaded"),
+                                                            "c": (10, "loaded")}
+
+
+def test_a_failed_step_is_raised_and_what_depends_on_it_never_starts() -> None:
+    started: list[str] = []
+
+    def fail() -> StepOutcome:
+        raise RuntimeError("bad file")
+
+    def ok(name: str) -> StepOutcome:
+        started.append(name)
+        return StepOutcome()
+
+    runner = _runner([Step("a", "a", fail), Step("b", "b", lambda: ok("b"), {"a"}), Step("c", "c", lambda: ok("c"))],
+                     jobs=1)
+    with pytest.raises(RuntimeError, match="bad file"):
+        runner.run()
+    assert "b" not in started
+    assert [t.status for t in runner.timings if t.key == "a"] == ["failed"]
+
+
+def test_the_estimate_is_the_remaining_critical_path_scaled_by_the_pace_so_far() -> None:
+    runner = _runner([Step("icd10cm@FY2024", "x", StepOutcome), Step("icd10cm@FY2025", "y", StepOutcome,
+                                                                      {"icd10cm@FY2024"})])
+    # nothing run yet: the reference run's 14 s + 14 s
+    assert runner.estimate_left(0.0, set()) == pytest.approx(28.0)
+    # FY2024 has run 28 s (twice its reference) and is still running: FY2025 is expected to take 28 s more
+    runner._started["icd10cm@FY2024"] = 0.0
+    assert runner.estimate_left(28.0, set()) == pytest.approx(1.0 + 28.0)
