@@ -72,6 +72,8 @@ class CodeTable:
     maps: dict[str, tuple[dict[str, Any], ...]]
     releases: dict[str, tuple[str, ...]]
     successors: dict[str, tuple[dict[str, Any], ...]]
+    # Serialised code records, filled on first ask: a release's records never change.
+    records_json: dict[str, bytes] = field(default_factory=dict, repr=False)
     _descendants: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _ancestors: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict, repr=False)
 

@@ -22,7 +22,7 @@ DateQ = Annotated[date | None, Query(alias="date", description="date of service:
 @router.get("/{system}/{code}", response_model=CodeRecord)
 async def get_code(system: str, code: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
                    on: DateQ = None) -> Response:
-    return json_response(await answer(codes.get_code, graph, system, code, release, on))
+    return Response(await answer(codes.get_code_json, graph, system, code, release, on), media_type="application/json")
 
 
 @router.get("/{system}/{code}/{direction}", response_model=CodePage)

@@ -145,6 +145,21 @@ def get_code(graph: Graph, system_id: str, code: str, release: str | None = None
     )
 
 
+def get_code_json(graph: Graph, system_id: str, code: str, release: str | None = None,
+                  on: date | None = None) -> bytes:
+    """``get_code`` as JSON bytes; from a release table, each record is serialised once per release."""
+    cs = _system(system_id)
+    rel = resolve_release(graph, cs.releases_of, release, on)
+    table = code_table(graph, cs, rel)
+    if table is None:
+        return get_code(graph, system_id, code, release, on).model_dump_json().encode()
+    key = cs.key(code)
+    found = table.records_json.get(key)
+    if found is None:
+        found = table.records_json[key] = _record_from_table(cs, rel, table, code).model_dump_json().encode()
+    return found
+
+
 def _page_query(direction: str) -> str:
     pattern = {
         "children": f"(c)<-[:{R.IS_A} {{release: $release}}]-(d)",
