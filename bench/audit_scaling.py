@@ -43,6 +43,8 @@ from loaders.registry import load_source
 from ontology.schema import apply_schema
 
 SEED = 1
+# Stay numbers start here, clear of the demo's and bench.encounters' stays (numbered from 1) in a shared graph.
+FIRST_STAY = 5_000_001
 CEILING_STAYS = 2000
 MIN_DELTA = 5000.0
 SCAN_REPEAT = 3  # the baseline takes seconds at 100k
@@ -173,7 +175,7 @@ class GrowingGraph:
         out = self.work / f"stays-{self.size + 1}-{size}"
         seconds = {}
         seconds["generate"], _ = timed(lambda: generate(out, encounters=size - self.size, seed=SEED,
-                                                        first_number=self.size + 1))
+                                                        first_number=FIRST_STAY + self.size))
         tag = f"bench-audit-{self.size + 1}-{size}"
         fhir = load_source(self.driver, self.settings, "fhir", [out / "fhir"], tag)
         self.loaded.append(fhir.release)
