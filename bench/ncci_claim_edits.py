@@ -25,13 +25,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from bench.load_ceiling import raw_ceiling
+from bench.loads import ceiling_ptp_rows
 from codegraph.db import open_driver
 from codegraph.settings import get_settings
 from graph_service.app import create_app
 from graph_service.security import Role, new_key
 from loaders.machinery.runs import RunLedger
 from loaders.ncci.common import NcciSetting
-from loaders.ncci.load import ptp_row
 from loaders.ncci.ptp import read_ptp
 from loaders.ncci.synthetic import write_synthetic_mue, write_synthetic_ptp
 from loaders.registry import load_source
@@ -47,7 +47,7 @@ DIAGNOSES = ("I50.9", "E11.9", "E10.9", "I10", "N18.30", "J44.9", "E78.5", "Z79.
 
 def ceiling_rows(path: Path, n: int) -> list[dict[str, Any]]:
     """The first ``n`` PTP rows as flat property maps (what the raw CREATE stores)."""
-    return [{k: v for k, v in ptp_row(e).items() if v is not None} for e in islice(read_ptp(path), n)]
+    return ceiling_ptp_rows(path, n)
 
 
 def claim_lines(path: Path, rng: random.Random) -> list[dict[str, Any]]:

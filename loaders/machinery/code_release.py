@@ -1,15 +1,19 @@
 """Writing a code system's release: code nodes, per-release membership, hierarchy and code-to-code edges.
 
-Every code loader (ICD-10-CM, ICD-10-PCS, HCPCS, CPT, SNOMED CT) goes through these few
-statements, so membership, provenance and versioning work the same for all of them:
+Every code loader (ICD-10-CM, ICD-10-PCS, HCPCS, CPT) goes through these few statements, so membership,
+provenance and versioning work the same for all of them:
 
     (c:Code:<SystemLabel> {key, system, code})-[:IN_RELEASE {title, billable, …}]->(:Release)
     (child)-[:IS_A {release}]->(parent)
     (source)-[:<TYPE> {release, …}]->(target)
 
-A code node is shared by every release that contains it; what changes between releases
-lives on the release-scoped relationships. Node titles are denormalised from the newest
-visible release when a release is promoted (``refresh_code_titles``).
+A code node is shared by every release that contains it, so it is always MERGEd by its unique key; what
+changes between releases lives on the release-scoped relationships. When the release was created by this
+run (``ctx.fresh_release``) none of those can exist yet: they are CREATEd, after duplicates are dropped here
+(MERGE used to drop them). A visible release loaded again from the same files MERGEs, so that stays a no-op.
+Rows travel as lists (``RowLayout``) and the membership is a literal map, so no batch is planned with an Eager.
+Node titles are denormalised from the newest visible release when a release is promoted
+(``refresh_code_titles``).
 """
 
 from __future__ import annotations
@@ -18,90 +22,154 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
 from ontology.vocabulary import L, R, labels_for
 
-
-def code_rows_statement(label: str) -> str:
-    extra = "".join(f" SET c:`{lab}`" for lab in labels_for(label) if lab != L.Code)
-    return f"""
-    MATCH (rel:{L.Release} {{id: $release}})
-    UNWIND $rows AS row
-    MERGE (c:{L.Code} {{key: row.key}})
-      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c.title = row.title,
-                    c.search_terms = row.search_terms
-    WITH c, row, rel{extra}
-    MERGE (c)-[m:{R.IN_RELEASE}]->(rel)
-      ON CREATE SET m = row.membership, m.release = $release, m.load_run = $run
-    """
-
-
-HIERARCHY = f"""
-UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.child}})
-MATCH (p:{L.Code} {{key: row.parent}})
-MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p)
-  ON CREATE SET e.load_run = $run
-"""
-
-
-def edge_statement(rel_type: str) -> str:
-    if rel_type not in R:
-        raise KeyError(rel_type)
-    return f"""
-    UNWIND $rows AS row
-    MATCH (s:{L.Code} {{key: row.source}})
-    MATCH (t:{L.Code} {{key: row.target}})
-    MERGE (s)-[e:`{rel_type}` {{release: $release}}]->(t)
-      ON CREATE SET e += row.props, e.load_run = $run
-    """
-
-
-REFRESH_TITLES = f"""
-MATCH (c:{L.Code} {{system: $system}})
-CALL (c) {{
-  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
-  WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
-  SET c.title = m.title, c.search_terms = m.search_terms
-}} IN TRANSACTIONS OF 10000 ROWS
-"""
+CODE_FIELDS = ("key", "code", "title", "billable", "search_terms")
+STAMPS = {"release": "$release", "load_run": "$run"}  # provenance on every relationship a release writes
+# Code rows and release memberships touch disjoint nodes (the Release takes concurrent relationship inserts):
+# two transactions in flight keep the server busy while the next batch is packed.
+CODE_SESSIONS = 2
+# Hierarchy and note edges share their targets (a parent has many children): one session, no lock waits.
+EDGE_SESSIONS = 1
 
 
 def code_row(
     cs: CodeSystem, code: str, title: str, *, billable: bool | None, search_terms: str = "",
     **membership: Any,
 ) -> dict[str, Any]:
-    """One row for ``write_codes``: the node's key and the release membership's properties."""
+    """One row for ``write_codes``: the node's key and code, and the release membership's properties."""
     normalised = cs.normalise(code)
     props = {k: v for k, v in membership.items() if v is not None}
-    return {
-        "key": cs.key(normalised), "code": normalised, "title": title, "search_terms": search_terms,
-        "membership": {"title": title, "billable": billable, "search_terms": search_terms, **props},
-    }
+    return {"key": cs.key(normalised), "code": normalised, "title": title, "billable": billable,
+            "search_terms": search_terms, **props}
+
+
+def code_rows_statement(label: str, layout: RowLayout, *, fresh: bool) -> str:
+    labels = "".join(f":`{lab}`" for lab in labels_for(label) if lab != L.Code)
+    membership = layout.literal_map([f for f in layout.fields if f not in ("key", "code")], **STAMPS)
+    link = (f"CREATE (c)-[:{R.IN_RELEASE} {membership}]->(rel)" if fresh
+            else f"MERGE (c)-[m:{R.IN_RELEASE}]->(rel) ON CREATE SET m += {membership}")
+    return f"""
+    MATCH (rel:{L.Release} {{id: $release}})
+    {layout.unwind()}
+    MERGE (c:{L.Code} {{key: row.key}})
+      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c.title = row.title,
+                    c.search_terms = row.search_terms
+    SET c{labels}
+    {link}
+    """
+
+
+HIERARCHY_LAYOUT = RowLayout(("child", "parent"))
+
+
+def hierarchy_statement(*, fresh: bool) -> str:
+    link = (f"CREATE (c)-[:{R.IS_A} {{release: $release, load_run: $run}}]->(p)" if fresh
+            else f"MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p) ON CREATE SET e.load_run = $run")
+    return f"""
+    {HIERARCHY_LAYOUT.unwind()}
+    MATCH (c:{L.Code} {{key: row.child}})
+    MATCH (p:{L.Code} {{key: row.parent}})
+    {link}
+    """
+
+
+def edge_statement(rel_type: str, layout: RowLayout, *, fresh: bool) -> str:
+    if rel_type not in R:
+        raise KeyError(rel_type)
+    props = layout.literal_map([f for f in layout.fields if f not in ("source", "target")], **STAMPS)
+    link = (f"CREATE (s)-[:`{rel_type}` {props}]->(t)" if fresh
+            else f"MERGE (s)-[e:`{rel_type}` {{release: $release}}]->(t) ON CREATE SET e += {props}")
+    return f"""
+    {layout.unwind()}
+    MATCH (s:{L.Code} {{key: row.source}})
+    MATCH (t:{L.Code} {{key: row.target}})
+    {link}
+    """
+
+
+# After promotion: node titles and search terms from each code's newest visible release. Only the codes of the
+# promoted release can have a new newest release, and only where its text differs from the node's can the
+# answer change; only those are written (every write also updates the full-text index).
+REFRESH_TITLES = f"""
+MATCH (:{L.Release} {{id: $release}})<-[new:{R.IN_RELEASE}]-(c:{L.Code} {{system: $system}})
+// Equal text: whichever release is the newest, the node already says what it should.
+WHERE c.title IS NULL OR c.title <> new.title OR coalesce(c.search_terms, '') <> coalesce(new.search_terms, '')
+CALL (c) {{
+  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
+  WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
+  WITH m WHERE c.title IS NULL OR c.title <> m.title
+            OR coalesce(c.search_terms, '') <> coalesce(m.search_terms, '')
+  SET c.title = m.title, c.search_terms = m.search_terms
+}} IN TRANSACTIONS OF 10000 ROWS
+"""
+
+
+def _first_of_each(rows: Iterable[Mapping[str, Any]], identity: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """Rows with a repeated identity dropped (the first wins, as a MERGE's ON CREATE did); the drop is counted."""
+    seen: set[tuple[Any, ...]] = set()
+    kept: list[Mapping[str, Any]] = []
+    for row in rows:
+        ident = tuple(row[f] for f in identity)
+        if ident not in seen:
+            seen.add(ident)
+            kept.append(row)
+    return kept
+
+
+def _layout(fixed: tuple[str, ...], rows: list[Mapping[str, Any]]) -> RowLayout:
+    extra = sorted({k for row in rows for k in row} - set(fixed))
+    return RowLayout(fixed + tuple(property_name(k) for k in extra))
 
 
 def write_codes(ctx: LoadContext, cs: CodeSystem, rows: Iterable[Mapping[str, Any]], *, label: str | None = None,
                 name: str = "codes") -> int:
-    return ctx.writer.write(
-        f"{cs.id} {name}", code_rows_statement(label or cs.label), rows, params={"system": cs.id},
+    """Rows from ``code_row``; returns how many were given (a repeated code is written once)."""
+    given = list(rows)
+    unique = _first_of_each(given, ("key",))
+    _count_repeats(ctx, name, len(given) - len(unique))
+    layout = _layout(CODE_FIELDS, unique)
+    ctx.writer.write(
+        f"{cs.id} {name}", code_rows_statement(label or cs.label, layout, fresh=ctx.fresh_release), unique,
+        params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
         describe_row=lambda r: f"code {r.get('code')!r}",
     )
+    return len(given)
 
 
 def write_hierarchy(ctx: LoadContext, cs: CodeSystem, pairs: Iterable[tuple[str, str]]) -> int:
-    rows = ({"child": cs.key(child), "parent": cs.key(parent)} for child, parent in pairs)
-    return ctx.writer.write(f"{cs.id} hierarchy", HIERARCHY, rows)
+    given = [{"child": cs.key(child), "parent": cs.key(parent)} for child, parent in pairs]
+    unique = _first_of_each(given, ("child", "parent"))
+    _count_repeats(ctx, f"{cs.id} hierarchy", len(given) - len(unique))
+    ctx.writer.write(f"{cs.id} hierarchy", hierarchy_statement(fresh=ctx.fresh_release), unique,
+                     layout=HIERARCHY_LAYOUT, sessions=EDGE_SESSIONS,
+                     describe_row=lambda r: f"{r['child']} IS_A {r['parent']}")
+    return len(given)
 
 
 def write_edges(ctx: LoadContext, rel_type: str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Rows: ``{"source": key, "target": key, "props": {...}}``."""
-    return ctx.writer.write(f"{rel_type} edges", edge_statement(rel_type), rows)
+    """Rows: ``{"source": key, "target": key, "props": {...}}``; one edge per (source, target) in a release."""
+    given = [{"source": r["source"], "target": r["target"], **r.get("props", {})} for r in rows]
+    unique = _first_of_each(given, ("source", "target"))
+    _count_repeats(ctx, f"{rel_type} edges", len(given) - len(unique))
+    layout = _layout(("source", "target"), unique)
+    ctx.writer.write(f"{rel_type} edges", edge_statement(rel_type, layout, fresh=ctx.fresh_release), unique,
+                     layout=layout, sessions=EDGE_SESSIONS,
+                     describe_row=lambda r: f"{r['source']} {rel_type} {r['target']}")
+    return len(given)
+
+
+def _count_repeats(ctx: LoadContext, name: str, repeats: int) -> None:
+    if repeats:
+        ctx.counts[f"repeated_rows_dropped {name}"] = repeats
 
 
 def refresh_code_titles(ctx: LoadContext, cs: CodeSystem) -> None:
-    """After promotion: node titles and search terms from each code's newest visible release."""
+    """After promotion: node titles and search terms of the release's codes from each one's newest visible release."""
     with ctx.writer.driver.session(database=ctx.writer.database) as session:
-        session.run(REFRESH_TITLES, system=cs.id).consume()
+        session.run(REFRESH_TITLES, system=cs.id, release=ctx.release.id).consume()
 
 
 def set_release_coverage(ctx: LoadContext, coverage: str) -> None:

@@ -24,6 +24,9 @@ class LoadContext:
     run_id: str
     sources: list[Path]
     counts: dict[str, Any] = field(default_factory=dict)
+    # The release was created by this run (not a visible release loaded again from the same files): nothing
+    # in the graph belongs to it yet, so its memberships and edges can be CREATEd rather than MERGEd.
+    fresh_release: bool = False
 
 
 class Loader(Protocol):
@@ -50,6 +53,7 @@ class LoadReport:
     counts: dict[str, Any]
     seconds: float
     report: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: write, after_staging, promote
 
 
 class ReleaseConflictError(LoadError):
@@ -98,10 +102,12 @@ def run_load(
     )
     ctx = LoadContext(writer=writer, release=release, run_id=run_id, sources=sources)
     try:
-        ledger.stage_release(run_id, release, loader.system_name)
+        ctx.fresh_release = ledger.stage_release(run_id, release, loader.system_name)
         with writer:
             loader.write(ctx)
+        phases = {"write": time.perf_counter() - started}
         report = after_staging(driver, database, ctx) if after_staging else {}
+        phases["after_staging"] = time.perf_counter() - started - phases["write"]
     except BaseException as exc:
         ledger.discard_run(run_id)
         ledger.finish(run_id, "failed", ctx.counts, error=str(exc)[:2000])
@@ -112,15 +118,17 @@ def run_load(
         ledger.finish(run_id, "dry_run", counts)
         status = "dry_run"
     else:
+        promoting = time.perf_counter()
         ledger.promote(release)
         after_promote = getattr(loader, "after_promote", None)
         if after_promote is not None:
             after_promote(ctx)  # denormalised views of the newest visible release (node titles)
+        phases["promote"] = time.perf_counter() - promoting
         ledger.finish(run_id, "completed", counts)
         status = "completed"
     return LoadReport(
         run_id=run_id, release=release.id, status=status, stats=writer.stats, counts=counts,
-        seconds=time.perf_counter() - started, report=report,
+        seconds=time.perf_counter() - started, report=report, phases=phases,
     )
 
 

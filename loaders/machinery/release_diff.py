@@ -18,11 +18,35 @@ from ontology.vocabulary import L, R
 # Classification structure, not codes of the code files: left out of diffs.
 STRUCTURAL_KINDS = ["chapter", "section", "table", "body_system"]
 
-RELEASE_CODES = f"""
-MATCH (r:{L.Release} {{id: $release}})
-OPTIONAL MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(r)
-WHERE NOT coalesce(m.kind, '') IN $structural
-RETURN r.coverage AS coverage, collect([c.code, m.title, m.billable]) AS codes
+RELEASE_COVERAGE = f"""
+MATCH (r:{L.Release}) WHERE r.id IN [$from, $to]
+RETURN r.id AS id, r.coverage AS coverage
+"""
+
+# The diff as set operations on the releases' memberships, done in the graph: each side's codes are walked
+# once and only the differences come back (shipping both releases' 100k codes to compare them here took most
+# of a load's diff step). A code node is shared, so "in both" is one short expansion from the code.
+CHANGED_OR_ADDED = f"""
+MATCH (:{L.Release} {{id: $to}})<-[n:{R.IN_RELEASE}]-(c:{L.Code})
+WHERE NOT coalesce(n.kind, '') IN $structural AND (NOT $billable_only OR n.billable)
+OPTIONAL MATCH (c)-[o:{R.IN_RELEASE}]->(:{L.Release} {{id: $from}})
+WITH c, n, o WHERE o IS NULL OR coalesce(o.kind, '') IN $structural OR ($billable_only AND NOT o.billable)
+   OR trim(coalesce(o.title, '')) <> trim(coalesce(n.title, ''))
+   OR coalesce(o.billable, false) <> coalesce(n.billable, false)
+RETURN c.code AS code,
+       o IS NULL OR coalesce(o.kind, '') IN $structural OR ($billable_only AND NOT o.billable) AS added,
+       o.title AS old_title, n.title AS new_title,
+       coalesce(o.billable, false) AS old_billable, coalesce(n.billable, false) AS new_billable
+"""
+
+DELETED = f"""
+MATCH (:{L.Release} {{id: $from}})<-[o:{R.IN_RELEASE}]-(c:{L.Code})
+WHERE NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
+  AND NOT EXISTS {{
+    MATCH (c)-[n:{R.IN_RELEASE}]->(:{L.Release} {{id: $to}})
+    WHERE NOT coalesce(n.kind, '') IN $structural AND (NOT $billable_only OR n.billable)
+  }}
+RETURN c.code AS code
 """
 
 IMPACT = f"""
@@ -68,31 +92,28 @@ class ReleaseDiff:
                 "billable_changed": len(self.billable_changed), "made_non_billable": len(self.made_non_billable)}
 
 
-def _codes(driver: Driver, database: str, release_id: str) -> tuple[str | None, dict[str, tuple[str, bool]]]:
-    records, _, _ = driver.execute_query(RELEASE_CODES, release=release_id, structural=STRUCTURAL_KINDS,
-                                         database_=database,
-                                         routing_=RoutingControl.READ)
-    row = records[0] if records else None
-    if row is None:
-        raise KeyError(f"release {release_id!r} is not in the graph")
-    return row["coverage"], {code: (title, bool(billable)) for code, title, billable in row["codes"] if code}
-
-
 def diff_releases(driver: Driver, database: str, system: str, from_id: str, to_id: str) -> ReleaseDiff:
-    from_cov, old = _codes(driver, database, from_id)
-    to_cov, new = _codes(driver, database, to_id)
-    scope = "all codes"
-    if "billable-only" in (from_cov, to_cov):
-        scope = "billable codes"
-        old = {c: v for c, v in old.items() if v[1]}
-        new = {c: v for c, v in new.items() if v[1]}
-    common = old.keys() & new.keys()
+    def read(cypher: str, **params: Any) -> list[Any]:
+        records, _, _ = driver.execute_query(cypher, params, database_=database, routing_=RoutingControl.READ)
+        return records
+
+    coverage = {r["id"]: r["coverage"] for r in read(RELEASE_COVERAGE, **{"from": from_id, "to": to_id})}
+    for release_id in (from_id, to_id):
+        if release_id not in coverage:
+            raise KeyError(f"release {release_id!r} is not in the graph")
+    billable_only = "billable-only" in coverage.values()
+    params = {"from": from_id, "to": to_id, "structural": STRUCTURAL_KINDS, "billable_only": billable_only}
+    changed = read(CHANGED_OR_ADDED, **params)
+    common = [r for r in changed if not r["added"]]
     return ReleaseDiff(
-        system=system, from_release=from_id, to_release=to_id, scope=scope,
-        added=sorted(new.keys() - old.keys()), deleted=sorted(old.keys() - new.keys()),
-        title_revised=sorted(c for c in common if (old[c][0] or "").strip() != (new[c][0] or "").strip()),
-        billable_changed=sorted(c for c in common if old[c][1] != new[c][1]),
-        made_non_billable=sorted(c for c in common if old[c][1] and not new[c][1]),
+        system=system, from_release=from_id, to_release=to_id,
+        scope="billable codes" if billable_only else "all codes",
+        added=sorted(r["code"] for r in changed if r["added"]),
+        deleted=sorted(r["code"] for r in read(DELETED, **params)),
+        title_revised=sorted(r["code"] for r in common
+                             if (r["old_title"] or "").strip() != (r["new_title"] or "").strip()),
+        billable_changed=sorted(r["code"] for r in common if r["old_billable"] != r["new_billable"]),
+        made_non_billable=sorted(r["code"] for r in common if r["old_billable"] and not r["new_billable"]),
     )
 
 

@@ -132,9 +132,12 @@ class RunLedger:
         )
         return dict(rows[0]) if rows else None
 
-    def stage_release(self, run_id: str, spec: ReleaseSpec, system_name: str) -> None:
-        """Create the release as staging (or keep a visible one as it is) and link it to this run."""
-        self._write(
+    def stage_release(self, run_id: str, spec: ReleaseSpec, system_name: str) -> bool:
+        """Create the release as staging (or keep a visible one as it is) and link it to this run.
+
+        Returns whether this run created the release: everything the release says is then new, so loaders
+        CREATE its memberships and edges instead of MERGEing them (``LoadContext.fresh_release``)."""
+        records = self._write(
             f"""
             MERGE (cs:{L.CodeSystem} {{id: $system}})
               ON CREATE SET cs.name = $system_name, cs.load_run = $run
@@ -148,11 +151,13 @@ class RunLedger:
             MATCH (run:{L.LoadRun} {{id: $run}})
             MERGE (rel)-[p:{R.PRODUCED_BY}]->(run)
               ON CREATE SET p.release = $id, p.load_run = $run
+            RETURN rel.load_run = $run AS fresh
             """,
             id=spec.id, system=spec.system, system_name=system_name, version=spec.version,
             run=run_id, note=spec.note,
             **{"from": spec.effective_from, "to": spec.effective_to},
         )
+        return bool(records and records[0]["fresh"])
 
     def promote(self, spec: ReleaseSpec) -> None:
         self._write(

@@ -8,25 +8,25 @@ quarter, so the release in force on a date of service is found like any other. O
 (column 1, column 2, setting, effective date) of the release: a pair edited over several windows keeps one per
 window. Codes are CPT or HCPCS Level II by shape; a code no code release has loaded yet gets its node here.
 
-The PTP table has millions of rows, so the first load of a release streams: a thread parses ahead while the
-graph writes, each batch first adds the codes it is the first to name, then CREATEs its edges (duplicates are
-dropped in Python). Loading a visible release again (same files) MERGEs instead, so it stays idempotent.
+The PTP table has millions of rows, so the first load of a release streams: the file is parsed while two writer
+sessions write the batches before, each batch first adds the codes it is the first to name, then CREATEs its
+edges (duplicates are dropped in Python). Loading a visible release again (same files) MERGEs instead, so it
+stays idempotent.
 """
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from loaders.errors import LoadError
 from loaders.machinery.pipeline import LoadContext
-from loaders.machinery.runs import VISIBLE, ReleaseSpec
+from loaders.machinery.row_layout import RowLayout
+from loaders.machinery.runs import ReleaseSpec
 from loaders.machinery.writer import batched
 from loaders.ncci.common import NcciSetting
 from loaders.ncci.mue import MueEdit, read_mue
@@ -42,9 +42,9 @@ _QUARTER = re.compile(r"(\d{4})Q([1-4])(?:[-_.]?[0-9A-Za-z]+)?", re.IGNORECASE)
 # NCCI file names carry the version (v321r0: 32 → 2026, .1 → April); MUE names the effective date.
 _PTP_NAME_VERSION = re.compile(r"v(\d{2})(\d)r\d", re.IGNORECASE)
 _MUE_NAME_DATE = re.compile(r"Eff_(\d{2})-01-(\d{4})", re.IGNORECASE)
-PREFETCH_BATCHES = 4
-
-T = TypeVar("T")
+# Edge batches go to two sessions: one is packed and sent while the server writes the other. Batches follow the
+# table's column-1 order, so they share few nodes; a deadlock on a shared column-2 code is retried by the driver.
+PTP_SESSIONS = 2
 
 
 def quarter_window(version: str) -> tuple[date, date]:
@@ -96,41 +96,6 @@ def _is_mue_table(path: Path) -> bool:
     return path.suffix.lower() == ".csv" and "mue" in path.name.lower()
 
 
-def prefetched(items: Iterable[T], depth: int = PREFETCH_BATCHES) -> Iterator[T]:
-    """Iterate ``items`` on a worker thread, ``depth`` ahead: parsing overlaps the graph's work on a batch.
-
-    An exception raised while producing is re-raised here, in the consumer, in order.
-    """
-    done = object()
-    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                box.put(item)
-            box.put(done)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            box.put(exc)
-
-    worker = threading.Thread(target=produce, name="ncci-parse", daemon=True)
-    worker.start()
-    try:
-        while (item := box.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
-
-
 # ---- shared: the release window and the code nodes ------------------------------------------------------
 def _code_statement(cs: CodeSystem) -> str:
     # Only a node this run creates gets a label here; a node a code release wrote is left as it is.
@@ -172,15 +137,6 @@ def _set_window(ctx: LoadContext) -> tuple[date, date]:
     return start, end
 
 
-def _release_was_visible(ctx: LoadContext) -> bool:
-    """True when this release was promoted by an earlier load (the same files, or run_load would refuse)."""
-    records, _, _ = ctx.writer.driver.execute_query(
-        f"MATCH (r:{L.Release} {{id: $id}}) RETURN r.status AS status", id=ctx.release.id,
-        database_=ctx.writer.database,
-    )
-    return bool(records) and records[0]["status"] == VISIBLE
-
-
 def _warn_on_file_names(ctx: LoadContext, files: list[Path]) -> None:
     start, _ = quarter_window(ctx.release.version)
     named = {f.name: q for f in files if (q := _name_quarter(f)) is not None}
@@ -191,13 +147,16 @@ def _warn_on_file_names(ctx: LoadContext, files: list[Path]) -> None:
 
 
 # ---- PTP ------------------------------------------------------------------------------------------------
-_EDGE_PROPS = """setting: row.setting, effective: row.effective, deletion: row.deletion,
+# Rows travel as lists; dates as ISO text, parsed by the server (the driver's date packing is pure Python).
+PTP_LAYOUT = RowLayout(("column1", "column2", "setting", "effective", "deletion", "modifier_indicator",
+                        "rationale", "prior_1996"))
+_EDGE_PROPS = """setting: row.setting, effective: date(row.effective), deletion: date(row.deletion),
       modifier_indicator: row.modifier_indicator, rationale: row.rationale, prior_1996: row.prior_1996"""
 
 # A batch is grouped by column-1 code inside the statement (the tables are sorted by it): one index seek per
 # column-1 code of the batch instead of one per edge.
 CREATE_PTP = f"""
-UNWIND $rows AS row
+{PTP_LAYOUT.unwind()}
 WITH row.column1 AS column1, collect(row) AS edges
 MATCH (a:{L.Code} {{key: column1}})
 UNWIND edges AS row
@@ -206,19 +165,21 @@ CREATE (a)-[:{R.BUNDLES} {{{_EDGE_PROPS}, release: $release, load_run: $run}}]->
 """
 
 MERGE_PTP = f"""
-UNWIND $rows AS row
+{PTP_LAYOUT.unwind()}
 MATCH (a:{L.Code} {{key: row.column1}})
 MATCH (b:{L.Code} {{key: row.column2}})
-MERGE (a)-[e:{R.BUNDLES} {{setting: row.setting, effective: row.effective, release: $release}}]->(b)
-  ON CREATE SET e += {{deletion: row.deletion, modifier_indicator: row.modifier_indicator,
+MERGE (a)-[e:{R.BUNDLES} {{setting: row.setting, effective: date(row.effective), release: $release}}]->(b)
+  ON CREATE SET e += {{deletion: date(row.deletion), modifier_indicator: row.modifier_indicator,
                       rationale: row.rationale, prior_1996: row.prior_1996}}, e.load_run = $run
 """
 
 
 def ptp_row(edit: PtpEdit) -> dict[str, Any]:
+    """The edge's fields (``PTP_LAYOUT``) and, for a located error only, where the row is in its file."""
     return {
         "column1": procedure_key(edit.column1), "column2": procedure_key(edit.column2),
-        "setting": edit.setting.value, "effective": edit.effective, "deletion": edit.deletion,
+        "setting": edit.setting.value, "effective": edit.effective.isoformat(),
+        "deletion": edit.deletion.isoformat() if edit.deletion else None,
         "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale,
         "prior_1996": edit.prior_1996, "where": f"{Path(edit.file).name}:{edit.line}",
     }
@@ -236,7 +197,7 @@ class NcciPtpLoader:
                                 "hospital); the setting comes from the name")
         _set_window(ctx)
         _warn_on_file_names(ctx, files)
-        statement = MERGE_PTP if _release_was_visible(ctx) else CREATE_PTP
+        statement = CREATE_PTP if ctx.fresh_release else MERGE_PTP
         codes = _Codes(ctx)
         per_setting: Counter[str] = Counter()
         per_indicator: Counter[int] = Counter()
@@ -258,16 +219,14 @@ class NcciPtpLoader:
                     yield ptp_row(edit)
 
         def with_codes() -> Iterator[dict[str, Any]]:
-            # Parsed ahead on a thread; each batch's new codes get their nodes before its rows reach the writer.
-            for batch in prefetched(batched(rows(), ctx.writer.batch_size)):
+            # Parsed while the writer's sessions write; each batch's new codes get their nodes before its rows
+            # reach the writer.
+            for batch in batched(rows(), ctx.writer.batch_size):
                 codes.ensure(key for row in batch for key in (row["column1"], row["column2"]))
                 yield from batch
 
-        edges = with_codes()
-        try:
-            ctx.writer.write("ptp edges", statement, edges, describe_row=lambda r: f"the edit at {r['where']}")
-        finally:
-            edges.close()  # on failure, stops the parsing thread now rather than when the traceback is dropped
+        ctx.writer.write("ptp edges", statement, with_codes(), layout=PTP_LAYOUT, sessions=PTP_SESSIONS,
+                         describe_row=lambda r: f"the edit at {r['where']}")
         counts = ctx.counts
         counts["edits"] = sum(per_setting.values())
         counts.update({f"edits_{setting}": n for setting, n in sorted(per_setting.items())})

@@ -1,0 +1,32 @@
+"""Note ranges resolved by bisection give exactly the codes a scan of every code would (the scan was slow)."""
+
+from __future__ import annotations
+
+from loaders.icd10cm.codes import in_range
+from loaders.icd10cm.load import NoteResolver
+from loaders.icd10cm.note_refs import NoteReference
+
+CODES = {
+    "A04", "A04.0", "A04.1", "A04.3", "A04.31", "A04.39", "A04.4", "A04.5", "A04.8",
+    "O99", "O99.8", "O99.89", "O9A", "O9A.2", "O9A.21", "O9A.211", "P00", "P00.0",
+    "C49", "C4A", "C4A.0", "C50", "S02.0XXA", "S02.0XXB", "S02.101A",
+}
+SECTIONS = {"O00-O9A", "A00-A09"}
+
+
+def scanned(resolver: NoteResolver, first: str, last: str) -> set[str]:
+    return {c for c in resolver.codes if len(c) == len(first) and in_range(c, first, last)}
+
+
+def test_ranges_give_what_a_full_scan_gives() -> None:
+    resolver = NoteResolver(CODES | SECTIONS, SECTIONS)
+    for first, last in [("A04.0", "A04.4"), ("A04", "A04"), ("O99", "P00"), ("C49", "C50"), ("O9A.2", "O9A.2"),
+                        ("A04.3", "A04.39"), ("S02.0XXA", "S02.101A"), ("A05", "A09"), ("B00", "A00")]:
+        found = {code for code, scope in resolver.targets(NoteReference("range", first, last))}
+        assert found == scanned(resolver, first, last), (first, last)
+
+
+def test_a_range_that_is_a_section_names_the_section() -> None:
+    resolver = NoteResolver(CODES | SECTIONS, SECTIONS)
+    assert resolver.targets(NoteReference("range", "O00", "O9A")) == [("O00-O9A", "descendants")]
+    assert {c for c, _ in resolver.targets(NoteReference("range", "C49", "C50"))} == {"C49", "C4A", "C50"}
