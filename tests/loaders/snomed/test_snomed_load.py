@@ -251,7 +251,7 @@ def test_a_truncated_map_file_names_its_line_and_leaves_the_graph_as_it_was(
     assert (nodes - 1, rels) == before
 
 
-def test_a_map_row_for_a_concept_not_in_the_release_is_refused_before_writing(
+def test_a_map_row_for_a_concept_not_in_the_release_is_refused_and_the_graph_left_as_it_was(
     clean_graph: Driver, settings: Settings, tmp_path: Path
 ) -> None:
     package = _copy_snapshot(tmp_path)
@@ -285,3 +285,29 @@ def test_rerunning_the_same_load_gives_the_same_graph(loaded: Driver, settings: 
     assert (nodes - 1, rels - 1) == before  # the second LoadRun and its PRODUCED_BY link
     assert (report.counts["concepts"], report.counts["map_rows"]) == (46, 45)
     assert report.stats.nodes_created == report.stats.relationships_created == 0
+
+
+def test_a_later_release_adds_its_own_memberships_and_map_links_and_retitles_the_shared_nodes(
+    loaded: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    package = _copy_snapshot(tmp_path, "20250901")
+    descriptions = next(package.rglob("sct2_Description_Snapshot-en_*.txt"))
+    descriptions.write_bytes(descriptions.read_bytes().replace(b"\tHeart failure\t", b"\tCardiac failure\t"))
+    nodes_before, _ = graph_counts(loaded, settings.neo4j_database)
+    report = load_source(loaded, settings, "snomed", [package], "20250901")
+    assert report.counts["release_new"] is True
+    later = "snomed@20250901"
+    [graph] = _read(loaded, settings, f"""
+        RETURN COUNT {{ (:{L.SnomedConcept})-[:{R.IN_RELEASE} {{release: $later}}]->() }} AS memberships,
+               COUNT {{ (:{L.SnomedConcept})-[:{R.IN_RELEASE} {{release: $earlier}}]->() }} AS earlier_memberships,
+               COUNT {{ ()-[:{R.IS_A} {{release: $later}}]->() }} AS is_a,
+               COUNT {{ ()-[:{R.HAS_MAP_RULE} {{release: $later}}]->() }} AS map_links,
+               COUNT {{ ()-[:{R.MAPS_TO} {{release: $later}}]->() }} AS targets""", later=later, earlier=RELEASE)
+    assert graph == {"memberships": 46, "earlier_memberships": 46, "is_a": 45, "map_links": 45, "targets": 41}
+    nodes_after, _ = graph_counts(loaded, settings.neo4j_database)
+    assert nodes_after - nodes_before == 2  # the new Release and its LoadRun: concepts and map rules are shared
+    titles = _read(loaded, settings, f"""
+        MATCH (c:{L.Code} {{key: 'snomed|84114007'}})-[m:{R.IN_RELEASE}]->(r)
+        RETURN c.title AS node, r.id AS release, m.title AS title ORDER BY release""")
+    assert titles == [{"node": "Cardiac failure", "release": RELEASE, "title": "Heart failure"},
+                      {"node": "Cardiac failure", "release": later, "title": "Cardiac failure"}]
