@@ -50,19 +50,27 @@ VALIDATED_NOTES = (R.EXCLUDES1, R.CODE_FIRST, R.USE_ADDITIONAL)
 
 def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
     """``NOTE_MATCHES`` answered from the release table: each note on an ancestor-or-self of a present code,
-    with the other present codes that meet it."""
+    with the other present codes that meet it (the target itself, or for a ``descendants`` note any code
+    under the target)."""
     present = dict.fromkeys(keys)
-    lineage = {k: table.ancestor_keys(k) for k in present}
+    under: dict[str, set[str]] = defaultdict(set)  # target → present codes at or below it
+    for b in present:
+        under[b].add(b)
+        for ancestor in table.ancestor_keys(b):
+            under[ancestor].add(b)
     rows = []
     for a in present:
         for src in (a, *(k for k, _ in table.ancestors_by_depth(a))):
             for note in table.notes.get(src, ()):
                 if note.kind not in VALIDATED_NOTES:
                     continue
-                met = sorted({table.code_of(b) for b in present if b != a and (
-                    b == note.target or (note.scope == "descendants" and note.target in lineage[b]))})
+                if note.scope == "descendants":
+                    meeting = under.get(note.target, ())
+                else:
+                    meeting = (note.target,) if note.target in present else ()
                 rows.append({"code": table.code_of(a), "kind": note.kind, "noted_on": table.code_of(src),
-                             "note": note.note, "target": note.target_code, "present": met})
+                             "note": note.note, "target": note.target_code,
+                             "present": sorted(table.code_of(b) for b in meeting if b != a)})
     return rows
 
 
