@@ -34,14 +34,14 @@ from loaders.snomed.concurrent_write import write_concurrently
 from loaders.snomed.prefetch import prefetched
 from loaders.snomed.release import ReleaseType, Rf2Kind, Rf2Release, find_release_files, parse_rf2_name
 from loaders.snomed.rf2 import (
-    ConceptTerms,
     SnomedMapRow,
-    concept_terms,
+    packed_concept_terms,
     read_concepts,
     read_descriptions,
     read_extended_map,
     read_is_a,
     read_language_members,
+    unpack_terms,
 )
 from ontology.code_systems import system
 from ontology.vocabulary import L, R, labels_for
@@ -186,13 +186,13 @@ class SnomedLoader:
         fresh = bool(window["fresh"])
         counts["release_new"] = fresh
 
-        terms = concept_terms(read_descriptions(files.descriptions), read_language_members(files.language))
+        terms = packed_concept_terms(read_descriptions(files.descriptions),
+                                     read_language_members(files.language))
         concepts = _ConceptStream(files, terms)
         counts["concepts"] = write_concurrently(
             ctx, f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
             sessions=CONCEPT_SESSIONS, batch_size=BATCH_SIZE, params={"system": SNOMED.id},
             describe_row=lambda r: f"{files.concepts.name}: concept {r[1]!r}")
-        del terms  # the concept rows carry them now
         counts["active_concepts"] = concepts.active
         counts["inactive_concepts"] = counts["concepts"] - concepts.active
         counts["concepts_without_preferred_term"] = concepts.without_preferred_term
@@ -263,17 +263,16 @@ def _run_returning(ctx: LoadContext, cypher: str, params: dict[str, Any]) -> lis
 class _ConceptStream:
     """Concept rows (lists in ``CONCEPT_ROW`` order) with their counts and the release's concept ids."""
 
-    def __init__(self, files: Rf2Release, terms: dict[str, ConceptTerms]) -> None:
+    def __init__(self, files: Rf2Release, terms: dict[int, str]) -> None:
         self.files, self.terms = files, terms
-        self.ids: set[str] = set()
+        self.ids: set[int] = set()  # ints: a third of the memory of the id strings
         self.active = self.without_preferred_term = 0
 
     def rows(self) -> Iterator[list[Any]]:
         for concept in read_concepts(self.files.concepts):
-            self.ids.add(concept.id)
-            named = self.terms.get(concept.id)
-            fsn = named.fsn if named else None
-            preferred = named.preferred_term if named else None
+            number = int(concept.id)
+            self.ids.add(number)
+            fsn, preferred = unpack_terms(self.terms.pop(number, ""))  # freed as it is written
             self.active += concept.active
             self.without_preferred_term += not preferred
             yield [SNOMED.key(concept.id), concept.id, preferred or fsn or concept.id, fsn or "", concept.active,
@@ -284,7 +283,7 @@ class _IsAStream:
     """IS-A rows ``[child key, parent key]`` for active links, each end checked to be a concept of the release;
     a pair named by several active ids is merged once by the statement."""
 
-    def __init__(self, files: Rf2Release, concept_ids: set[str]) -> None:
+    def __init__(self, files: Rf2Release, concept_ids: set[int]) -> None:
         assert files.relationships is not None
         self.path, self.concepts_name, self.concept_ids = files.relationships, files.concepts.name, concept_ids
         self.inactive_pairs: set[tuple[str, str]] = set()
@@ -292,7 +291,7 @@ class _IsAStream:
     def rows(self) -> Iterator[list[str]]:
         for link in read_is_a(self.path):
             for end in (link.child_id, link.parent_id):
-                if end not in self.concept_ids:
+                if int(end) not in self.concept_ids:
                     raise LoadError(f"{self.path}: relationship {link.relationship_id} (IS-A {link.child_id} → "
                                     f"{link.parent_id}) names concept {end}, which is not in {self.concepts_name}")
             if link.active:
@@ -304,19 +303,20 @@ class _IsAStream:
 class _MapStream:
     """Map rows (lists in ``MAP_ROW`` order), each mapped concept checked to be a concept of the release."""
 
-    def __init__(self, path: Path, concept_ids: set[str], concepts_name: str) -> None:
+    def __init__(self, path: Path, concept_ids: set[int], concepts_name: str) -> None:
         self.path, self.concept_ids, self.concepts_name = path, concept_ids, concepts_name
         self.active = self.targets = 0
-        self.concepts: set[str] = set()
+        self.concepts: set[int] = set()
 
     def rows(self) -> Iterator[list[Any]]:
         for row in read_extended_map(self.path):
-            if row.concept_id not in self.concept_ids:
+            concept = int(row.concept_id)
+            if concept not in self.concept_ids:
                 raise LoadError(f"{self.path}: map row {row.id} maps concept {row.concept_id}, "
                                 f"which is not in {self.concepts_name}")
             self.active += row.active
             self.targets += row.target is not None
-            self.concepts.add(row.concept_id)
+            self.concepts.add(concept)
             target = ICD10CM.normalise(row.target) if row.target else None
             yield [SNOMED.key(row.concept_id), map_rule_id(row), row.id, row.group, row.priority, row.rule,
                    row.advice, row.correlation_id, row.category_id, row.active, row.effective_time.isoformat(),

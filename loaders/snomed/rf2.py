@@ -400,30 +400,43 @@ def concept_terms(
 ) -> dict[str, ConceptTerms]:
     """Per concept, its FSN and preferred synonym in ``refset_id`` (US English): active descriptions whose
     active member of that refset says preferred. Raises ValueError if a concept has two of either."""
+    terms = packed_concept_terms(descriptions, language_members, refset_id)
+    return {str(cid): ConceptTerms(str(cid), *unpack_terms(packed)) for cid, packed in sorted(terms.items())}
+
+
+def unpack_terms(packed: str) -> tuple[str | None, str | None]:
+    """(FSN, preferred term) of a ``packed_concept_terms`` value; None for a missing one."""
+    fsn, _, preferred = packed.partition("\t")
+    return fsn or None, preferred or None
+
+
+def packed_concept_terms(
+    descriptions: Iterable[SnomedDescription],
+    language_members: Iterable[SnomedLanguageMember],
+    refset_id: str = US_ENGLISH_REFSET,
+) -> dict[int, str]:
+    """``concept_terms`` in the least memory a full release allows (what a load keeps while it streams):
+    keyed by the concept id as an int, the value ``"<FSN>\t<preferred term>"`` (RF2 terms hold no tabs)."""
     preferred = {
-        m.description_id
+        int(m.description_id)
         for m in language_members
         if m.active and m.refset_id == refset_id and m.acceptability_id == PREFERRED
     }
-    terms: dict[str, ConceptTerms] = {}
+    terms: dict[int, str] = {}
     for description in descriptions:
-        if not description.active or description.id not in preferred:
+        if not description.active or description.type_id not in (FSN_TYPE, SYNONYM_TYPE):
             continue
-        if description.type_id not in (FSN_TYPE, SYNONYM_TYPE):
+        if int(description.id) not in preferred:
             continue
-        named = terms.get(description.concept_id)
-        if named is None:
-            named = terms[description.concept_id] = ConceptTerms(description.concept_id, None, None)
+        concept = int(description.concept_id)
+        fsn, _, synonym = terms.get(concept, "\t").partition("\t")
         is_fsn = description.type_id == FSN_TYPE
-        chosen = named.fsn if is_fsn else named.preferred_term
-        if chosen is not None and chosen != description.term:
+        chosen = fsn if is_fsn else synonym
+        if chosen and chosen != description.term:
             what = "FSN" if is_fsn else "preferred term"
             raise ValueError(
                 f"concept {description.concept_id} has two {what}s in refset {refset_id}: "
                 f"{chosen!r} and {description.term!r}"
             )
-        if is_fsn:
-            named.fsn = description.term
-        else:
-            named.preferred_term = description.term
+        terms[concept] = f"{description.term}\t{synonym}" if is_fsn else f"{fsn}\t{description.term}"
     return terms
