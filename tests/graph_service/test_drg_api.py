@@ -367,3 +367,21 @@ def test_recorded_assignments_group_with_fhir_values(driver: Driver, settings: S
         graph, settings, principal="I21.4", secondary=[], procedures=[], age=70, sex="male",
         discharge_status="01", discharge_date=date(2027, 2, 1), payer=None)
     assert none is None and "FY2027" in why["drg"]
+
+
+def test_release_tables_in_memory_explain_exactly_as_the_graph_query(driver: Driver, settings: Settings) -> None:
+    """The service explains from the MS-DRG tables it holds in memory; the one-query graph path is the
+    reference. Every claim family — CC/MCC, PDX exclusions, alive-only, DRG-specific — explains the same."""
+    from graph_service.models.drg import DrgClaimIn, WhatIfIn
+    from graph_service.reference.store import ReferenceStore
+
+    in_memory = Graph(driver, settings.neo4j_database, ReferenceStore(driver, settings.neo4j_database))
+    from_graph = Graph(driver, settings.neo4j_database, ReferenceStore(driver, settings.neo4j_database, tables=False))
+    for c in CLAIMS:
+        body = DrgClaimIn(**c.body)
+        assert drg_service.group_claim(in_memory, settings, body) == drg_service.group_claim(from_graph, settings, body)
+        sdx = [d["code"] for d in c.body.get("secondary_dx", [])]
+        alternatives = [{"label": "drop the first", "remove_secondary": sdx[:1]}] if sdx else []
+        what_if = WhatIfIn(claim=body, alternatives=alternatives)
+        assert drg_service.what_if(in_memory, settings, what_if) == drg_service.what_if(from_graph, settings, what_if)
+    assert in_memory.reference.status()["held"] == ["('msdrg', 'msdrg@FY2026')"]
