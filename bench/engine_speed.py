@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,7 +71,13 @@ def run_from_export(ref: str, argv: list[str], json_path: Path, markdown_path: P
                                                          if markdown_path else [])
         log(f"serving from a clean export of {ref} = {commit[:12]} in {src}")
         env = {**os.environ, "PYTHONPATH": str(src), EXPORTED_COMMIT: commit}
-        return subprocess.run([sys.executable, "-m", "bench.engine_speed", *rest], cwd=src, env=env).returncode
+        child = subprocess.Popen([sys.executable, "-m", "bench.engine_speed", *rest], cwd=src, env=env)
+        try:
+            return child.wait()
+        finally:
+            if child.poll() is None:  # stopped from outside: the run stops its servers on SIGTERM
+                child.terminate()
+                child.wait(timeout=60)
     finally:
         shutil.rmtree(src, ignore_errors=True)
 
@@ -158,18 +165,23 @@ def _run_http_rows(args: argparse.Namespace, ctx: BenchContext, names: list[str]
                    record: Callable[[str, Callable[[], list[Row]]], None]) -> None:
     workers = args.server_workers
     key, line = new_key(Role.engine)
-    port = free_port()
     bolt_port = urlparse(ctx.settings.bolt_uri).port
     neo4j_pid = pid_listening_on(bolt_port) if bolt_port else None
-    log(f"server: codegraph serve on 127.0.0.1:{port}, "
+    log("server: codegraph serve on 127.0.0.1, a fresh one per row, "
         + (f"--workers {workers}" if workers else "one process (serve has no --workers)")
         + f"; Neo4j pid {neo4j_pid or 'not on this machine (its CPU is not measured)'}")
-    with served("codegraph", real_command(port, workers), port, ctx.work_dir, workers=workers or 1,
-                ready_path="/readyz", env={"CODEGRAPH_API_KEYS": line}) as server:
-        env = HttpEnv(ctx=ctx, server=server, key=key, neo4j_pid=neo4j_pid, duration_s=args.duration,
-                      warmup_s=2.0 if args.quick else 5.0, profile_row=args.profile, log=log)
-        for name in names:
-            record(name, lambda name=name: [HTTP_ROWS[name](env)])
+
+    def row(name: str) -> list[Row]:
+        # A server per row: each row starts from the same state, and one that dies spoils only its own row.
+        port = free_port()
+        with served("codegraph", real_command(port, workers), port, ctx.work_dir, workers=workers or 1,
+                    ready_path="/readyz", env={"CODEGRAPH_API_KEYS": line}) as server:
+            env = HttpEnv(ctx=ctx, server=server, key=key, neo4j_pid=neo4j_pid, duration_s=args.duration,
+                          warmup_s=2.0 if args.quick else 5.0, profile_row=args.profile, log=log)
+            return [HTTP_ROWS[name](env)]
+
+    for name in names:
+        record(name, lambda name=name: row(name))
 
 
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -208,7 +220,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the context managers, which stop the servers this run started
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.source:
