@@ -7,6 +7,7 @@ readiness path answers 200; it is stopped with SIGTERM to its process group (uvi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -61,15 +62,24 @@ def bare_command(port: int, workers: int | None) -> list[str]:
             "--log-level", "info", "--workers", str(workers or 1)]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float, workers: int) -> None:
+    """Until every worker has answered ready: a worker accepts connections only after its start-up (the
+    real service builds its release tables then), and wrk's kept-alive connections stay on the workers that
+    were accepting when it connected."""
     deadline = time.monotonic() + timeout_s
+    ready: set[int] = set()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
                 if r.status == 200:
-                    return
+                    pid = json.loads(r.read() or b"{}").get("worker_pid")
+                    if pid is None:
+                        return  # a server that does not say which worker answered
+                    ready.add(pid)
+                    if len(ready) >= workers:
+                        return  # each poll is a new connection, which the kernel may hand to another worker
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.3)
@@ -78,13 +88,13 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
 
 @contextmanager
 def served(name: str, command: list[str], port: int, work_dir: Path, *, workers: int, ready_path: str,
-           env: dict[str, str] | None = None, timeout_s: float = 120.0) -> Iterator[Server]:
+           env: dict[str, str] | None = None, timeout_s: float = 600.0) -> Iterator[Server]:
     log = work_dir / f"{name}-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                 env={**os.environ, **(env or {})}, start_new_session=True)
     try:
-        _wait_ready(f"http://{HOST}:{port}{ready_path}", proc, log, timeout_s)
+        _wait_ready(f"http://{HOST}:{port}{ready_path}", proc, log, timeout_s, workers)
         yield Server(name, proc.pid, port, workers, log)
     finally:
         if proc.poll() is None:

@@ -164,7 +164,8 @@ class LocalNeo4j:
         elif pw_file.exists():
             return pw_file.read_text().strip()
         else:
-            password = secrets.token_urlsafe(24)
+            # Never a leading '-': neo4j-admin's set-initial-password would read the password as an option.
+            password = "p" + secrets.token_urlsafe(24)
         if (self.home / "data" / "databases" / "system").exists():
             raise LocalNeo4jError(
                 f"{self.home}/data exists but {pw_file} is missing: the initial password cannot be set "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -19,6 +21,7 @@ class Health(BaseModel):
 
 
 class Ready(Health):
+    worker_pid: int = Field(description="the server process that answered (one per core under `codegraph serve`)")
     reference_tables: dict[str, list[str]] = Field(
         default={}, description="release tables this process holds in memory, and those being built (answered "
         "from the graph meanwhile)")
@@ -38,4 +41,4 @@ def readyz(graph: GraphDep) -> Ready:
         raise Unavailable(f"Neo4j is not reachable: {exc}") from exc
     if missing:
         raise Unavailable("schema not applied (run `codegraph schema apply`)", extra={"missing_schema": missing})
-    return Ready(status="ready", neo4j=info.agent, reference_tables=graph.reference.status())
+    return Ready(status="ready", neo4j=info.agent, worker_pid=os.getpid(), reference_tables=graph.reference.status())
