@@ -20,6 +20,14 @@ ORDER BY r.system, r.effective_from, r.version
 """
 
 
+# What changes when a release is staged, promoted, retracted, reloaded or discarded: polled cheaply, and the
+# catalog itself is re-read only when this changes.
+CATALOG_TOKEN = f"""
+MATCH (r:{L.Release})
+RETURN collect([r.id, r.status, toString(r.visible_since), r.load_run]) AS token
+"""
+
+
 @dataclass(frozen=True)
 class ReleaseCatalog:
     """An immutable snapshot of the visible releases; ``fingerprint(system)`` changes exactly when a

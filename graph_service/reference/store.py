@@ -25,7 +25,7 @@ from neo4j import Driver
 from codegraph.release_events import generation
 from graph_service.blocking import check_may_block
 from graph_service.models.releases import ReleaseInfo
-from graph_service.reference.catalog import LIST_RELEASES, ReleaseCatalog
+from graph_service.reference.catalog import CATALOG_TOKEN, LIST_RELEASES, ReleaseCatalog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +42,7 @@ class ReferenceStore:
         self._catalog: ReleaseCatalog | None = None
         self._catalog_generation = -1
         self._catalog_read_at = 0.0
+        self._catalog_token: list[tuple[Any, ...]] = []
         self._catalog_lock = threading.Lock()
         self._tables: dict[Hashable, tuple[Hashable, Any]] = {}
         self._building: set[Hashable] = set()
@@ -61,10 +62,15 @@ class ReferenceStore:
 
     def refresh(self) -> ReleaseCatalog:
         gen, read_at = generation(), time.monotonic()
-        records, _, _ = self.driver.execute_query(LIST_RELEASES, database_=self.database, routing_="r")
-        catalog = ReleaseCatalog(tuple(ReleaseInfo.from_row(r.data()) for r in records))
+        records, _, _ = self.driver.execute_query(CATALOG_TOKEN, database_=self.database, routing_="r")
+        token = sorted(map(tuple, records[0]["token"]))
+        catalog = self._catalog
+        if catalog is None or token != self._catalog_token:
+            records, _, _ = self.driver.execute_query(LIST_RELEASES, database_=self.database, routing_="r")
+            catalog = ReleaseCatalog(tuple(ReleaseInfo.from_row(r.data()) for r in records))
         with self._catalog_lock:
-            self._catalog, self._catalog_generation, self._catalog_read_at = catalog, gen, read_at
+            self._catalog, self._catalog_token = catalog, token
+            self._catalog_generation, self._catalog_read_at = gen, read_at
         return catalog
 
     def start(self) -> None:

@@ -381,7 +381,8 @@ def test_release_tables_in_memory_explain_exactly_as_the_graph_query(driver: Dri
         body = DrgClaimIn(**c.body)
         assert drg_service.group_claim(in_memory, settings, body) == drg_service.group_claim(from_graph, settings, body)
         sdx = [d["code"] for d in c.body.get("secondary_dx", [])]
-        alternatives = [{"label": "drop the first", "remove_secondary": sdx[:1]}] if sdx else []
+        alternatives = [{"label": "drop the first", "remove_secondary": sdx[:1]}] if sdx else \
+            [{"label": "expired", "discharge_status": 20}]
         what_if = WhatIfIn(claim=body, alternatives=alternatives)
         assert drg_service.what_if(in_memory, settings, what_if) == drg_service.what_if(from_graph, settings, what_if)
     assert in_memory.reference.status()["held"] == ["('msdrg', 'msdrg@FY2026')"]
