@@ -41,6 +41,14 @@ from graph_service.models.claim_edits import (
     ReleasesUsed,
 )
 from graph_service.models.validation import CodeIn, ValidateCodesIn
+from graph_service.reference.ncci_tables import (
+    MueTable,
+    ProcedureCodes,
+    PtpTable,
+    build_mue_table,
+    build_procedure_codes,
+    build_ptp_table,
+)
 from graph_service.services.drg import grouper_sex_code
 from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
@@ -56,6 +64,7 @@ GLOBAL_SURGERY_MODIFIERS = ("24", "25", "57", "58", "78", "79")
 OTHER_MODIFIERS = ("27", "59", "91", "XE", "XS", "XP", "XU")
 NCCI_MODIFIERS = (*OTHER_MODIFIERS, *GLOBAL_SURGERY_MODIFIERS, *ANATOMIC_MODIFIERS)
 PTP_SETTINGS = ("practitioner", "outpatient_hospital")  # CMS publishes no PTP table for DME suppliers
+NCCI_DEPENDS = ("cpt", "hcpcs", "ncci_ptp", "ncci_mue")  # the loads that create procedure code nodes
 
 # Everything a claim needs from the graph, in one round trip: which line codes the graph knows, the PTP
 # edges among each date-of-service group's codes, and the MUE of each code and setting.
@@ -85,6 +94,43 @@ CALL () {{
 }}
 RETURN known, ptp, mues
 """
+
+
+def ncci_tables(graph: Graph, ptp_releases: set[str], mue_releases: set[str]) -> tuple[
+    ProcedureCodes | None, dict[str, PtpTable | None], dict[str, MueTable | None]
+]:
+    """The procedure codes and the NCCI quarters' tables held in memory (None where still being built)."""
+    store = graph.reference
+    catalog = store.catalog()
+    codes = store.table(("procedure_codes",), catalog.fingerprint(*NCCI_DEPENDS),
+                        lambda: build_procedure_codes(graph.driver, graph.database))
+    ptp = {rel: store.table(("ncci_ptp", rel), catalog.fingerprint("ncci_ptp"),
+                            lambda r=rel: build_ptp_table(graph.driver, graph.database, r)) for rel in ptp_releases}
+    mue = {rel: store.table(("ncci_mue", rel), catalog.fingerprint("ncci_mue"),
+                            lambda r=rel: build_mue_table(graph.driver, graph.database, r)) for rel in mue_releases}
+    return codes, ptp, mue
+
+
+def claim_facts(graph: Graph, keys: list[str], groups: list[dict[str, Any]], mue_keys: list[str]) -> dict[str, Any]:
+    """``CLAIM_FACTS`` — the known codes, the PTP edges within each group, the MUEs — from the quarter's tables
+    held in memory, or from the graph in one round trip while they are being built."""
+    codes, ptp, mue = ncci_tables(graph, {g["release"] for g in groups}, {k.split("|", 1)[0] for k in mue_keys})
+    if codes is None or any(t is None for t in (*ptp.values(), *mue.values())):
+        return graph.read_one(CLAIM_FACTS, keys=keys, groups=groups, mue_keys=mue_keys) or \
+            {"known": [], "ptp": [], "mues": []}
+    known = [{"key": k, "known": k in codes.releases, "releases": codes.releases.get(k, [])} for k in keys]
+    edges = []
+    for g in groups:
+        table = ptp[g["release"]]
+        assert table is not None
+        for a in g["keys"]:
+            for b in g["keys"]:
+                for edit in table.edits.get((a, b), ()) if a != b else ():
+                    if edit.covers(g["setting"], g["dos"]):
+                        edges.append({"grp": g["id"], "column1": a, "column2": b, "edit": edit.as_edit()})
+    edges.sort(key=lambda e: e["edit"]["effective"], reverse=True)
+    mues = [found for k in mue_keys if (found := mue[k.split("|", 1)[0]].mues.get(k)) is not None]  # type: ignore[union-attr]
+    return {"known": known, "ptp": edges, "mues": mues}
 
 
 def _release_id(graph: Graph, system_id: str, day: date, notes: list[str]) -> str | None:
@@ -323,9 +369,8 @@ def check_claim(graph: Graph, body: ClaimEditsIn) -> ClaimEditsOut:
     if any(setting == "dme" for _, setting in groups):
         notes.append("PTP edits not checked for dme lines: CMS publishes PTP tables for practitioner and "
                      "outpatient hospital claims only")
-    facts = graph.read_one(CLAIM_FACTS, keys=sorted(set(keys.values())),
-                           groups=_ptp_groups(groups, ptp_releases, keys),
-                           mue_keys=_mue_keys(groups, mue_releases, keys)) or {"known": [], "ptp": [], "mues": []}
+    facts = claim_facts(graph, sorted(set(keys.values())), _ptp_groups(groups, ptp_releases, keys),
+                        _mue_keys(groups, mue_releases, keys))
     known = {rec["key"]: rec for rec in facts["known"]}
     ptp = _ptp_conflicts(facts["ptp"], groups, ptp_releases, keys)
     mue = _mue_violations({rec["key"]: rec for rec in facts["mues"]}, groups, mue_releases)

@@ -284,3 +284,32 @@ def test_mce_reports_a_manifestation_or_invalid_code_without_failing(
     assert edits == {"MANIFESTATION_AS_PDX": ["G01"], "INVALID_CODE": ["ZZZ.99"]}
     codes = {c["code"]: c for c in out["diagnoses"]["validation"][0]["codes"]}
     assert not codes["G01"]["exists"] and not codes["ZZZ.99"]["exists"]
+
+
+def test_the_quarter_held_in_memory_edits_claims_as_the_graph_does(ncci_graph: Driver, settings: Settings) -> None:
+    """The service answers claim edits from the NCCI quarter it holds in memory; the graph query is the
+    reference: same conflicts (with their edit rows), MUE violations and known codes, line by line."""
+    from graph_service.graph import Graph
+    from graph_service.models.claim_edits import ClaimEditsIn
+    from graph_service.reference.store import ReferenceStore
+    from graph_service.services.claim_edits import check_claim
+
+    db = settings.neo4j_database
+    in_memory = Graph(ncci_graph, db, ReferenceStore(ncci_graph, db))
+    from_graph = Graph(ncci_graph, db, ReferenceStore(ncci_graph, db, tables=False))
+    claims = [
+        [line("1", "27447"), line("2", "20610", units=3), line("3", "29881"), line("4", "29877", "59"),
+         line("5", "36415", units=2), line("6", "93306")],
+        [line("1", "27447", "RT"), line("2", "20610", "RT"), line("3", "99999"), line("4", "bad"), line("5", "29880")],
+        [line("1", "29881", setting="outpatient_hospital"), line("2", "29877", "59", setting="outpatient_hospital"),
+         line("3", "27447", dos="2025-06-01"), line("4", "20610", dos="2025-06-01")],
+    ]
+    conflicts = 0
+    for lines in claims:
+        body = ClaimEditsIn.model_validate({"lines": lines})
+        answer = check_claim(in_memory, body)
+        assert answer == check_claim(from_graph, body)
+        conflicts += len(answer.ptp_conflicts) + len(answer.mue_violations)
+    assert conflicts >= 3  # the claims fired edits, not only passed through
+    held = in_memory.reference.status()["held"]
+    assert "('procedure_codes',)" in held and any("ncci_ptp" in k for k in held)
