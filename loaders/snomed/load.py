@@ -20,7 +20,6 @@ checked as rows stream by; a failure discards the run, so the graph is left as i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from neo4j import ManagedTransaction
 from loaders.errors import LoadError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
-from loaders.snomed.concurrent_write import write_concurrently
 from loaders.snomed.prefetch import prefetched
 from loaders.snomed.release import ReleaseType, Rf2Kind, Rf2Release, find_release_files, parse_rf2_name
 from loaders.snomed.rf2 import (
@@ -55,10 +53,10 @@ _ICD10CM_LABELS = "".join(f", t:`{label}`" for label in labels_for(L.ICD10CMCode
 # Rows travel as lists (no per-row key strings to pack). A code node is shared with older releases, so it is
 # merged by key; everything a release says is new when the release is (``fresh``: staged by this run), so it is
 # CREATEd, and MERGEd only when a visible release is loaded again from the same files.
-# Write sessions in flight and rows per transaction, per statement (env overrides are for measuring only).
-CONCEPT_SESSIONS = int(os.environ.get("CODEGRAPH_SNOMED_CONCEPT_SESSIONS", "2"))
-IS_A_SESSIONS = int(os.environ.get("CODEGRAPH_SNOMED_IS_A_SESSIONS", "1"))
-BATCH_SIZE = int(os.environ.get("CODEGRAPH_SNOMED_BATCH", "0")) or None
+# Concept batches create disjoint nodes (the Release they share takes relationship inserts concurrently): two
+# transactions in flight. IS-A and map batches link shared nodes (parents, targets): concurrent batches
+# deadlock on them (seen: retried, correct, slower), so they stay on one session.
+CONCEPT_SESSIONS = 2
 CONCEPT_ROW = ("key", "code", "title", "search_terms", "active", "fsn", "effective_time")
 
 
@@ -189,9 +187,9 @@ class SnomedLoader:
         terms = packed_concept_terms(read_descriptions(files.descriptions),
                                      read_language_members(files.language))
         concepts = _ConceptStream(files, terms)
-        counts["concepts"] = write_concurrently(
-            ctx, f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
-            sessions=CONCEPT_SESSIONS, batch_size=BATCH_SIZE, params={"system": SNOMED.id},
+        counts["concepts"] = ctx.writer.write(
+            f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
+            sessions=CONCEPT_SESSIONS, params={"system": SNOMED.id},
             describe_row=lambda r: f"{files.concepts.name}: concept {r[1]!r}")
         counts["active_concepts"] = concepts.active
         counts["inactive_concepts"] = counts["concepts"] - concepts.active
@@ -199,9 +197,8 @@ class SnomedLoader:
 
         links = _IsAStream(files, concepts.ids)
         before = ctx.writer.stats.relationships_created
-        write_concurrently(ctx, f"{SNOMED.id} IS-A", IS_A_EDGES, prefetched(links.rows()), sessions=IS_A_SESSIONS,
-                           batch_size=BATCH_SIZE,
-                           describe_row=lambda r: f"{files.relationships.name}: IS-A {r[0]} → {r[1]}")
+        ctx.writer.write(f"{SNOMED.id} IS-A", IS_A_EDGES, prefetched(links.rows()),
+                         describe_row=lambda r: f"{files.relationships.name}: IS-A {r[0]} → {r[1]}")
         counts["is_a"] = ctx.writer.stats.relationships_created - before
         counts["is_a_retired_pairs"] = self._retired_pairs(ctx, links.inactive_pairs)
 
