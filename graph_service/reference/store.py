@@ -13,6 +13,7 @@ is promoted, retracted or reloaded, so each process keeps it in memory and answe
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -116,6 +117,9 @@ class ReferenceStore:
         try:
             t0 = time.perf_counter()
             value = build()
+            # Millions of long-lived objects: move them out of the collector's sight, or every full
+            # collection walks them all and stalls the requests in flight for most of a second.
+            gc.freeze()
             with self._tables_lock:
                 self._tables[key] = (version, value)
             log.info("reference table %s built in %.1fs", key, time.perf_counter() - t0)
