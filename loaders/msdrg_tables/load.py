@@ -37,7 +37,6 @@ from typing import Any
 
 from loaders.errors import LoadError, ParseError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
-from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.msdrg_tables.cc_exclusions import (
     AliveOnlyMcc,
@@ -250,15 +249,8 @@ MERGE (col:{L.PDXExclusionCollection} {{key: row.key}})
   ON CREATE SET col.collection = row.collection, col.version = $version, col.size = row.size, col.load_run = $run
 """
 
-# Rows travel as lists (no key strings to pack per row); literal property maps keep batches free of an Eager.
-CODE_LAYOUT = RowLayout(("code_key", "code"))
-DESIGNATION_PROPS = ("code", "level", "version", "alive_only", "description", "collection", "excluded_in_drgs",
-                     "excluded_in_drg_groups")
-DESIGNATION_LAYOUT = RowLayout(("key", "code_key", "collection_key", *DESIGNATION_PROPS))
-MEMBER_LAYOUT = RowLayout(("collection_key", "code_key"))
-
 WRITE_CODES = f"""
-{CODE_LAYOUT.unwind()}
+UNWIND $rows AS row
 MERGE (c:{L.Code} {{key: row.code_key}})
   ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run
 SET c:{L.ICD10CMCode}
@@ -268,10 +260,10 @@ SET c:{L.ICD10CMCode}
 # edges are CREATEd only for designations this run created (MERGE would re-check dense release nodes).
 WRITE_DESIGNATIONS = f"""
 MATCH (rel:{L.Release} {{id: $release}})
-{DESIGNATION_LAYOUT.unwind()}
+UNWIND $rows AS row
 MATCH (c:{L.Code} {{key: row.code_key}})
 MERGE (s:{L.SeverityDesignation} {{key: row.key}})
-  ON CREATE SET s += {DESIGNATION_LAYOUT.literal_map(DESIGNATION_PROPS)}, s.load_run = $run
+  ON CREATE SET s += row.props, s.load_run = $run
 WITH rel, row, c, s WHERE s.load_run = $run
 CREATE (c)-[:{R.HAS_SEVERITY} {{release: $release, load_run: $run}}]->(s)
 CREATE (s)-[:{R.IN_RELEASE} {{release: $release, load_run: $run}}]->(rel)
@@ -281,14 +273,11 @@ CREATE (s)-[:{R.EXCLUDED_WITH} {{release: $release, load_run: $run}}]->(col)
 """
 
 # Members only go to collections this run created (CREATE, not MERGE: a dense collection makes MERGE slow);
-# a collection that already existed came from a completed load of the same version, members included. Table 6K
-# lists each collection's members together: one collection seek per collection of the batch, not one per member.
+# a collection that already existed came from a completed load of the same version, members included.
 WRITE_MEMBERS = f"""
-{MEMBER_LAYOUT.unwind()}
-WITH row.collection_key AS collection_key, collect(row.code_key) AS code_keys
-MATCH (col:{L.PDXExclusionCollection} {{key: collection_key}}) WHERE col.load_run = $run
-UNWIND code_keys AS code_key
-MATCH (c:{L.Code} {{key: code_key}})
+UNWIND $rows AS row
+MATCH (col:{L.PDXExclusionCollection} {{key: row.collection_key}}) WHERE col.load_run = $run
+MATCH (c:{L.Code} {{key: row.code_key}})
 CREATE (c)-[:{R.IN_COLLECTION} {{release: $release, load_run: $run}}]->(col)
 """
 
@@ -319,8 +308,9 @@ def designation_rows(tables: MsdrgTables, version: int) -> list[dict[str, Any]]:
             "excluded_in_drgs": sorted(drgs[d.code]) or None, "excluded_in_drg_groups": sorted(groups[d.code]) or None,
         }
         rows.append({
-            "key": drg_key(version, d.code), "code_key": ICD10CM.key(d.code),
-            "collection_key": drg_key(version, d.collection) if d.collection else None, **props,
+            "key": drg_key(version, d.code), "code_key": ICD10CM.key(d.code), "code": d.code,
+            "props": {k: v for k, v in props.items() if v is not None},
+            "collection_key": drg_key(version, d.collection) if d.collection else None,
         })
     return rows
 
@@ -361,10 +351,10 @@ class MsdrgLoader:
         codes = sorted({d.code for d in tables.designations} | {m.pdx_code for m in tables.members})
         counts["icd10cm_codes"] = writer.write(
             "ICD-10-CM codes", WRITE_CODES, ({"code_key": ICD10CM.key(c), "code": c} for c in codes),
-            params={"system": ICD10CM.id}, layout=CODE_LAYOUT, sessions=2,  # disjoint nodes, no relationships
+            params={"system": ICD10CM.id},
         )
         counts["designations"] = writer.write(
-            "CC/MCC designations", WRITE_DESIGNATIONS, designation_rows(tables, version), layout=DESIGNATION_LAYOUT,
+            "CC/MCC designations", WRITE_DESIGNATIONS, designation_rows(tables, version),
             describe_row=lambda r: f"designation {r['code']}",
         )
         counts["designations_mcc"] = sum(d.level == "MCC" for d in tables.designations)
@@ -381,7 +371,7 @@ class MsdrgLoader:
         counts["pdx_members"] = writer.write(
             "PDX collection members", WRITE_MEMBERS,
             ({"code_key": ICD10CM.key(m.pdx_code), "collection_key": drg_key(version, m.collection),
-              "line": m.line} for m in tables.members), layout=MEMBER_LAYOUT,
+              "line": m.line} for m in tables.members),
             describe_row=lambda r: f"{tables.exclusions.name}:{r['line']} ({r['code_key']})",  # type: ignore[union-attr]
         )
         seconds = time.perf_counter() - started

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,9 @@ def procedure_system(code: str) -> CodeSystem:
     return HCPCS if _HCPCS_SHAPE.fullmatch(code) else CPT
 
 
+@lru_cache(maxsize=65536)
 def procedure_key(code: str) -> str:
+    """Cached: a quarter's millions of rows name a few thousand codes."""
     return procedure_system(code).key(code)
 
 
@@ -181,8 +184,13 @@ def ptp_row(edit: PtpEdit) -> dict[str, Any]:
         "setting": edit.setting.value, "effective": edit.effective.isoformat(),
         "deletion": edit.deletion.isoformat() if edit.deletion else None,
         "modifier_indicator": edit.modifier_indicator, "rationale": edit.rationale,
-        "prior_1996": edit.prior_1996, "where": f"{Path(edit.file).name}:{edit.line}",
+        "prior_1996": edit.prior_1996, "where": (edit.file, edit.line),
     }
+
+
+def _where(row: dict[str, Any]) -> str:
+    file, line = row["where"]
+    return f"{Path(file).name}:{line}"
 
 
 class NcciPtpLoader:
@@ -202,14 +210,14 @@ class NcciPtpLoader:
         per_setting: Counter[str] = Counter()
         per_indicator: Counter[int] = Counter()
         duplicates = 0
-        seen: set[str] = set()
+        seen: set[tuple[str, str, NcciSetting, date]] = set()
 
         def rows() -> Iterator[dict[str, Any]]:
             nonlocal duplicates
             for path in files:
                 for edit in read_ptp(path):
                     # One edge per window: the release's identity of an edit row. A repeat is dropped, counted.
-                    identity = f"{edit.column1}{edit.column2}{edit.setting.value}{edit.effective:%Y%m%d}"
+                    identity = (edit.column1, edit.column2, edit.setting, edit.effective)
                     if identity in seen:
                         duplicates += 1
                         continue
@@ -226,7 +234,7 @@ class NcciPtpLoader:
                 yield from batch
 
         ctx.writer.write("ptp edges", statement, with_codes(), layout=PTP_LAYOUT, sessions=PTP_SESSIONS,
-                         describe_row=lambda r: f"the edit at {r['where']}")
+                         describe_row=lambda r: f"the edit at {_where(r)}")
         counts = ctx.counts
         counts["edits"] = sum(per_setting.values())
         counts.update({f"edits_{setting}": n for setting, n in sorted(per_setting.items())})
