@@ -78,10 +78,13 @@ def code_table(graph: Graph, cs: CodeSystem, rel: ReleaseInfo) -> CodeTable | No
     store = graph.reference
     depends = TABLE_DEPENDS.get(cs.releases_of, (cs.releases_of,))
     catalog = store.catalog()
-    order = {r.id: i for i, r in enumerate(catalog.of())}  # by system, effective date, version
-    return store.table(("codes", rel.id), catalog.fingerprint(*depends),
-                       lambda: build_code_table(graph.driver, graph.database, cs.releases_of, rel.id, rel.load_run,
-                                                lambda r: order.get(r, len(order))))
+
+    def build() -> CodeTable:
+        order = {r.id: i for i, r in enumerate(catalog.of())}  # by system, effective date, version
+        return build_code_table(graph.driver, graph.database, cs.releases_of, rel.id, rel.load_run,
+                                lambda r: order.get(r, len(order)))
+
+    return store.table(("codes", rel.id), catalog.fingerprint(*depends), build)
 
 
 def _ref(cs: CodeSystem, table: CodeTable, key: str) -> CodeRef:
