@@ -142,7 +142,3 @@ class ReferenceStore:
         with self._tables_lock:
             return {"held": sorted(str(k) for k in self._tables),
                     "building": sorted(str(k) for k, _ in self._building)}
-
-    def drop(self) -> None:
-        with self._tables_lock:
-            self._tables.clear()

@@ -124,6 +124,10 @@ def get_code(graph: Graph, system_id: str, code: str, release: str | None = None
     table = code_table(graph, cs, rel)
     if table is not None:
         return _record_from_table(cs, rel, table, code)
+    return _record_from_graph(graph, cs, rel, code)
+
+
+def _record_from_graph(graph: Graph, cs: CodeSystem, rel: ReleaseInfo, code: str) -> CodeRecord:
     row = graph.read_one(CODE_RECORD, key=cs.key(code), release=rel.id)
     if row is None:
         raise NotFound(f"{cs.name} code {cs.normalise(code)!r} is not in release {rel.id}")
@@ -155,7 +159,7 @@ def get_code_json(graph: Graph, system_id: str, code: str, release: str | None =
     rel = resolve_release(graph, cs.releases_of, release, on)
     table = code_table(graph, cs, rel)
     if table is None:
-        return get_code(graph, system_id, code, release, on).model_dump_json().encode()
+        return _record_from_graph(graph, cs, rel, code).model_dump_json().encode()
     key = cs.key(code)
     found = table.records_json.get(key)
     if found is None:
