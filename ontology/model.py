@@ -196,10 +196,38 @@ def _build() -> owlready2.Ontology:
         AssignedCode = node("AssignedCode", comment="One code in a coding assignment with role, sequence, POA.",
                             key="id", required=("id", "role", "load_run"))
 
+        # ---- rules as data and evaluations (issue 12) ----------------------------------------
+        Guideline = node(
+            "Guideline",
+            comment="A section of the ICD-10-CM Official Guidelines (e.g. I.A.12.a) of one fiscal year, with a "
+                    "short statement in our own words.",
+            key="key", required=("key", "section", "title", "fiscal_year", "statement", "load_run"),
+        )
+        RuleCheck = node(
+            "RuleCheck", comment="A check the assignment evaluation runs (one rule family), and what it reads.",
+            key="key", required=("key", "check", "family", "load_run"),
+        )
+        ModifierRule = node(
+            "ModifierRule",
+            comment="What a CPT/HCPCS modifier does to NCCI edits: bypasses indicator 1 or not, its kind.",
+            key="key", required=("key", "modifier", "kind", "load_run"),
+        )
+        ProcedureMap = node(
+            "ProcedureMap",
+            comment="One element→target of a FHIR ConceptMap: a procedure concept to a billing code, with its "
+                    "dependsOn conditions (laterality, approach, device) and the modifiers they call for.",
+            key="key", required=("key", "source_code", "target_code", "equivalence", "load_run"),
+        )
+        Evaluation = node(
+            "Evaluation", comment="The evaluation of a final or amended coding assignment, as the coder saw it.",
+            key="id", required=("id", "overall", "created_at", "load_run"),
+        )
+
         # ---- relationships -------------------------------------------------------------------
         rel("releaseOf", "RELEASE_OF", [Release], [CodeSystem], comment="A release belongs to its code system.")
         rel("producedBy", "PRODUCED_BY", [Release], [LoadRun], comment="The load run that wrote the release.")
-        rel("inRelease", "IN_RELEASE", [Code, MSDRG, SeverityDesignation, PayerPolicy, MUE], [Release],
+        rel("inRelease", "IN_RELEASE", [Code, MSDRG, SeverityDesignation, PayerPolicy, MUE, Guideline, RuleCheck,
+                                           ModifierRule, ProcedureMap], [Release],
             comment="The node is valid in the release; per-release title, billable flag and notes live here.")
         rel("isA", "IS_A", [Code], [Code], comment="Child → parent in the classification of one release.")
         for name, rtype, meaning in (
@@ -249,6 +277,15 @@ def _build() -> owlready2.Ontology:
         supports.inverse_property = supported_by
         supports.comment = ["Inverse of supportedBy (not stored in Neo4j)."]
         rel("groupedTo", "GROUPED_TO", [CodingAssignment], [MSDRG], comment="The DRG the final assignment groups to.")
+        rel("implements", "IMPLEMENTS", [RuleCheck], [Guideline], comment="The check applies the guideline section.")
+        rel("hasProcedureMap", "HAS_PROCEDURE_MAP", [Code], [ProcedureMap],
+            comment="A ConceptMap element of the procedure concept.")
+        rel("procedureMapsTo", "PROCEDURE_MAPS_TO", [ProcedureMap], [Code], comment="The billing code the map targets.")
+        rel("evaluates", "EVALUATES", [Evaluation], [CodingAssignment], comment="The assignment evaluated.")
+        rel("cites", "CITES", [Evaluation],
+            [Guideline, RuleCheck, ModifierRule, MUE, MSDRG, SeverityDesignation, PDXExclusionCollection, PolicyRule,
+             MapRule, ProcedureMap, Code],
+            comment="A rule node a finding of the evaluation names (an NCCI PTP row: its column-2 code, with the row).")
 
         # ---- datatype properties (documentary; the Neo4j keys above are what is enforced) ----
         data("code", [Code], str, "The code as the system writes it (ICD-10-CM dotted).")
