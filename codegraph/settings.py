@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     local_bolt_port: int = Field(default=7697, alias="CODEGRAPH_BOLT_PORT")
     local_heap: str = Field(default="2g", alias="CODEGRAPH_NEO4J_HEAP")
     local_pagecache: str = Field(default="2g", alias="CODEGRAPH_NEO4J_PAGECACHE")
-    local_tx_memory_max: str = Field(default="1g", alias="CODEGRAPH_NEO4J_TX_MEMORY_MAX")
+    local_tx_memory_max: str | None = Field(
+        default=None, alias="CODEGRAPH_NEO4J_TX_MEMORY_MAX",
+        description="memory one transaction may use on the local server (default: a quarter of the heap, so "
+        "a runaway auditor query fails alone instead of exhausting the pool every transaction shares)")
     local_start_timeout_s: float = Field(default=120.0, alias="CODEGRAPH_NEO4J_START_TIMEOUT")
 
     batch_size: int = Field(default=5000, alias="CODEGRAPH_BATCH_SIZE", ge=1, le=100_000)
@@ -54,6 +57,8 @@ class Settings(BaseSettings):
 
     cypher_timeout_s: float = Field(default=10.0, alias="CODEGRAPH_CYPHER_TIMEOUT")
     cypher_row_cap: int = Field(default=1000, alias="CODEGRAPH_CYPHER_ROW_CAP")
+    cypher_slots: int = Field(default=4, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,
+                              description="auditor queries one service process runs at once (503 beyond)")
     drg_base_rates: dict[str, float] = Field(
         default={"default": 7276.76}, alias="CODEGRAPH_DRG_BASE_RATES",
         description="MS-DRG base rate in dollars per payer id (JSON object; 'default' for payers not listed): "

@@ -50,6 +50,23 @@ JVM_FLAGS = (
 )
 
 
+def _bytes(size: str) -> int:
+    """A Neo4j memory size (``768m``, ``2g``, ``512k``, plain bytes) in bytes."""
+    text = size.strip().lower()
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def fraction_of(size: str, fraction: float) -> str:
+    return f"{max(int(_bytes(size) * fraction) >> 20, 64)}m"
+
+
+def quarter_of(size: str) -> str:
+    return fraction_of(size, 0.25)
+
+
 class LocalNeo4jError(RuntimeError):
     """The local server could not be provisioned, started or stopped."""
 
@@ -141,7 +158,10 @@ class LocalNeo4j:
             f"server.memory.heap.initial_size={s.local_heap}",
             f"server.memory.heap.max_size={s.local_heap}",
             f"server.memory.pagecache.size={s.local_pagecache}",
-            f"db.memory.transaction.max={s.local_tx_memory_max}",
+            # Every transaction (an auditor's collect over a cartesian product included) fails alone with a
+            # memory error before it can exhaust the pool all transactions share (70% of the heap).
+            f"db.memory.transaction.max={s.local_tx_memory_max or quarter_of(s.local_heap)}",
+            f"dbms.memory.transaction.total.max={fraction_of(s.local_heap, 0.7)}",
             "db.logs.query.enabled=OFF",
             "server.jvm.additional=" + " ".join(JVM_FLAGS),
         ]

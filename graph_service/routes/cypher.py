@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 def _run(graph: GraphDep, settings: SettingsDep, query: str, params: dict) -> CypherOut:  # type: ignore[type-arg]
     columns, rows, truncated = run_guarded(
         graph.driver, graph.database, query, params,
-        timeout_s=settings.cypher_timeout_s, row_cap=settings.cypher_row_cap,
+        timeout_s=settings.cypher_timeout_s, row_cap=settings.cypher_row_cap, slots=settings.cypher_slots,
     )
     return CypherOut(columns=columns, rows=rows, row_count=len(rows), truncated=truncated,
                      row_cap=settings.cypher_row_cap, timeout_s=settings.cypher_timeout_s)

@@ -5,7 +5,7 @@ TRANSACTIONS and some procedures in one), so a query must pass three gates:
 1. text: one statement, no admin command keywords at the start;
 2. plan: ``EXPLAIN`` must report query type ``r`` and no operator that loads files, calls a
    procedure outside a read-only allowlist, writes, or manages the server;
-3. execution: in a READ transaction with a server-side timeout, streaming at most ``row_cap`` rows.
+3. execution: bounded in time, memory, rows and concurrency (``cypher_bounds``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from neo4j import READ_ACCESS, Driver, Query
-from neo4j.exceptions import ClientError, Neo4jError
+from neo4j.exceptions import ClientError
 from neo4j.graph import Node, Path, Relationship
 
 from graph_service.errors import BadRequest, ServiceError
+from graph_service.services.cypher_bounds import CypherTimeout as CypherTimeout  # re-exported for audits
+from graph_service.services.cypher_bounds import execute_bounded
 
 # Read-only procedures an auditor may call (schema introspection and search).
 ALLOWED_PROCEDURES = frozenset({
@@ -41,10 +43,6 @@ _ADMIN_START = re.compile(
 
 class CypherRefused(ServiceError):
     status, title, type = 400, "Query refused", "/problems/cypher-refused"
-
-
-class CypherTimeout(ServiceError):
-    status, title, type = 408, "Query timed out", "/problems/cypher-timeout"
 
 
 def _strip_comments_and_strings(text: str) -> str:
@@ -124,32 +122,15 @@ def to_json(value: Any) -> Any:
 
 
 def run_guarded(
-    driver: Driver, database: str, cypher: str, params: dict[str, Any], *, timeout_s: float, row_cap: int
+    driver: Driver, database: str, cypher: str, params: dict[str, Any], *, timeout_s: float, row_cap: int,
+    slots: int = 4,
 ) -> tuple[list[str], list[dict[str, Any]], bool]:
-    """Columns, rows (at most ``row_cap``) and whether the cap cut the result."""
+    """Columns, rows (at most ``row_cap``) and whether the cap cut the result; bounded as ``cypher_bounds`` says."""
     check_text(cypher)
     cypher = cypher.rstrip().rstrip(";")  # files end statements with ';' for cypher-shell
-    check_plan(driver, database, cypher, params)
-    try:
-        with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-            tx = session.begin_transaction(timeout=timeout_s, metadata={"app": "codegraph-auditor"})
-            try:
-                result = tx.run(cypher, params)
-                columns = list(result.keys())
-                records = result.fetch(row_cap + 1)
-            finally:
-                tx.close()  # rolls back: nothing an auditor runs is ever committed
-    except ClientError as exc:
-        code = exc.code or ""
-        if "TransactionTimedOut" in code or "Terminated" in code or "timed out" in (exc.message or "").lower():
-            raise CypherTimeout(f"stopped after the {timeout_s:g}s limit") from exc
-        if "MemoryLimit" in code or "memory" in (exc.message or "").lower():
-            raise CypherRefused(f"the query needs more memory than a transaction may use: {exc.message}") from exc
-        raise BadRequest(f"the query failed: {exc.message}") from exc
-    except Neo4jError as exc:
-        if "TransactionTimedOut" in (exc.code or ""):
-            raise CypherTimeout(f"stopped after the {timeout_s:g}s limit") from exc
-        raise
-    truncated = len(records) > row_cap
+    columns, records, truncated = execute_bounded(
+        driver, database, cypher, params, timeout_s=timeout_s, row_cap=row_cap, slots=slots,
+        before=lambda: check_plan(driver, database, cypher, params),
+    )
     rows = [{k: to_json(r[k]) for k in columns} for r in records[:row_cap]]
     return columns, rows, truncated
