@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.icd10cm.codes import DOTTED_CODE
 from loaders.snomed.release import ReleaseType, Rf2Kind, parse_rf2_name
 from loaders.text_lines import decoded_lines
 
@@ -51,7 +52,7 @@ _COLUMNS: dict[Rf2Kind, tuple[str, ...]] = {
 _CONCEPT, _DESCRIPTION, _RELATIONSHIP = ("00", "10"), ("01", "11"), ("02", "12")
 _SCTID = re.compile(r"[1-9]\d{5,17}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_ICD10CM_DOTTED = re.compile(r"[A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?")
+_ICD10CM_DOTTED = DOTTED_CODE  # any code of the release, QA0.* (second character a letter) too
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,3 +311,18 @@ def test_a_later_release_adds_its_own_memberships_and_map_links_and_retitles_the
         RETURN c.title AS node, r.id AS release, m.title AS title ORDER BY release""")
     assert titles == [{"node": "Cardiac failure", "release": RELEASE, "title": "Heart failure"},
                       {"node": "Cardiac failure", "release": later, "title": "Cardiac failure"}]
+
+
+def test_a_map_to_a_code_whose_second_character_is_a_letter_loads(clean_graph: Driver, settings: Settings,
+                                                                   tmp_path: Path) -> None:
+    # QA0.0101 (billable from April 2026): the target pattern used to demand a digit in second place.
+    package = _copy_snapshot(tmp_path)
+    map_file = next(package.rglob("der2_iisssccRefset_ExtendedMapSnapshot_*.txt"))
+    raw = map_file.read_bytes()
+    map_file.write_bytes(raw.replace(b"\tALWAYS I50.9\tI50.9\t", b"\tALWAYS QA0.0101\tQA0.0101\t", 1))
+    load_source(clean_graph, settings, "snomed", [package], "20250301")
+    rows = _read(clean_graph, settings, f"""
+        MATCH (c:{L.Code} {{key: 'snomed|84114007'}})-[:{R.HAS_MAP_RULE}]->(mr:{L.MapRule})
+              -[:{R.MAPS_TO}]->(t:{L.Code})
+        WHERE mr.active RETURN t.key AS target""")
+    assert rows == [{"target": "icd10cm|QA0.0101"}]
