@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import RepeatedKeys, require_rows
 from loaders.text_lines import decoded_lines
 
 # 0-9 and A-Z without I and O (they would be confused with 1 and 0).
@@ -30,6 +31,8 @@ PCS_SECTIONS = frozenset("0123456789BCDFGHX")
 _ORDER_LINE = re.compile(r"\d{5} ")
 _CM_CODE = re.compile(r"[A-Z][0-9A-Z]{2}[0-9A-Z]{0,4}")
 _HCPCS_RECORD = re.compile(r"(?:[A-Z]\d{4}|   [0-9A-Z]{2})\d{5}[3478]")
+# Documented cap: CMS long titles are under 300 characters; a line is refused past this many bytes.
+MAX_LINE_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +75,8 @@ def _check_code(path: Path, line: int, code: str, text: str, *, stem: bool = Fal
 
 def read_pcs_order_file(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsListedCode]:
     """Yield every line of ``icd10pcs_order_<FY>.txt``: table stem headers (flag 0) and valid codes (flag 1)."""
-    for number, text, _ in decoded_lines(path, encoding):
+    for number, text, _ in decoded_lines(path, encoding, max_line_bytes=MAX_LINE_BYTES,
+                                         field_at=lambda seen: "long title" if len(seen) > 77 else "short title"):
         if not text.strip():
             continue
         if not _ORDER_LINE.match(text) or len(text) < 17 or text[13] != " " or text[15] != " ":
@@ -96,7 +100,7 @@ def read_pcs_order_file(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsL
 
 def read_pcs_codes_file(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsListedCode]:
     """Yield every code of ``icd10pcs_codes_<FY>.txt`` (code, one space, long title)."""
-    for number, text, _ in decoded_lines(path, encoding):
+    for number, text, _ in decoded_lines(path, encoding, max_line_bytes=MAX_LINE_BYTES, field_at=lambda _s: "title"):
         if not text.strip():
             continue
         code = text[:7]
@@ -117,7 +121,8 @@ def _looks_like_column_name(cell: str) -> bool:
 
 def read_pcs_code_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsListedCode]:
     """Yield every row of a ``code,title`` CSV; a first row whose code cell is a column name is a header."""
-    for index, row in enumerate(csv.reader(line.text for line in decoded_lines(path, encoding))):
+    lines = decoded_lines(path, encoding, max_line_bytes=MAX_LINE_BYTES, field_at=lambda _s: "title")
+    for index, row in enumerate(csv.reader(line.text for line in lines)):
         number = index + 1  # one record per line in these files: no embedded newlines
         if not row or not any(cell.strip() for cell in row):
             continue
@@ -134,10 +139,28 @@ def read_pcs_code_csv(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsLis
 
 
 def read_pcs_code_list(path: Path, *, encoding: str = "utf-8") -> Iterator[PcsListedCode]:
-    """Read any of the three list layouts, chosen by the shape of the first non-blank line."""
-    first = next((line.text for line in decoded_lines(path, encoding) if line.text.strip()), "")
+    """Read any of the three list layouts, chosen by the shape of the first non-blank line.
+
+    A code (or table header) listed twice with the same title is folded; with another title it is refused,
+    and so is a list without a single code (an empty release is never made from it)."""
+    lines = decoded_lines(path, encoding, max_line_bytes=MAX_LINE_BYTES)
+    first = next((line.text for line in lines if line.text.strip()), "")
     if first.startswith('"') or (len(first) > 7 and first[7] == ","):
-        return read_pcs_code_csv(path, encoding=encoding)
-    if _ORDER_LINE.match(first):
-        return read_pcs_order_file(path, encoding=encoding)
-    return read_pcs_codes_file(path, encoding=encoding)
+        records = read_pcs_code_csv(path, encoding=encoding)
+    elif _ORDER_LINE.match(first):
+        records = read_pcs_order_file(path, encoding=encoding)
+    else:
+        records = read_pcs_codes_file(path, encoding=encoding)
+    return _checked(path, records)
+
+
+def _checked(path: Path, records: Iterator[PcsListedCode]) -> Iterator[PcsListedCode]:
+    seen: RepeatedKeys[str, tuple[str, str | None]] = RepeatedKeys(
+        "code", "title", describe=lambda v: f"title {v[0]!r}")
+    codes = 0
+    for record in records:
+        key = record.code if record.billable else f"{record.code} (table header)"
+        if seen.first(key, (record.title, record.short_title), path, record.line):
+            codes += record.billable
+            yield record
+    require_rows(path, codes, "ICD-10-PCS code")

@@ -21,9 +21,15 @@ from lxml import etree
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10pcs.code_lists import PCS_CHAR, PCS_SECTIONS
+from loaders.input_checks import RepeatedKeys, check_width
+from loaders.xml_safety import safe_iterparse, xml_path
 
 _PCS_CHAR = re.compile(PCS_CHAR)
 ROOT_TAG = "ICD10PCS.tabular"
+# Documented caps (the FY2024 file: ~900 tables, labels under 100 characters, nesting 5 deep, ~15 MB).
+MAX_WIDTH = {"title": 1_000, "label": 1_000, "definition": 4_000}
+MAX_DEPTH = 16
+MAX_FILE_BYTES = 128 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,15 +170,38 @@ def _check_count(source: str | Path, row: PcsTableRow) -> None:
 
 
 def _events(path: Path) -> Iterator[tuple[str, etree._Element]]:
+    # No entity resolved, no DOCTYPE, depth and size capped (loaders/xml_safety.py).
+    yield from safe_iterparse(path, max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH, what="ICD-10-PCS tables XML",
+                              remove_comments=True)
+
+
+def _stem_of(element: etree._Element) -> str:
+    """The table's stem as far as its axes 1-3 say (for naming the table in an error)."""
+    codes = [label.get("code", "?") for axis in _children(element, "axis") for label in _children(axis, "label")[:1]]
+    return "".join(codes[:3]) or "?"
+
+
+def _checked_table(path: Path, element: etree._Element) -> tuple[PcsTable, list[PcsTableRow]]:
+    """``_table`` with field widths checked and every error naming the table (``table 0P2: …``)."""
     try:
-        yield from etree.iterparse(str(path), events=("start", "end"), remove_comments=True, huge_tree=True)
-    except etree.XMLSyntaxError as err:
-        raise ParseError(path, err.lineno, "xml", "well-formed XML", err.msg) from err
+        for part in element.iter(*MAX_WIDTH):
+            text = " ".join("".join(part.itertext()).split())
+            if len(text) > MAX_WIDTH[_local(part)]:
+                check_width(path, part.sourceline, xml_path(part), text, MAX_WIDTH[_local(part)])
+        return _table(path, element)
+    except ParseError as err:
+        if err.field and err.field.startswith("table "):
+            raise
+        stem = _stem_of(element)
+        raise ParseError(err.file, err.line, f"table {stem} {err.field or 'pcsTable'}", err.expected,
+                         err.found) from err
 
 
 def read_pcs_tables(path: Path) -> Iterator[PcsTable | PcsTableRow]:
     """Yield each table, then its rows, in file order; streams the file table by table."""
     root_seen = False
+    tables: RepeatedKeys[str, tuple[object, ...]] = RepeatedKeys("table", "pcsTable",
+                                                               describe=lambda _v: "other axes or rows")
     for event, element in _events(path):
         if not root_seen:
             root_seen = True
@@ -182,9 +211,11 @@ def read_pcs_tables(path: Path) -> Iterator[PcsTable | PcsTableRow]:
                                      _local(element))
             continue
         if event == "end" and _local(element) == "pcsTable":
-            table, rows = _table(path, element)
-            yield table
-            yield from rows
+            table, rows = _checked_table(path, element)
+            content = (table.axes, *((row.axes, row.expected_codes) for row in rows))
+            if tables.first(table.stem, content, path, table.line, field_name=f"table {table.stem} pcsTable"):
+                yield table
+                yield from rows
             element.clear()  # keep memory flat over ~900 tables
             while element.getprevious() is not None:
                 del element.getparent()[0]

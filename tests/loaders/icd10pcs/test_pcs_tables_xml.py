@@ -77,7 +77,7 @@ def test_codes_count_that_disagrees_with_labels_names_the_row_line(tmp_path: Pat
     path.write_text(TABLES.read_text().replace('<pcsRow codes="6">', '<pcsRow codes="7">'))
     with pytest.raises(ParseError) as err:
         list(read_pcs_tables(path))
-    assert (err.value.file, err.value.line, err.value.field) == (str(path), 41, "pcsRow/@codes")
+    assert (err.value.file, err.value.line, err.value.field) == (str(path), 41, "table 02H pcsRow/@codes")
 
 
 def test_expand_row_checks_the_count_of_a_hand_made_row() -> None:
@@ -116,7 +116,7 @@ def test_label_with_letter_o_is_refused(tmp_path: Path) -> None:
     path.write_text(TABLES.read_text().replace('<label code="K">Ventricle, Right', '<label code="O">Ventricle, Right'))
     with pytest.raises(ParseError) as err:
         list(read_pcs_tables(path))
-    assert err.value.field == "label/@code" and err.value.line == 22
+    assert err.value.field == "table 02H label/@code" and err.value.line == 22
 
 
 def test_unknown_elements_are_tolerated(tmp_path: Path) -> None:
