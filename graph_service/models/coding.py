@@ -86,3 +86,5 @@ class CodingAssignmentOut(BaseModel):
     drg: DrgOutcome | None
     findings: dict[str, Any] = Field(default_factory=dict, description="edits and coverage at assignment time")
     unsupported_codes: list[str] = Field(description="codes sent with no supporting evidence")
+    evaluation_id: str | None = Field(default=None, description="final/amended: the stored Evaluation node")
+    evaluation_overall: str | None = Field(default=None, description="its answer: accept … reject")

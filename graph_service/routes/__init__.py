@@ -8,6 +8,7 @@ from graph_service.routes import (
     derivation,
     drg,
     encounters,
+    evaluation,
     health,
     releases,
     search,
@@ -16,4 +17,4 @@ from graph_service.routes import (
 
 ROUTERS = [health.router, releases.router, codes.router, validation.router, search.router, cypher.router,
            encounters.router, coverage.router, derivation.router, claim_edits.router,
-           drg.router]
+           drg.router, evaluation.router]

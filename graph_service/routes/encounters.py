@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from graph_service.deps import Auditor, GraphDep, SettingsDep, Writer
-from graph_service.models.coding import CodingAssignmentIn, CodingAssignmentOut
+from graph_service.models.coding import AssignmentStatus, CodingAssignmentIn, CodingAssignmentOut
 from graph_service.models.encounters import DrgShiftPage, EncountersLoadedOut
 from graph_service.services.audits import (
     SHIFT_PAGE_DEFAULT,
@@ -18,6 +18,7 @@ from graph_service.services.audits import (
 )
 from graph_service.services.coding import record_assignment
 from graph_service.services.encounters import load_encounter_bundle
+from graph_service.services.evaluation import evaluate_assignment
 
 router = APIRouter(prefix="/v1", tags=["encounters", "audit"])
 
@@ -36,8 +37,13 @@ def post_encounters(
 @router.post("/encounters/{encounter_id}/coding", response_model=CodingAssignmentOut, status_code=201)
 def post_coding(encounter_id: str, body: CodingAssignmentIn, graph: GraphDep, settings: SettingsDep,
                 _: Writer) -> CodingAssignmentOut:
-    """Record a coding assignment; it supersedes the encounter's current one, which is kept."""
-    return record_assignment(graph, settings, encounter_id, body)
+    """Record a coding assignment; it supersedes the encounter's current one, which is kept. A final or amended
+    assignment is evaluated (POST /v1/assignments/evaluate) and the evaluation stored with it."""
+    out = record_assignment(graph, settings, encounter_id, body)
+    if out.status is not AssignmentStatus.draft:
+        evaluation = evaluate_assignment(graph, settings, encounter_id, out.id, store=True)
+        out.evaluation_id, out.evaluation_overall = evaluation.evaluation_id, evaluation.overall
+    return out
 
 
 @router.get("/encounters/{encounter_id}/trace")

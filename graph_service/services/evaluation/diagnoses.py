@@ -1,0 +1,93 @@
+"""Rule families on the diagnosis and ICD-10-PCS side: valid (in the release in force, billable) and compliant
+(Excludes1, code first / use additional, the Medicare Code Editor, present on admission) — from the code-set
+validation and the MCE services, each result turned into a finding naming its rule."""
+
+from __future__ import annotations
+
+from graph_service.models.claim_edits import DiagnosisIn as ClaimDiagnosis
+from graph_service.models.claim_edits import PatientIn
+from graph_service.models.evaluation import RuleRef
+from graph_service.models.validation import CodeIn, ValidateCodesIn, ValidateCodesOut
+from graph_service.services.claim_edits import run_mce
+from graph_service.services.evaluation.case import Case
+from graph_service.services.evaluation.findings import Findings, edge_ref
+from graph_service.services.validation import validate_codes
+from ontology.vocabulary import L, R
+
+# MCE edits that question the claim rather than make it wrong.
+MCE_WARNINGS = {"QUESTIONABLE_ADMISSION", "NONSPECIFIC_PDX", "UNSPECIFIED"}
+
+
+def validate(graph, case: Case) -> ValidateCodesOut:  # type: ignore[no-untyped-def]
+    codes = [CodeIn(system="icd10cm", code=c) for c in case.dx_codes()]
+    codes += [CodeIn(system="icd10pcs", code=p.code) for p in case.procedures]
+    codes += [CodeIn(system="hcpcs" if ln.code[0].isalpha() else "cpt", code=ln.code) for ln in case.lines]
+    return validate_codes(graph, ValidateCodesIn(codes=codes, date_of_service=case.encounter.discharge_date))
+
+
+def check_valid(out: ValidateCodesOut, found: Findings) -> None:
+    for v in out.codes:
+        release = RuleRef(id=v.release or f"{v.system} (no release)", kind="Release", label=L.Release,
+                          release=v.release, detail={"system": v.system, "date_of_service": str(out.date_of_service)})
+        if not v.exists:
+            found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=release, codes=[v.code])
+        elif not v.billable:
+            found.add("valid", "billable", "error", f"{v.code} is {v.reason} ({v.release})", rule=release,
+                      codes=[v.code])
+
+
+def check_notes(out: ValidateCodesOut, found: Findings) -> None:
+    release = out.releases.get("icd10cm")
+    for c in out.excludes1_conflicts:
+        rule = edge_ref("ICD-10-CM note", f"{release}|{R.EXCLUDES1}|{c.noted_on}->{c.target}", release,
+                        type=R.EXCLUDES1, noted_on=c.noted_on, target=c.target, note=c.note)
+        found.add("compliant", "excludes1", "error",
+                  f"{c.code} and {c.excluded} are never coded together: Excludes1 on {c.noted_on} "
+                  f"({c.note or c.target}).", rule=rule, codes=[c.code, c.excluded])
+    for req in out.unmet_requirements:
+        rule = edge_ref("ICD-10-CM note", f"{release}|{req.kind}|{req.noted_on}->{'/'.join(req.targets)}", release,
+                        type=req.kind, noted_on=req.noted_on, targets=req.targets, notes=req.notes)
+        if req.kind == R.CODE_FIRST and req.met_by:
+            found.add("compliant", "code_first", "error",
+                      f"{req.code} is a manifestation: sequence {', '.join(req.met_by)} before it "
+                      f"(code first note on {req.noted_on}).", rule=rule, codes=[req.code, *req.met_by])
+        elif req.kind == R.CODE_FIRST:
+            found.add("compliant", "code_first", "warning",
+                      f"{req.code} asks that the underlying condition be coded first "
+                      f"({'; '.join(req.notes) or ', '.join(req.targets)}); none is coded.", rule=rule,
+                      codes=[req.code], needs_review="whether an underlying condition is documented")
+        else:
+            found.add("compliant", "use_additional", "warning",
+                      f"{req.code} asks for an additional code ({'; '.join(req.notes) or ', '.join(req.targets)}); "
+                      f"none is coded.", rule=rule, codes=[req.code],
+                      needs_review="whether the documentation supports the additional code")
+
+
+def check_mce(case: Case, found: Findings) -> None:
+    e = case.encounter
+    try:
+        mce = run_mce([ClaimDiagnosis(code=c, sequence=i + 1) for i, c in enumerate(case.dx_codes())],
+                      PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status), e.discharge_date)
+    except (ValueError, RuntimeError) as exc:
+        found.add("compliant", "medicare_code_editor", "info", f"the Medicare Code Editor was not run: {exc}",
+                  needs_review="the editor refused the claim")
+        return
+    for edit in mce.edits:
+        if edit.name == "INVALID_CODE":
+            continue  # the valid family reports it against the release in force
+        rule = RuleRef(id=f"mce@{mce.version}|{edit.name}", kind="MCE edit", label=None,
+                       release=f"mce@{mce.version}", detail={"edit_type": edit.edit_type, "code_type": edit.code_type})
+        found.add("compliant", "medicare_code_editor", "warning" if edit.name in MCE_WARNINGS else "error",
+                  f"Medicare Code Editor {edit.name}: {edit.explanation}"
+                  + (f" ({', '.join(edit.codes)})" if edit.codes else "") + ".",
+                  rule=rule, codes=edit.codes)
+
+
+def check_poa(case: Case, found: Findings) -> None:
+    if not case.inpatient:
+        return
+    missing = [d.code for d in case.diagnoses if d.poa is None]
+    if missing:
+        found.add("compliant", "poa", "warning",
+                  f"no present-on-admission indicator on {', '.join(missing)}: hospital-acquired-condition logic "
+                  f"cannot decide, and payers may reject the claim.", codes=missing)

@@ -1,0 +1,131 @@
+"""The optimal family: the MS-DRG the assignment groups to now, and the compliant, evidence-supported
+alternatives that change it — a documented CC/MCC not coded, a documented secondary diagnosis sequenced as
+principal — with weight and payment deltas. Only codes the encounter's evidence documents are ever tried."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from codegraph.settings import Settings
+from graph_service.errors import Unprocessable
+from graph_service.graph import Graph
+from graph_service.models.evaluation import Alternative, DrgNow, RuleRef
+from graph_service.services.drg import base_rate
+from graph_service.services.drg_facts import Facts, read_facts
+from graph_service.services.drg_grouper import Claim, Grouped, dotted, group_claims, grouper_for, grouper_sex_code
+from graph_service.services.evaluation.case import Case
+from graph_service.services.evaluation.findings import Findings
+from graph_service.services.evaluation.supported import Documented
+from loaders.msdrg_tables.load import drg_key
+from ontology.vocabulary import L
+
+
+@dataclass
+class _Try:
+    kind: str  # missed_cc_mcc | resequence_principal
+    code: str  # dotted: the code added, or the secondary made principal
+    claim: Claim
+    evidence: list[str]
+    changes: list[str]
+
+
+def base_claim(case: Case) -> Claim:
+    e = case.encounter
+    return Claim(case.principal.code, case.principal.poa, tuple((d.code, d.poa) for d in case.secondary),
+                 tuple(p.code for p in case.procedures), e.age, grouper_sex_code(e.sex), e.discharge_status)
+
+
+def _alternatives(case: Case, base: Claim, docs: Documented) -> list[_Try]:
+    coded = {dotted(d.code) for d in case.diagnoses}
+    tries: list[_Try] = []
+    for code in docs.diagnoses():
+        if code in coded or len(base.sdx) >= 24:
+            continue
+        poa = docs.poa.get(code, "Y")
+        tries.append(_Try("missed_cc_mcc", code, replace(base, sdx=(*base.sdx, (code.replace(".", ""), poa))),
+                          docs.codes[f"icd10cm:{code}"], [f"add {code} (POA {poa})"]))
+    for i, d in enumerate(case.secondary):
+        ids = docs.codes.get(f"icd10cm:{dotted(d.code)}", [])
+        if not ids:
+            continue  # never resequence to a principal the evidence does not document
+        sdx = list(base.sdx)
+        sdx[i] = (base.pdx, base.pdx_poa)
+        tries.append(_Try("resequence_principal", dotted(d.code), replace(base, pdx=d.code, pdx_poa=d.poa,
+                                                                            sdx=tuple(sdx)),
+                          ids, [f"sequence {dotted(d.code)} as principal, {dotted(base.pdx)} as secondary"]))
+    return tries
+
+
+def _payment(weight: float | None, rate: float) -> float | None:
+    return round(weight * rate, 2) if weight is not None else None
+
+
+def _drg_ref(facts: Facts, version: int, drg: str) -> RuleRef:
+    d = facts.drgs.get(drg, {})
+    return RuleRef(id=drg_key(version, drg), kind="MSDRG", label=L.MSDRG, release=facts.release,
+                   detail={"title": d.get("title"), "weight": d.get("weight")})
+
+
+def check_optimal(graph: Graph, settings: Settings, case: Case, docs: Documented, found: Findings) -> DrgNow | None:
+    if not case.inpatient:
+        return None
+    try:
+        choice = grouper_for(case.encounter.discharge_date)
+    except Unprocessable as exc:
+        found.add("optimal", "drg", "info", f"not grouped: {exc.detail}", needs_review="no grouper for the date")
+        return None
+    base = base_claim(case)
+    tries = _alternatives(case, base, docs)
+    results = group_claims([base, *(t.claim for t in tries)], choice)
+    head = results[0]
+    try:
+        facts = read_facts(graph, choice, base.pdx, [t.code for t in tries if t.kind == "missed_cc_mcc"],
+                           [r.drg for r in results], [])
+    except Unprocessable as exc:
+        found.add("optimal", "drg", "info", f"not grouped: {exc.detail}", needs_review="no MS-DRG tables loaded")
+        return None
+    rate, source = base_rate(settings, case.encounter.payer)
+    now = facts.drgs.get(head.drg, {})
+    drg_now = DrgNow(drg=head.drg, title=now.get("title"), mdc=head.mdc, severity=head.severity,
+                     weight=now.get("weight"), expected_payment=_payment(now.get("weight"), rate),
+                     grouper_version=str(choice.version), release=facts.release, return_code=head.return_code)
+    if head.return_code != "OK" or head.drg in ("998", "999"):
+        found.add("optimal", "drg", "error", f"the claim does not group (DRG {head.drg}, {head.return_code}).",
+                  rule=_drg_ref(facts, choice.version, head.drg), codes=[dotted(base.pdx)])
+        return drg_now
+    found.add("optimal", "drg", "info",
+              f"MS-DRG {head.drg} {now.get('title') or ''} ({head.severity}), weight {now.get('weight')}, expected "
+              f"payment ${drg_now.expected_payment or 0:,.2f} (base rate {source}).",
+              rule=_drg_ref(facts, choice.version, head.drg))
+    for t, grouped in zip(tries, results[1:], strict=True):
+        _consider(t, grouped, head, facts, choice.version, rate, found)
+    return drg_now
+
+
+def _consider(t: _Try, grouped: Grouped, head: Grouped, facts: Facts, version: int, rate: float,
+              found: Findings) -> None:
+    if grouped.return_code != "OK" or grouped.drg == head.drg or grouped.unknown_diagnoses():
+        return
+    before, after = facts.drgs.get(head.drg, {}), facts.drgs.get(grouped.drg, {})
+    w0, w1 = before.get("weight"), after.get("weight")
+    if w0 is None or w1 is None or w1 <= w0:
+        return  # an alternative is offered only when it is worth more and the evidence supports it
+    alt = Alternative(changes=t.changes, drg=grouped.drg, title=after.get("title"), severity=grouped.severity,
+                      weight=w1, expected_payment=_payment(w1, rate), delta_weight=round(w1 - w0, 4),
+                      delta_payment=round((w1 - w0) * rate, 2), supported_by=t.evidence)
+    if t.kind == "missed_cc_mcc":
+        des = facts.designations.get(t.code)
+        level = des["level"] if des else "a severity-changing code"
+        rule = (RuleRef(id=drg_key(version, t.code), kind="SeverityDesignation", label=L.SeverityDesignation,
+                        release=facts.release, detail={"level": level, "collection": des.get("collection")})
+                if des else _drg_ref(facts, version, grouped.drg))
+        found.add("optimal", "missed_cc_mcc", "opportunity",
+                  f"{t.code} ({level}) is documented ({', '.join(t.evidence)}) but not coded: DRG {head.drg} → "
+                  f"{grouped.drg}, weight {w0} → {w1} (+${alt.delta_payment:,.2f}).", rule=rule,
+                  cited=[_drg_ref(facts, version, grouped.drg)], codes=[t.code], evidence=t.evidence, alternative=alt)
+    else:
+        found.add("optimal", "resequence_principal", "opportunity",
+                  f"{t.code} as principal diagnosis: DRG {head.drg} → {grouped.drg}, weight {w0} → {w1} "
+                  f"(+${alt.delta_payment:,.2f}).", rule=_drg_ref(facts, version, grouped.drg), codes=[t.code],
+                  evidence=t.evidence, alternative=alt,
+                  needs_review="only if the condition, after study, occasioned the admission (or both equally did)")
