@@ -13,6 +13,7 @@ from codegraph import __version__
 from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
 from graph_service.errors import install_error_handlers
+from graph_service.fhir.routes import router as fhir_router
 from graph_service.graph import Graph
 from graph_service.reference.store import ReferenceStore
 from graph_service.reference.warm import warm_reference_tables
@@ -53,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(fhir_router)  # FHIR R4 terminology over the same services (graph_service/fhir)
     return app

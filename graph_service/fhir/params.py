@@ -1,0 +1,134 @@
+"""An operation's inputs from either form: the query string (GET) or a ``Parameters`` resource (POST).
+
+A POST body is parsed with the R4 ``Parameters`` model first, so a malformed body is refused with the
+element the model rejected. Each operation names the parameters it serves; any other is refused as
+not supported rather than silently ignored (``_format`` and ``_pretty`` aside).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from fhir.resources.R4B.parameters import Parameters
+from pydantic import ValidationError
+
+from graph_service.fhir.outcome import FhirError, invalid, not_supported
+
+_IGNORED = frozenset({"_format", "_pretty", "_summary"})
+MAX_BODY = 1 << 20
+
+
+class Inputs:
+    """Parameter name → the values given, in order; scalars as given, Codings and parts as dicts."""
+
+    def __init__(self, values: dict[str, list[Any]], served: frozenset[str]) -> None:
+        unknown = sorted(set(values) - served - _IGNORED)
+        if unknown:
+            raise not_supported(f"parameter(s) {unknown} are not served by this operation; served: {sorted(served)}",
+                                unknown[0])
+        self.values = values
+
+    def all(self, name: str) -> list[Any]:
+        return self.values.get(name, [])
+
+    def one(self, name: str) -> Any:
+        found = self.values.get(name, [])
+        if len(found) > 1:
+            raise invalid(f"the parameter {name!r} is given {len(found)} times; it takes one value", name)
+        return found[0] if found else None
+
+    def text(self, name: str) -> str | None:
+        value = self.one(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise invalid(f"the parameter {name!r} must be a non-empty string", name)
+        return value.strip()
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.one(name)
+        if value is None or isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise invalid(f"the parameter {name!r} must be true or false, not {value!r}", name)
+
+    def integer(self, name: str, *, minimum: int = 0, maximum: int | None = None) -> int | None:
+        value = self.one(name)
+        if value is None:
+            return None
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value), 10)
+        except ValueError:
+            raise invalid(f"the parameter {name!r} must be an integer, not {value!r}", name) from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise invalid(f"the parameter {name!r} must be {bound}, not {number}", name)
+        return number
+
+    def day(self, name: str) -> date | None:
+        """A date or dateTime parameter, as the day it names."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise invalid(f"the parameter {name!r} must be a date (YYYY-MM-DD), not {value!r}", name) from None
+
+    def coding(self, name: str) -> dict[str, Any] | None:
+        value = self.one(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or "code" not in value:
+            raise invalid(f"the parameter {name!r} must be a Coding with a code", name)
+        return value
+
+
+def _value(param: dict[str, Any]) -> Any:
+    if "part" in param:
+        parts: dict[str, list[Any]] = {}
+        for part in param["part"]:
+            parts.setdefault(part["name"], []).append(_value(part))
+        return parts
+    for key, value in param.items():
+        if key.startswith("value"):
+            return value
+    if "resource" in param:
+        return param["resource"]
+    return None
+
+
+def from_query(request: Request, served: frozenset[str]) -> Inputs:
+    values: dict[str, list[Any]] = {}
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, []).append(value)
+    return Inputs(values, served)
+
+
+async def from_body(request: Request, served: frozenset[str]) -> Inputs:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise FhirError(413, "too-costly", f"the Parameters body is larger than {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise invalid(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
+        raise invalid("the body must be a FHIR Parameters resource (resourceType 'Parameters')", "resourceType")
+    try:
+        Parameters.model_validate(body)  # R4 structure: names, one value[x] per parameter, typed values
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise invalid(f"not a valid Parameters resource: {where}: {first.get('msg', '')}", where) from None
+    values: dict[str, list[Any]] = {}
+    for param in body.get("parameter") or []:
+        values.setdefault(param["name"], []).append(_value(param))
+    # The query string may carry parameters too (e.g. the ValueSet url); the body wins on a clash.
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, [value])
+    return Inputs(values, served)

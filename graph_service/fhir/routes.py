@@ -1,0 +1,87 @@
+"""``/fhir``: thin routes — read the inputs, call the operation, send ``application/fhir+json``.
+
+Operations answered from the release tables held in memory run on the event loop (``blocking.answer``),
+the others in the thread pool, exactly as the ``/v1`` routes do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from graph_service.blocking import answer
+from graph_service.deps import GraphDep, Reader
+from graph_service.fhir import capabilities, codesystems, conceptmaps, lookup, translate, valuesets
+from graph_service.fhir.outcome import FHIR_JSON, FhirError, FhirRoute, invalid
+from graph_service.fhir.params import Inputs, from_body, from_query
+from graph_service.fhir.render import fhir_response, searchset
+from graph_service.graph import Graph
+
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
+Operation = Callable[[Graph, Inputs], bytes]
+FHIR_RESPONSES = {200: {"content": {FHIR_JSON: {}}, "description": "a FHIR resource"},
+                  400: {"content": {FHIR_JSON: {}}, "description": "OperationOutcome"},
+                  404: {"content": {FHIR_JSON: {}}, "description": "OperationOutcome"}}
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+def _operation(path: str, operation: Operation, served: frozenset[str], summary: str) -> None:
+    """GET with the inputs in the query string and POST with a Parameters body, for one operation."""
+
+    async def get(request: Request, graph: GraphDep, _: Reader) -> Response:
+        return fhir_response(await answer(operation, graph, from_query(request, served)))
+
+    async def post(request: Request, graph: GraphDep, _: Reader) -> Response:
+        return fhir_response(await answer(operation, graph, await from_body(request, served)))
+
+    name = path.strip("/").replace("/$", "_").replace("-", "_")
+    router.add_api_route(path, get, methods=["GET"], summary=summary, name=f"{name}_get", responses=FHIR_RESPONSES)
+    router.add_api_route(path, post, methods=["POST"], summary=summary, name=f"{name}_post",
+                         responses=FHIR_RESPONSES)
+
+
+@router.get("/metadata", responses=FHIR_RESPONSES)
+async def metadata(request: Request, graph: GraphDep, _: Reader,
+                   mode: Annotated[str | None, Query()] = None) -> Response:
+    """CapabilityStatement; ``?mode=terminology``: TerminologyCapabilities with the loaded systems/versions."""
+    if mode in (None, "full", "normative"):
+        return fhir_response(capabilities.capability_statement(_base(request)))
+    if mode == "terminology":
+        return fhir_response(await answer(capabilities.terminology_capabilities, graph, _base(request)))
+    raise invalid(f"mode {mode!r} is not one of full, normative, terminology", "mode")
+
+
+_operation("/CodeSystem/$lookup", lookup.lookup, lookup.LOOKUP_PARAMS, "CodeSystem $lookup")
+_operation("/CodeSystem/$validate-code", lookup.validate, lookup.VALIDATE_PARAMS, "CodeSystem $validate-code")
+_operation("/CodeSystem/$subsumes", lookup.subsumes, lookup.SUBSUMES_PARAMS, "CodeSystem $subsumes")
+_operation("/ValueSet/$expand", valuesets.expand, valuesets.EXPAND_PARAMS, "ValueSet $expand")
+_operation("/ValueSet/$validate-code", valuesets.validate, valuesets.VALIDATE_PARAMS, "ValueSet $validate-code")
+_operation("/ConceptMap/$translate", translate.translate, translate.TRANSLATE_PARAMS, "ConceptMap $translate")
+
+
+@router.get("/CodeSystem", responses=FHIR_RESPONSES)
+async def search_code_systems(request: Request, graph: GraphDep, _: Reader, url: str | None = None,
+                              version: str | None = None, id_: Annotated[str | None, Query(alias="_id")] = None
+                              ) -> Response:
+    found = await answer(codesystems.search, graph, url, version, id_)
+    return fhir_response(searchset(_base(request), list(found)))
+
+
+@router.get("/CodeSystem/{id_}", responses=FHIR_RESPONSES)
+async def read_code_system(id_: str, graph: GraphDep, _: Reader) -> Response:
+    return fhir_response(await answer(codesystems.read, graph, id_))
+
+
+@router.get("/ConceptMap", responses=FHIR_RESPONSES)
+async def search_concept_maps(request: Request, graph: GraphDep, _: Reader, url: str | None = None) -> Response:
+    return fhir_response(searchset(_base(request), list(await answer(conceptmaps.concept_maps, graph, url))))
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def not_served(rest: str, _: Reader) -> Response:
+    raise FhirError(404, "not-supported", f"/fhir/{rest} is not served: see /fhir/metadata")

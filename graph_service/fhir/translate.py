@@ -1,0 +1,292 @@
+"""ConceptMap ``$translate``: SNOMED CT → ICD-10-CM through the map's rules, and the ICD-10-CM conversion.
+
+With patient context (``dependency`` parameters: age, age at onset, sex, co-occurring concepts) the map
+is evaluated by ``services.derivation.derive_icd10cm`` — the evaluation ``POST /v1/derive/icd10cm`` runs —
+and every map row comes back as a ``match`` saying whether it was selected, the rule's outcome and why;
+each group is summed up in a ``map-group`` parameter (selected target, rule, needs review and why).
+Without context every active row comes back with its rule, as other terminology servers answer.
+
+Dependencies (``element`` → meaning; the value in ``concept`` or, as in R5, a ``valueQuantity`` part):
+  ``http://snomed.info/id/424144002`` or ``age``: current age — Quantity in a, mo, d (or "4 months")
+  ``http://snomed.info/id/445518008`` or ``age-at-onset``: age at onset, likewise
+  ``http://snomed.info/id/263495000`` or ``sex``: 248152002/248153007 or administrative-gender female/male
+  ``http://snomed.info/sct`` or ``concept``: a co-occurring SNOMED CT concept (subtypes count, by IS-A)
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from graph_service.errors import NotFound
+from graph_service.fhir import systems
+from graph_service.fhir.lookup import coded_input
+from graph_service.fhir.outcome import invalid, not_found, not_supported
+from graph_service.fhir.params import Inputs
+from graph_service.fhir.render import fhir_bytes, parameters, part
+from graph_service.graph import Graph
+from graph_service.models.codes import CodeRecord
+from graph_service.models.derivation import AgeIn, DeriveIcd10cmIn, MapGroupDerivation, PatientIn
+from graph_service.services import codes
+from graph_service.services.derivation import derive_icd10cm
+from graph_service.services.releases import list_releases, resolve_release
+
+TRANSLATE_PARAMS = frozenset({"url", "conceptMapVersion", "code", "system", "version", "coding", "codeableConcept",
+                              "targetsystem", "target", "dependency", "reverse", "source"})
+ICD10CM_URL = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED_ICD10CM_MAP = "http://snomed.info/sct?fhir_cm=6011000124106"  # the US Edition's extended map refset
+CONVERSION_MAP = "http://hl7.org/fhir/sid/icd-10-cm?fhir_cm=conversion"  # CMS conversion table (REPLACED_BY)
+AGE = frozenset({"http://snomed.info/id/424144002", "age"})
+AGE_AT_ONSET = frozenset({"http://snomed.info/id/445518008", "age-at-onset"})
+SEX = frozenset({"http://snomed.info/id/263495000", "sex"})
+CONCEPT = frozenset({"http://snomed.info/sct", "concept"})
+_SEX_CODES = {"248152002": "female", "248153007": "male", "female": "female", "male": "male", "unknown": "unknown"}
+_UNITS = {"a": "years", "year": "years", "years": "years", "mo": "months", "month": "months", "months": "months",
+          "d": "days", "day": "days", "days": "days"}
+_AGE_TEXT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*")
+
+
+def _age(dep: dict[str, list[Any]], element: str) -> AgeIn:
+    quantity = (dep.get("valueQuantity") or dep.get("value") or [None])[0]
+    if isinstance(quantity, dict) and "value" in quantity:
+        number, unit = str(quantity["value"]), str(quantity.get("code") or quantity.get("unit") or "")
+    else:
+        concept = (dep.get("concept") or [{}])[0] or {}
+        m = _AGE_TEXT.fullmatch(str(concept.get("text") or ""))
+        if m is None:
+            raise invalid(f"dependency {element}: an age is a Quantity (value, unit a|mo|d) or a concept text "
+                          "such as '4 months'", "dependency")
+        number, unit = m.group(1), m.group(2)
+    if unit.lower() not in _UNITS:
+        raise invalid(f"dependency {element}: age unit {unit!r} is not one of a, mo, d", "dependency")
+    try:
+        return AgeIn(value=Decimal(number), unit=_UNITS[unit.lower()])  # type: ignore[arg-type]
+    except (ValidationError, InvalidOperation) as exc:
+        raise invalid(f"dependency {element}: {exc}", "dependency") from None
+
+
+def _codes_of(dep: dict[str, list[Any]]) -> list[str]:
+    concept = (dep.get("concept") or [{}])[0] or {}
+    return [str(c["code"]) for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
+
+
+def patient_context(inputs: Inputs) -> tuple[PatientIn, list[str]] | None:
+    """The patient and co-occurring concepts the ``dependency`` parameters give; None when none is given."""
+    deps = inputs.all("dependency")
+    if not deps:
+        return None
+    age = onset = None
+    sex = "unknown"
+    others: list[str] = []
+    for dep in deps:
+        if not isinstance(dep, dict) or not dep.get("element"):
+            raise invalid("a dependency needs an element (what it is) and a concept (its value)", "dependency")
+        element = str(dep["element"][0])
+        if element in AGE:
+            age = _age(dep, element)
+        elif element in AGE_AT_ONSET:
+            onset = _age(dep, element)
+        elif element in SEX:
+            found = [_SEX_CODES[c] for c in _codes_of(dep) if c in _SEX_CODES]
+            if not found:
+                raise invalid(f"dependency {element}: sex is 248152002 | Female |, 248153007 | Male | or an "
+                              "administrative-gender code", "dependency")
+            sex = found[0]
+        elif element in CONCEPT:
+            found_codes = _codes_of(dep)
+            if not found_codes:
+                raise invalid(f"dependency {element}: the concept needs a SNOMED CT coding", "dependency")
+            others += found_codes
+        else:
+            raise not_supported(f"dependency element {element!r} is not understood; served: age, age-at-onset, "
+                                "sex, concept (or their SNOMED CT URIs)", "dependency")
+    return PatientIn(age=age, age_at_onset=onset, sex=sex), others  # type: ignore[arg-type]
+
+
+def _coding(code: str, title: str | None, version: str | None) -> dict[str, Any]:
+    coding: dict[str, Any] = {"system": ICD10CM_URL, "code": code}
+    if version:
+        coding["version"] = version
+    if title:
+        coding["display"] = title
+    return coding
+
+
+def _match(row: dict[str, Any], title: str | None, icd_version: str | None, source: str) -> dict[str, Any]:
+    parts = [part("equivalence", "Code", "relatedto" if row["target"] else "unmatched")]
+    if row["target"]:
+        parts.append(part("concept", "Coding", _coding(row["target"], title, icd_version)))
+    parts += [part("source", "Uri", source), part("group", "Integer", row["group"]),
+              part("priority", "Integer", row["priority"]), part("rule", "String", row["rule"])]
+    if row.get("advice"):
+        parts.append(part("advice", "String", row["advice"]))
+    return {"name": "match", "part": parts}
+
+
+def _icd_titles(graph: Graph) -> tuple[Any, Any]:
+    """The ICD-10-CM release in force (as derivation picks it) and its table, for target titles."""
+    if not list_releases(graph, "icd10cm"):
+        return None, None
+    release = resolve_release(graph, "icd10cm", None, None)
+    return release, codes.code_table(graph, systems.BY_URL[ICD10CM_URL], release)
+
+
+def _title(graph: Graph, release: Any, table: Any, code: str) -> str | None:
+    if release is None:
+        return None
+    if table is not None:
+        entry = table.entries.get(f"icd10cm|{code}")
+        return entry.title if entry else None
+    try:
+        return codes.get_code(graph, "icd10cm", code, release.id).title
+    except NotFound:
+        return None
+
+
+def _all_rows(graph: Graph, record: CodeRecord, source: str) -> list[dict[str, Any]]:
+    release, table = _icd_titles(graph)
+    version = release.version if release else None
+    matches = [_match(r.model_dump(), _title(graph, release, table, r.target) if r.target else None, version, source)
+               for r in record.maps]
+    with_target = sum(1 for r in record.maps if r.target)
+    return [part("result", "Boolean", with_target > 0),
+            part("message", "String", f"{len(record.maps)} map rows for {record.code}, {with_target} with a target; "
+                 "no patient context given, so no rule was evaluated"), *matches]
+
+
+def _group_summary(group: MapGroupDerivation) -> dict[str, Any]:
+    parts = [part("group", "Integer", group.group), part("status", "Code", group.status.replace("_", "-"))]
+    if group.code is not None:
+        parts.append(part("concept", "Coding", _coding(group.code.code, group.code.title, None)))
+    chosen = next((s for s in group.explanation if s.map_rule == group.map_rule), None)
+    if chosen is not None:
+        parts += [part("rule", "String", chosen.rule), part("priority", "Integer", chosen.priority)]
+    if group.advice:
+        parts.append(part("advice", "String", group.advice))
+    if group.reason:
+        parts.append(part("reason", "String", group.reason))
+    parts += [part("warning", "String", w) for w in group.warnings]
+    return {"name": "map-group", "part": parts}
+
+
+def _group_message(group: MapGroupDerivation) -> str:
+    if group.status == "mapped" and group.code is not None:
+        held = next(s.priority for s in group.explanation if s.map_rule == group.map_rule)
+        return f"group {group.group}: {group.code.code} by priority {held}"
+    if group.status == "no_target":
+        return f"group {group.group}: no target (its rule held)"
+    return f"group {group.group}: needs review — {group.reason}"
+
+
+def _evaluated(graph: Graph, record: CodeRecord, context: tuple[PatientIn, list[str]], snomed_version: str,
+               source: str) -> list[dict[str, Any]]:
+    patient, others = context
+    try:
+        body = DeriveIcd10cmIn(concepts=[record.code], patient=patient, other_concepts=others, release=snomed_version)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise invalid(f"dependency: {first.get('msg', '')}", "dependency") from None
+    derived = derive_icd10cm(graph, body)
+    [concept] = derived.concepts
+    icd_version = derived.icd10cm_release.split("@", 1)[1] if derived.icd10cm_release else None
+    out: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
+    by_group = {g.group: g for g in concept.groups}
+    for row in record.maps:
+        group = by_group.get(row.group)
+        step = next((s for s in group.explanation if s.priority == row.priority), None) if group else None
+        title = group.code.title if group and group.code and group.code.code == row.target else None
+        match = _match(row.model_dump(), title, icd_version, source)
+        selected = bool(group and step and step.map_rule == group.map_rule and group.status != "needs_review")
+        match["part"].append(part("selected", "Boolean", selected))
+        if step is not None:
+            match["part"] += [part("outcome", "Code", step.outcome), part("why", "String", step.why)]
+        elif group is not None and group.status == "needs_review":
+            match["part"] += [part("outcome", "Code", "not-evaluated"),
+                              part("why", "String", f"not evaluated: {group.reason}")]
+        elif group is not None:
+            held = next((s.priority for s in group.explanation if s.outcome == "true"), None)
+            match["part"] += [part("outcome", "Code", "not-evaluated"),
+                              part("why", "String", f"not evaluated: priority {held} held first")]
+        matches.append(match)
+    mapped = [g for g in concept.groups if g.status == "mapped"]
+    review = [g for g in concept.groups if g.status == "needs_review"]
+    summary = "; ".join(_group_message(g) for g in concept.groups) or (concept.reason or "no map rows")
+    out.append(part("result", "Boolean", bool(mapped) and not review))
+    out.append(part("message", "String", summary))
+    out += [_group_summary(g) for g in concept.groups]
+    return out + matches
+
+
+def _source_code(inputs: Inputs) -> tuple[str | None, str]:
+    concept = inputs.one("codeableConcept")
+    if concept is not None:
+        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict) and c.get("code")]
+        if not codings:
+            raise invalid("the codeableConcept has no coding", "codeableConcept")
+        return codings[0].get("system"), codings[0]["code"]
+    return coded_input(inputs)
+
+
+def translate(graph: Graph, inputs: Inputs) -> bytes:
+    if inputs.boolean("reverse"):
+        raise not_supported("reverse translation is not served", "reverse")
+    url = inputs.text("url") or inputs.text("source")
+    system_url, code = _source_code(inputs)
+    target = inputs.text("targetsystem") or inputs.text("target")
+    if url is None:
+        url = CONVERSION_MAP if (system_url or "").split("|")[0] == ICD10CM_URL else SNOMED_ICD10CM_MAP
+    if url == SNOMED_ICD10CM_MAP:
+        if target and target != ICD10CM_URL:
+            raise not_supported(f"no map from SNOMED CT to {target!r} is loaded; served: {ICD10CM_URL}", "targetsystem")
+        return fhir_bytes(parameters(_translate_snomed(graph, inputs, system_url or systems.SNOMED_URL, code, url)))
+    if url == CONVERSION_MAP:
+        return fhir_bytes(parameters(_translate_conversion(graph, inputs, system_url or ICD10CM_URL, code)))
+    raise not_found(f"no ConceptMap {url!r}; served: {[SNOMED_ICD10CM_MAP, CONVERSION_MAP]}", "url")
+
+
+def _translate_snomed(graph: Graph, inputs: Inputs, system_url: str, code: str, url: str) -> list[dict[str, Any]]:
+    if system_url.split("|")[0] != systems.SNOMED_URL:
+        raise invalid(f"{SNOMED_ICD10CM_MAP} maps SNOMED CT concepts, not {system_url} codes", "system")
+    resolved = systems.resolve(graph, system_url, inputs.text("version") or inputs.text("conceptMapVersion"))
+    try:
+        record = codes.get_code(graph, "snomed", code, resolved.release.id)
+    except NotFound as exc:
+        return [part("result", "Boolean", False), part("message", "String", exc.detail)]
+    context = patient_context(inputs)
+    if context is None:
+        return _all_rows(graph, record, url)
+    return _evaluated(graph, record, context, resolved.release.id, url)
+
+
+def _translate_conversion(graph: Graph, inputs: Inputs, system_url: str, code: str) -> list[dict[str, Any]]:
+    cs = systems.code_system(system_url)
+    if cs.id != "icd10cm":
+        raise invalid(f"{CONVERSION_MAP} converts ICD-10-CM codes, not {system_url} codes", "system")
+    version = inputs.text("version")
+    candidates = ([resolve_release(graph, "icd10cm", version)] if version
+                  else list(reversed(list_releases(graph, "icd10cm"))))
+    for release in candidates:
+        try:
+            record = codes.get_code(graph, "icd10cm", code, release.id)
+        except NotFound:
+            continue
+        successors = [s for s in record.replaced_by if s.get("code")]
+        matches = []
+        for s in successors:
+            target_version = str(s.get("release") or "").split("@")[-1] or None
+            parts = [part("equivalence", "Code", "relatedto"),
+                     part("concept", "Coding", _coding(str(s["code"]), None, target_version)),
+                     part("source", "Uri", CONVERSION_MAP)]
+            if s.get("basis"):
+                parts.append(part("basis", "String", str(s["basis"])))
+            matches.append({"name": "match", "part": parts})
+        message = (f"{record.code} ({release.id}) is replaced by {', '.join(str(s['code']) for s in successors)}"
+                   if successors else f"{record.code} ({release.id}) has no successor in the conversion table")
+        return [part("result", "Boolean", bool(successors)), part("message", "String", message), *matches]
+    where = version or "any visible release"
+    return [part("result", "Boolean", False),
+            part("message", "String", f"ICD-10-CM code {cs.normalise(code)!r} is not in {where}")]
