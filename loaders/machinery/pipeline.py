@@ -12,6 +12,7 @@ from neo4j import Driver
 
 from loaders.errors import LoadError
 from loaders.machinery.runs import VISIBLE, ReleaseSpec, RunLedger, SourceFile, new_run_id
+from loaders.machinery.unreachable import unreachable_error
 from loaders.machinery.writer import GraphWriter, WriteStats
 
 
@@ -109,6 +110,8 @@ def run_load(
         report = after_staging(driver, database, ctx) if after_staging else {}
         phases["after_staging"] = time.perf_counter() - started - phases["write"]
     except BaseException as exc:
+        if (lost := unreachable_error(exc, writer, release)) is not None:
+            raise lost from None  # the next load removes this run's rows (stale_runs); nothing to clean up now
         ledger.discard_run(run_id)
         ledger.finish(run_id, "failed", ctx.counts, error=str(exc)[:2000])
         raise
