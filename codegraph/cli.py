@@ -150,23 +150,45 @@ def load(
     release: Annotated[str, typer.Option(help="release version, e.g. FY2026 or 2026Q1")],
     dry_run: Annotated[bool, typer.Option(help="load into staging, print the diff and impact, discard")] = False,
     batch_size: Annotated[int | None, typer.Option(help="rows per transaction")] = None,
+    force: Annotated[bool, typer.Option(help="promote even when a sanity gate holds the release")] = False,
+    max_deleted_share: Annotated[float, typer.Option(
+        min=0.0, max=1.0, envvar="CODEGRAPH_MAX_DELETED_SHARE",
+        help="hold a release deleting more than this share of the previous release's codes")] = 0.05,
+    max_retitled_share: Annotated[float, typer.Option(
+        min=0.0, max=1.0, envvar="CODEGRAPH_MAX_RETITLED_SHARE",
+        help="hold a release changing more than this share of the previous release's titles")] = 0.10,
 ) -> None:
-    """Load an official release file into the graph (atomic; idempotent)."""
+    """Load an official release file into the graph (atomic; the very same files again are a no-op).
+
+    A code release that deletes or retitles an implausible share of the previous release's codes is staged,
+    reported and not promoted (exit 3) unless --force is given. Ctrl-C stops within seconds and leaves the
+    graph as it was (exit 130)."""
     from loaders.errors import LoadError
+    from loaders.machinery.gates import PromotionGates, ReleaseHeldError
+    from loaders.machinery.runs import LoadInterruptedError
     from loaders.registry import all_loaders, load_source
 
     settings = get_settings()
     if source not in all_loaders():
         raise _fail(f"unknown source {source!r}; known: {sorted(all_loaders())}", 2)
-    with _driver(settings) as driver:
-        try:
+    gates = PromotionGates(max_deleted_share=max_deleted_share, max_retitled_share=max_retitled_share, force=force)
+    try:
+        with _driver(settings) as driver:
             report = load_source(
                 driver, settings, source, paths, release, dry_run=dry_run,
                 batch_size=batch_size or settings.batch_size, show_progress=sys.stderr.isatty(),
-                log=console.print,
+                gates=gates, log=console.print,
             )
-        except LoadError as exc:
-            raise _fail(str(exc)) from exc
+    except ReleaseHeldError as exc:
+        _print_report(exc.report)
+        raise _fail(str(exc), 3) from None
+    except LoadInterruptedError as exc:
+        raise _fail(str(exc), 130) from None
+    except KeyboardInterrupt:  # before the run started, or a second Ctrl-C during the clean-up
+        raise _fail("interrupted; anything a run had written is removed by the next load (its process is gone)",
+                    130) from None
+    except LoadError as exc:
+        raise _fail(str(exc)) from exc
     _print_report(report)
 
 
@@ -184,13 +206,42 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
 
 
 @release_app.command("list")
-def release_list(system: Annotated[str | None, typer.Argument()] = None) -> None:
+def release_list(
+    system: Annotated[str | None, typer.Argument()] = None,
+    retracted: Annotated[bool, typer.Option("--retracted", help="also retracted releases (kept for audit)")] = False,
+) -> None:
     from loaders.machinery.runs import RunLedger
 
     settings = get_settings()
     with _driver(settings) as driver:
-        rows = RunLedger(driver, settings.neo4j_database).visible_releases(system)
+        rows = RunLedger(driver, settings.neo4j_database).visible_releases(system, retracted=retracted)
     print(json.dumps(rows, indent=2, default=str))
+
+
+@release_app.command("retract")
+def release_retract(
+    system: str, version: str,
+    reason: Annotated[str | None, typer.Option(help="why, recorded on the release")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="assignments listed (the count is complete)")] = 100,
+) -> None:
+    """Take a visible release out of service at once; it and its load runs stay for audit, and corrected files
+    can then be loaded under the same release id. Lists the open coding assignments checked against it."""
+    import getpass
+
+    from loaders.machinery.lifecycle import ReleaseStateError, retract
+    from loaders.machinery.runs import ReleaseSpec
+
+    settings = get_settings()
+    release_id = ReleaseSpec.parse(system, version).id
+    with _driver(settings) as driver:
+        try:
+            out = retract(driver, settings.neo4j_database, release_id, reason=reason, by=f"cli:{getpass.getuser()}",
+                          limit=limit)
+        except ReleaseStateError as exc:
+            raise _fail(str(exc)) from exc
+    print(json.dumps(out.as_dict(), indent=2, default=str))
+    console.print(f"{release_id} retracted: no longer served; {out.assignments_total:,} open coding assignments were "
+                  f"checked against it. Load corrected files with `codegraph load {system} FILE… --release {version}`")
 
 
 @release_app.command("diff")

@@ -1,20 +1,35 @@
 // name: release_impact
-// description: For two visible releases of a code system, the codes the newer one deletes or makes
-// description: non-billable, and every map row, payer rule, NCCI edit and open coding assignment using them.
+// description: For two releases of a code system, every code of the older one that the newer one no longer
+// description: bills, in the words of the release diff and the load report: 'expanded' (it was billable and the
+// description: newer release bills codes that extend it instead), 'deleted' (not listed at all) or 'made
+// description: non-billable' (kept as a header, no new subcodes); and per code the map rows, payer policy rules,
+// description: NCCI edits, MUEs, CC/MCC designations and open coding assignments that use it. Chapters and
+// description: sections are left out; when either release came from a billable-only code list, only billable
+// description: codes of the older release are compared (as the diff does).
 // param: from_release string = "icd10cm@FY2025" -- the older release id
 // param: to_release string = "icd10cm@FY2026" -- the newer release id
 // example: cypher-shell -f queries/release_impact.cypher -P 'from_release => "icd10cm@FY2025"' -P 'to_release => "icd10cm@FY2026"'
 MATCH (old:Release {id: $from_release}), (new:Release {id: $to_release})
-MATCH (c:Code)-[m:IN_RELEASE]->(old)
-WHERE m.billable AND NOT EXISTS { (c)-[n:IN_RELEASE]->(new) WHERE n.billable }
-OPTIONAL MATCH (mr:MapRule)-[:MAPS_TO]->(c)
-OPTIONAL MATCH (rule:PolicyRule)-[:COVERS_DIAGNOSIS|DENIES_DIAGNOSIS]->(c)
-OPTIONAL MATCH (c)-[edit:BUNDLES]-(other:Code)
-OPTIONAL MATCH (a:CodingAssignment)-[:HAS_CODE]->(:AssignedCode)-[:ASSIGNS]->(c)
-  WHERE NOT EXISTS { (:CodingAssignment)-[:SUPERSEDES]->(a) }
-WITH c, EXISTS { (c)-[:IN_RELEASE]->(new) } AS still_listed,
-     count(DISTINCT mr) AS map_rows, count(DISTINCT rule) AS payer_rules, count(DISTINCT edit) AS ncci_edits,
-     count(DISTINCT a) AS open_assignments
-RETURN c.code AS code, CASE WHEN still_listed THEN 'made non-billable' ELSE 'deleted' END AS change,
-       map_rows, payer_rules, ncci_edits, open_assignments
-ORDER BY map_rows + payer_rules + ncci_edits + open_assignments DESC, code;
+WITH old, new, ['chapter', 'section', 'table', 'body_system'] AS structural,
+     'billable-only' IN [old.coverage, new.coverage] AS billable_only
+MATCH (c:Code)-[o:IN_RELEASE]->(old)
+WHERE NOT coalesce(o.kind, '') IN structural AND (o.billable OR NOT billable_only)
+OPTIONAL MATCH (c)-[m:IN_RELEASE]->(new)
+WITH new, c, o, CASE WHEN coalesce(m.kind, '') IN structural THEN null ELSE m END AS n
+WHERE n IS NULL OR (o.billable AND NOT coalesce(n.billable, false))
+WITH c, n, o.billable AND EXISTS {
+  MATCH (x:Code) WHERE x.code STARTS WITH c.code AND x.system = c.system AND x <> c
+    AND EXISTS { (x)-[xm:IN_RELEASE]->(new) WHERE xm.billable }
+} AS expanded
+RETURN c.code AS code,
+       CASE WHEN expanded THEN 'expanded' WHEN n IS NULL THEN 'deleted' ELSE 'made non-billable' END AS change,
+       COUNT { (:MapRule)-[:MAPS_TO]->(c) } AS map_rows,
+       COUNT { MATCH (p:PolicyRule) WHERE (p)-[:COVERS_DIAGNOSIS|DENIES_DIAGNOSIS]->(c) OR (c)-[:COVERED_BY]->(p) }
+         AS payer_policy_rules,
+       COUNT { (c)-[:BUNDLES]-() } AS ncci_edits,
+       COUNT { (c)-[:HAS_MUE]->(:MUE) } AS mue_edits,
+       COUNT { (c)-[:HAS_SEVERITY]->(:SeverityDesignation) } AS cc_mcc_designations,
+       COUNT { MATCH (a:CodingAssignment)-[:HAS_CODE]->(:AssignedCode)-[:ASSIGNS]->(c)
+               WHERE NOT EXISTS { (:CodingAssignment)-[:SUPERSEDES]->(a) } RETURN DISTINCT a } AS open_coding_assignments
+ORDER BY map_rows + payer_policy_rules + ncci_edits + mue_edits + cc_mcc_designations + open_coding_assignments DESC,
+         code;

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
-from graph_service.deps import GraphDep, Reader
-from graph_service.models.releases import ReleaseDiffOut, ReleaseInfo
-from graph_service.services.releases import list_releases, release_diff
+from graph_service.deps import GraphDep, Maintainer, Reader
+from graph_service.models.releases import ReleaseDiffOut, ReleaseInfo, RetractIn, RetractOut
+from graph_service.services.releases import list_releases, release_diff, retract_release
 
 router = APIRouter(prefix="/v1", tags=["releases"])
 
@@ -28,3 +28,17 @@ def get_release_diff(
 ) -> ReleaseDiffOut:
     """Exact set difference of the two releases' codes, with counts."""
     return release_diff(graph, system, from_, to, limit)
+
+
+@router.post("/releases/{release_id}/retract", response_model=RetractOut,
+             responses={404: {"description": "no such release"},
+                        409: {"description": "the release is not visible (staging, or already retracted)"}})
+def post_retract(
+    release_id: str, graph: GraphDep, role: Maintainer,
+    body: Annotated[RetractIn | None, Body(examples=[{"reason": "FY2026 code file was cut short"}])] = None,
+    limit: Annotated[int, Query(ge=0, le=10_000, description="assignments listed; the count is complete")] = 1000,
+) -> RetractOut:
+    """Take a visible release (``icd10cm@FY2026``) out of service at once: queries stop reading it, the release
+    and its load runs are kept for audit, and corrected files can be loaded under the same id. Lists the open
+    coding assignments that were checked against it."""
+    return retract_release(graph, release_id, body.reason if body else None, f"api:{role.value}", limit)

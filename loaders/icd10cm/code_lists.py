@@ -56,8 +56,11 @@ _SECTION = re.compile(r"[A-Z][0-9A-Z]{2}-[A-Z][0-9A-Z]{2}")
 _SAMPLE_LINES = 200
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without line ending), refusing binary and non-UTF-8 bytes by line."""
+def _lines(path: Path, layout: str | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without line ending), refusing binary and non-UTF-8 bytes by line.
+
+    With ``layout`` (a CMS file, whose every line ends with a line ending) a last line without one is refused:
+    the file was cut mid-line, and its last record would otherwise load with a cut title ("Laceration wi")."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if b"\x00" in raw:
@@ -67,6 +70,11 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             except UnicodeDecodeError as error:
                 bad = raw[error.start : error.end + 2]
                 raise ParseError(path, number, "encoding", "UTF-8/ASCII text", repr(bad)) from error
+            if layout is not None and not raw.endswith(b"\n") and text.strip():
+                raise ParseError(path, number, "line ending",
+                                 f"every line of a CMS {layout} file to end with a line ending; the last one has "
+                                 "none: the file is cut short mid-line (incomplete download or copy?)",
+                                 text[-60:])
             yield number, text.rstrip("\r\n")
 
 
@@ -82,7 +90,7 @@ def _check_code(path: Path, line: int, field: str, code: str) -> str:
 def parse_order_file(path: Path) -> Iterator[Icd10cmListedCode]:
     """``icd10cm-order-<FY>.txt``: every code and header, with the billable flag and order number."""
     previous = 0
-    for number, text in _lines(path):
+    for number, text in _lines(path, "order"):
         if not text.strip():
             continue
         match = _ORDER_LINE.fullmatch(text.rstrip())
@@ -98,7 +106,7 @@ def parse_order_file(path: Path) -> Iterator[Icd10cmListedCode]:
 
 def parse_codes_file(path: Path) -> Iterator[Icd10cmListedCode]:
     """``icd10cm-codes-<FY>.txt``: billable codes only, code padded to 7, a space, the long title."""
-    for number, text in _lines(path):
+    for number, text in _lines(path, "codes"):
         if not text.strip():
             continue
         match = _CODES_LINE.fullmatch(text.rstrip())
@@ -110,7 +118,7 @@ def parse_codes_file(path: Path) -> Iterator[Icd10cmListedCode]:
 
 def parse_drg_code_csv(path: Path) -> Iterator[Icd10cmListedCode]:
     """The ``drg`` package's ``icd_10_cm.csv``: ``code,description`` rows, no header, billable codes."""
-    numbered = iter(_lines(path))
+    numbered = iter(_lines(path, "code,description CSV"))
     rows = csv.reader(text for _, text in numbered)
     for row in rows:
         number = rows.line_num

@@ -11,7 +11,17 @@ from typing import Any, Protocol
 from neo4j import Driver
 
 from loaders.errors import LoadError
-from loaders.machinery.runs import VISIBLE, ReleaseSpec, RunLedger, SourceFile, new_run_id
+from loaders.machinery.gates import PromotionGates, ReleaseHeldError
+from loaders.machinery.runs import (
+    RETRACTED,
+    VISIBLE,
+    LoadInterruptedError,
+    ReleaseSpec,
+    RunLedger,
+    SourceFile,
+    new_run_id,
+    same_contents,
+)
 from loaders.machinery.unreachable import unreachable_error
 from loaders.machinery.writer import GraphWriter, WriteStats
 
@@ -49,7 +59,7 @@ class AfterStaging(Protocol):
 class LoadReport:
     run_id: str
     release: str
-    status: str  # completed | dry_run | failed
+    status: str  # completed | dry_run | unchanged (the same files again: nothing done) | held (a gate refused)
     stats: WriteStats
     counts: dict[str, Any]
     seconds: float
@@ -72,9 +82,12 @@ def run_load(
     dry_run: bool = False,
     show_progress: bool = False,
     after_staging: AfterStaging | None = None,
+    gates: PromotionGates | None = None,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> LoadReport:
-    """Load ``sources`` as ``release``; visible only if everything succeeded (and not a dry run)."""
+    """Load ``sources`` as ``release``; visible only if everything succeeded, the ``gates`` (judging the
+    after-staging report) passed, and not a dry run. Ctrl-C removes what the run wrote and raises
+    ``LoadInterruptedError``; the very files of a visible release again are a no-op (status ``unchanged``)."""
     ledger = RunLedger(driver, database)
     for stale in ledger.stale_runs():
         log(f"cleaning up crashed run {stale}")
@@ -88,11 +101,20 @@ def run_load(
     existing = ledger.release_state(release.id)
     if existing and existing["status"] == VISIBLE:
         previous = {d for run_files in existing["files"] for d in (run_files or [])}
+        if previous and same_contents(previous, files) and existing["last_run"]:
+            log(f"{release.id} is already visible from these very files (sha256): nothing to do")
+            return LoadReport(run_id=existing["last_run"], release=release.id, status="unchanged", stats=WriteStats(),
+                              counts={}, seconds=0.0)
         if previous and previous != {f.describe() for f in files}:
             raise ReleaseConflictError(
-                f"release {release.id} is already visible from other source files; "
-                "load the corrected files under a new release id"
+                f"release {release.id} is already visible from other source files; to replace it, retract it "
+                f"(`codegraph release retract {release.system} {release.version}`) and load the corrected files "
+                "under the same id"
             )
+    if existing and existing["status"] == RETRACTED:
+        from loaders.machinery.lifecycle import archive
+
+        log(f"{release.id} was retracted: kept for audit as {archive(driver, database, release.id)}")
 
     run_id = new_run_id(loader.name)
     ledger.start(run_id, loader.name, release, files)
@@ -109,13 +131,30 @@ def run_load(
         phases = {"write": time.perf_counter() - started}
         report = after_staging(driver, database, ctx) if after_staging else {}
         phases["after_staging"] = time.perf_counter() - started - phases["write"]
+        if gates is not None and report.get("diff") is not None:
+            report["gates"] = gates.judge(report)
     except BaseException as exc:
         if (lost := unreachable_error(exc, writer, release)) is not None:
             raise lost from None  # the next load removes this run's rows (stale_runs); nothing to clean up now
-        ledger.discard_run(run_id)
-        ledger.finish(run_id, "failed", ctx.counts, error=str(exc)[:2000])
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        ledger.discard_run(run_id)  # a second Ctrl-C here leaves it to the next load (stale_runs)
+        ledger.finish(run_id, "interrupted" if interrupted else "failed", ctx.counts,
+                      error="interrupted (Ctrl-C)" if interrupted else str(exc)[:2000])
+        if interrupted:
+            raise LoadInterruptedError(
+                f"load of {release.id} interrupted: the batch in flight was rolled back, what run {run_id} had "
+                "written was removed, and the run is recorded as interrupted; the graph is as it was"
+            ) from None
         raise
     counts = {**ctx.counts, **writer.stats.as_properties()}
+    if not dry_run and report.get("gates", {}).get("verdict") == "held":
+        ledger.discard_run(run_id)
+        ledger.finish(run_id, "held", counts, error="; ".join(report["gates"]["reasons"]))
+        held = LoadReport(run_id=run_id, release=release.id, status="held", stats=writer.stats, counts=counts,
+                          seconds=time.perf_counter() - started, report=report, phases=phases)
+        raise ReleaseHeldError(
+            f"{release.id} was staged and NOT promoted: {'; '.join(report['gates']['reasons'])}. Check the files "
+            "(cut short? another system's?); if the change is real, load again with --force", held)
     if dry_run:
         ledger.discard_run(run_id)
         ledger.finish(run_id, "dry_run", counts)

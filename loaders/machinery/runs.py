@@ -21,10 +21,16 @@ from typing import Any
 from neo4j import Driver
 
 from codegraph.release_events import releases_changed
+from loaders.errors import LoadError
 from ontology.vocabulary import NODE_SPECS, L, R
 
 VISIBLE = "visible"
 STAGING = "staging"
+RETRACTED = "retracted"  # taken out of service (loaders.machinery.lifecycle); kept for audit
+
+
+class LoadInterruptedError(LoadError):
+    """The load was interrupted (Ctrl-C): what it wrote was removed and its run recorded as interrupted."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class SourceFile:
 
     def describe(self) -> str:
         return f"{self.path.name}|{self.size}|{self.sha256}"
+
+
+def same_contents(recorded: set[str], files: list[SourceFile]) -> bool:
+    """Whether the files hold exactly the recorded contents (sizes and sha256s; names may differ)."""
+    return {d.rsplit("|", 2)[-1] for d in recorded} == {f.sha256 for f in files} and len(recorded) == len(files)
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,9 @@ class RunLedger:
             f"""
             MATCH (rel:{L.Release} {{id: $id}})
             OPTIONAL MATCH (rel)-[:{R.PRODUCED_BY}]->(run:{L.LoadRun})
-            RETURN rel.status AS status, collect(run.source_files) AS files
+            WITH rel, run ORDER BY run.finished_at DESC
+            RETURN rel.status AS status, collect(run.source_files) AS files,
+                   [r IN collect(run) WHERE r.status = 'completed' | r.id][0] AS last_run
             """,
             id=release_id,
         )
@@ -204,14 +217,15 @@ class RunLedger:
                 stale.append(row["id"])
         return stale
 
-    def visible_releases(self, system: str | None = None) -> list[dict[str, Any]]:
+    def visible_releases(self, system: str | None = None, *, retracted: bool = False) -> list[dict[str, Any]]:
+        """Visible releases; with ``retracted`` also the retracted ones (kept for audit, archived ids included)."""
         rows = self._read(
             f"""
-            MATCH (rel:{L.Release} {{status: '{VISIBLE}'}})
-            WHERE $system IS NULL OR rel.system = $system
-            RETURN rel {{.*}} AS rel ORDER BY rel.system, rel.effective_from, rel.version
+            MATCH (rel:{L.Release}) WHERE rel.status = '{VISIBLE}' OR ($retracted AND rel.status = '{RETRACTED}')
+            WITH rel WHERE $system IS NULL OR rel.system = $system
+            RETURN rel {{.*}} AS rel ORDER BY rel.system, rel.effective_from, rel.version, rel.id
             """,
-            system=system,
+            system=system, retracted=retracted,
         )
         return [dict(r["rel"]) for r in rows]
 

@@ -133,7 +133,10 @@ def test_release_diff_is_the_exact_set_difference_of_the_code_files(client: Test
                       headers=engine).json()
     assert diff["scope"] == "billable codes"
     assert _dotless(diff["added"]) == new - old and diff["counts"]["added"] == 252
-    assert _dotless(diff["deleted"]) == old - new and diff["counts"]["deleted"] == 36
+    # Every code of the older list the newer one lacks is deleted or expanded into the newer one's subcodes.
+    gone = _dotless(diff["deleted"]) | _dotless(list(diff["expanded"]))
+    assert gone == old - new and diff["counts"]["deleted"] + diff["counts"]["expanded"] == 36
+    assert diff["expanded"]["C83.39"][:2] == ["C83.390", "C83.391"] and "C83.39" not in diff["deleted"]
 
 
 def test_fy2025_to_fy2026_diff_matches_the_tabular_leaves(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
@@ -144,7 +147,10 @@ def test_fy2025_to_fy2026_diff_matches_the_tabular_leaves(client: TestClient, en
     diff = client.get("/v1/releases/icd10cm/diff", params={"from": "FY2025", "to": "FY2026", "limit": 100_000},
                       headers=engine).json()
     assert _dotless(diff["added"]) == fy2026 - fy2025
-    assert _dotless(diff["deleted"]) == fy2025 - fy2026
+    gone = _dotless(diff["deleted"]) | _dotless(list(diff["expanded"])) | _dotless(diff["made_non_billable"])
+    assert gone == fy2025 - fy2026
+    # B88.0 stays in FY2026 as the header of its new subcodes: expanded, not deleted.
+    assert diff["expanded"]["B88.0"] == ["B88.01", "B88.09"]
 
 
 def test_search_ranks_titles_and_inclusion_terms(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]

@@ -111,7 +111,8 @@ def test_a_second_release_shares_the_code_nodes_and_creates_its_own_memberships(
         ("IS_A", "A0002", "hcpcs@2026Q2", second.run_id), ("IS_A", "A0003", "hcpcs@2026Q2", second.run_id),
     ]
     diff = diff_releases(clean_graph, settings.neo4j_database, "hcpcs", "hcpcs@2026Q1", "hcpcs@2026Q2")
-    assert (diff.added, diff.deleted, diff.title_revised) == (["A0003"], [], ["A0002"])
+    assert (diff.added, diff.deleted) == (["A0003"], [])
+    assert [(t.code, t.old_title, t.new_title) for t in diff.title_revised] == [("A0002", "Second", "Second, revised")]
 
 
 def test_a_writer_thread_failing_after_committed_batches_leaves_the_graph_as_it_was(
