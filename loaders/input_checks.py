@@ -91,7 +91,7 @@ def check_file_size(path: Path, limit: int, what: str) -> None:
 def check_width(file: str | Path, line: int | None, field: str, value: str, limit: int) -> str:
     """``value`` if it fits the format's documented width for ``field``; a located error otherwise."""
     if len(value) > limit:
-        raise ParseError(file, line, field, f"at most {limit:,} characters (the format's width for {field})",
+        raise ParseError(file, line, field, f"at most {limit:,} characters (the format's width)",
                          f"{len(value):,} characters starting {value[:40]!r}")
     return value
 

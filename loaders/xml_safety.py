@@ -85,6 +85,9 @@ def safe_iterparse(
             yield event, element
     except etree.XMLSyntaxError as error:
         line = error.position[0] if error.position else error.lineno
+        if "Resource limit exceeded" in error.msg or "huge" in error.msg.lower():
+            raise ParseError(path, line, "text", "text nodes under libxml2's 10,000,000-byte cap (the format's "
+                             "field widths are far smaller)", error.msg) from error
         raise ParseError(path, line, "xml", "well-formed UTF-8 XML (file truncated or mis-encoded?)",
                          error.msg) from error
 
