@@ -106,7 +106,8 @@ def assignments_under(driver: Driver, database: str, release_id: str, limit: int
     rows = _read(driver, database, ASSIGNMENTS_UNDER, id=release_id, limit=limit)
     if not rows:
         return 0, []
-    listed = [{**r, "date_of_service": r["date_of_service"].iso_format()} for r in rows[0]["listed"]]
+    listed = [{**r, "date_of_service": r["date_of_service"].iso_format(), "codes": sorted(r["codes"])}
+              for r in rows[0]["listed"]]
     return rows[0]["total"], listed
 
 
