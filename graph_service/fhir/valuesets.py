@@ -36,8 +36,8 @@ _SEARCH_ALL = 1_000_000
 _ALL_PAGE = f"""
 MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
 WITH c, m ORDER BY c.code
-WITH collect({{code: c.code, title: m.title, kind: m.kind}}) AS all
-RETURN size(all) AS total, all[$offset..$offset + $count] AS items
+WITH collect({{code: c.code, title: m.title, kind: m.kind}}) AS members
+RETURN size(members) AS total, members[$offset..$offset + $count] AS items
 """
 _pages = AnswerCache()
 _all_codes: dict[str, tuple[CodeTable, tuple[str, ...]]] = {}
