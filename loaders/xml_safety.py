@@ -84,7 +84,7 @@ def safe_iterparse(
                 depth -= 1
             yield event, element
     except etree.XMLSyntaxError as error:
-        line = error.position[0] if error.position else error.lineno
+        line = (error.position[0] if error.position else error.lineno) or None  # 0: no line (an empty file)
         if "Resource limit exceeded" in error.msg or "huge" in error.msg.lower():
             raise ParseError(path, line, "text", "text nodes under libxml2's 10,000,000-byte cap (the format's "
                              "field widths are far smaller)", error.msg) from error

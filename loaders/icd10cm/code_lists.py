@@ -15,6 +15,8 @@ from typing import Literal
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTLESS_CODE, add_dot, strip_dot
+from loaders.input_checks import RepeatedKeys
+from loaders.text_lines import capped_raw_lines
 
 __all__ = [
     "CodeListFormat",
@@ -54,6 +56,8 @@ _HCPCS_LINE = re.compile(r"[A-Z]\d{4}\d{5}[34]")
 _CHAPTER = re.compile(r"\d{1,2}")
 _SECTION = re.compile(r"[A-Z][0-9A-Z]{2}-[A-Z][0-9A-Z]{2}")
 _SAMPLE_LINES = 200
+# Documented cap: CMS long titles are under 250 characters; a line is refused past this many bytes.
+MAX_LINE_BYTES = 4096
 
 
 def _lines(path: Path, layout: str | None = None) -> Iterator[tuple[int, str]]:
@@ -61,21 +65,21 @@ def _lines(path: Path, layout: str | None = None) -> Iterator[tuple[int, str]]:
 
     With ``layout`` (a CMS file, whose every line ends with a line ending) a last line without one is refused:
     the file was cut mid-line, and its last record would otherwise load with a cut title ("Laceration wi")."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if b"\x00" in raw:
-                raise WrongFileError(path, number, "bytes", "a text file", "NUL bytes (binary file)")
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                bad = raw[error.start : error.end + 2]
-                raise ParseError(path, number, "encoding", "UTF-8/ASCII text", repr(bad)) from error
-            if layout is not None and not raw.endswith(b"\n") and text.strip():
-                raise ParseError(path, number, "line ending",
-                                 f"every line of a CMS {layout} file to end with a line ending; the last one has "
-                                 "none: the file is cut short mid-line (incomplete download or copy?)",
-                                 text[-60:])
-            yield number, text.rstrip("\r\n")
+    # Lines read with a byte cap: an overlong title is refused before it is held whole.
+    for number, raw in capped_raw_lines(path, MAX_LINE_BYTES, lambda _seen: "title"):
+        if b"\x00" in raw:
+            raise WrongFileError(path, number, "bytes", "a text file", "NUL bytes (binary file)")
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            bad = raw[error.start : error.end + 2]
+            raise ParseError(path, number, "encoding", "UTF-8/ASCII text", repr(bad)) from error
+        if layout is not None and not raw.endswith(b"\n") and text.strip():
+            raise ParseError(path, number, "line ending",
+                             f"every line of a CMS {layout} file to end with a line ending; the last one has "
+                             "none: the file is cut short mid-line (incomplete download or copy?)",
+                             text[-60:])
+        yield number, text.rstrip("\r\n")
 
 
 def _check_code(path: Path, line: int, field: str, code: str) -> str:
@@ -203,7 +207,7 @@ def detect_code_list_format(path: Path) -> CodeListFormat:
         if code is not None and code[:1].isdigit() and len(code) == 7:
             raise WrongFileError(path, number, "code", "an ICD-10-CM code", f"{code} (ICD-10-PCS)")
     if found is None:
-        raise ParseError(path, None, None, "an ICD-10-CM code list", "an empty file")
+        raise ParseError(path, None, "rows", "an ICD-10-CM code list with at least one code", "an empty file")
     return found
 
 
@@ -218,8 +222,14 @@ def _code_of(kind: CodeListFormat, line: str) -> str | None:
 
 
 def parse_code_list(path: Path) -> Iterator[Icd10cmListedCode]:
-    """Parse any of the four ICD-10-CM list layouts, chosen by ``detect_code_list_format``."""
-    yield from _PARSERS[detect_code_list_format(path)](path)
+    """Parse any of the four ICD-10-CM list layouts, chosen by ``detect_code_list_format``.
+
+    A code listed twice with the same title and flag is folded; with another title or flag it is refused."""
+    seen: RepeatedKeys[str, tuple[str | None, bool | None]] = RepeatedKeys(
+        "code", "title", describe=lambda v: f"title {v[0]!r} (billable {v[1]})")
+    for record in _PARSERS[detect_code_list_format(path)](path):
+        if seen.first(record.code, (record.title, record.billable), path, record.line):
+            yield record
 
 
 # The name the ICD-10-CM loader (load.py) calls.
