@@ -15,7 +15,6 @@ from graph_service.models.evaluation import (
     EncounterIn,
     EvaluateIn,
     EvidenceIn,
-    LineIn,
     ProcedureIn,
     ProposedCodes,
 )
@@ -28,7 +27,7 @@ OPTIONAL MATCH (p:{L.Patient})-[:{R.HAS_ENCOUNTER}]->(e)
 OPTIONAL MATCH (e)-[:{R.INSURED_BY}]->(payer:{L.Payer})
 RETURN e {{.*}} AS encounter, p.sex AS sex, payer.id AS payer,
        [(e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence}) |
-          {{id: x.id, kind: x.kind, text: x.text,
+          {{id: x.id, kind: x.kind, text: x.text, poa: x.poa,
            codes: [(x)-[:{R.ABOUT_CONCEPT}]->(c:{L.Code}) | {{system: c.system, code: c.code}}]}}] AS evidence
 """
 INPATIENT_CLASSES = ("IMP", "ACUTE", "NONAC", "INPATIENT")
@@ -94,8 +93,9 @@ def encounter_from_graph(graph: Graph, encounter_id: str) -> EncounterIn:
         codes = [CodeRefIn(system=c["system"], code=c["code"]) for c in x["codes"] if c["system"] != "snomed"]
         snomed = [c["code"] for c in x["codes"] if c["system"] == "snomed"]
         kind = x.get("kind") if x.get("kind") in ("condition", "procedure", "observation", "finding") else "finding"
-        evidence.append(EvidenceIn(id=x["id"], kind=kind, codes=codes, snomed=snomed, text=(x.get("text") or "")[:2000]
-                                   or None))
+        poa = x.get("poa") if x.get("poa") in ("Y", "N", "U", "W", "1") else None
+        evidence.append(EvidenceIn(id=x["id"], kind=kind, codes=codes, snomed=snomed, poa=poa,
+                                   text=(x.get("text") or "")[:2000] or None))
     sex = row["sex"] if row["sex"] in ("male", "female") else "unknown"
     return EncounterIn(setting=setting, age=min(124, max(0, e.get("age_years") or 0)), sex=sex,
                        admission_date=start or end, discharge_date=end, payer=row["payer"],
@@ -124,7 +124,3 @@ def case_of(encounter_id: str | None, encounter: EncounterIn, codes: ProposedCod
                 secondary=list(codes.secondary), procedures=list(codes.procedures), lines=lines,
                 evidence={x.id: x for x in encounter.evidence}, notes=notes)
 
-
-def line_in(line: Line) -> LineIn:
-    return LineIn(line_id=line.line_id, code=line.code, modifiers=line.modifiers, units=line.units,
-                  date_of_service=line.date_of_service, setting=line.setting, evidence=line.evidence)  # type: ignore[arg-type]

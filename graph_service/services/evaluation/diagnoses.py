@@ -9,6 +9,7 @@ from graph_service.models.claim_edits import PatientIn
 from graph_service.models.evaluation import RuleRef
 from graph_service.models.validation import CodeIn, ValidateCodesIn, ValidateCodesOut
 from graph_service.services.claim_edits import run_mce
+from graph_service.services.drg_grouper import dotted
 from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.findings import Findings, edge_ref
 from graph_service.services.validation import validate_codes
@@ -86,7 +87,7 @@ def check_mce(case: Case, found: Findings) -> None:
 def check_poa(case: Case, found: Findings) -> None:
     if not case.inpatient:
         return
-    missing = [d.code for d in case.diagnoses if d.poa is None]
+    missing = [dotted(d.code) for d in case.diagnoses if d.poa is None]
     if missing:
         found.add("compliant", "poa", "warning",
                   f"no present-on-admission indicator on {', '.join(missing)}: hospital-acquired-condition logic "

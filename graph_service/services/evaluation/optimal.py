@@ -46,8 +46,8 @@ def _alternatives(case: Case, base: Claim, docs: Documented) -> list[_Try]:
                           docs.codes[f"icd10cm:{code}"], [f"add {code} (POA {poa})"]))
     for i, d in enumerate(case.secondary):
         ids = docs.codes.get(f"icd10cm:{dotted(d.code)}", [])
-        if not ids:
-            continue  # never resequence to a principal the evidence does not document
+        if not any(case.evidence[x].admission_reason for x in ids if x in case.evidence):
+            continue  # only a condition documented as a reason for admission may be principal (II, II.C)
         sdx = list(base.sdx)
         sdx[i] = (base.pdx, base.pdx_poa)
         tries.append(_Try("resequence_principal", dotted(d.code), replace(base, pdx=d.code, pdx_poa=d.poa,

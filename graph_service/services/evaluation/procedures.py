@@ -10,7 +10,7 @@ from graph_service.models.coverage import CoverageIn
 from graph_service.models.evaluation import RuleRef
 from graph_service.services.claim_edits import check_claim
 from graph_service.services.coverage import check_coverage
-from graph_service.services.evaluation.case import Case, line_in
+from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.findings import Findings, edge_ref
 from graph_service.services.evaluation.procedure_maps import MappedProcedure
 from loaders.ncci.load import mue_key
@@ -22,7 +22,9 @@ LATERAL = ("LT", "RT")
 def claim_edits(graph: Graph, case: Case) -> ClaimEditsOut | None:
     if not case.lines:
         return None
-    return check_claim(graph, ClaimEditsIn(lines=[line_in(ln).model_dump() for ln in case.lines]))
+    return check_claim(graph, ClaimEditsIn(lines=[
+        {"line_id": ln.line_id, "code": ln.code, "modifiers": ln.modifiers, "units": ln.units,
+         "date_of_service": ln.date_of_service, "setting": ln.setting} for ln in case.lines]))
 
 
 def _ptp_ref(c: PtpConflict) -> RuleRef:
