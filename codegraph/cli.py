@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ def neo4j_start() -> None:
     settings = get_settings()
     t0 = time.perf_counter()
     try:
-        status = LocalNeo4j(settings).start()
+        status = LocalNeo4j(settings).start(report=console.print)  # says so while it recovers from a crash
     except LocalNeo4jError as exc:
         raise _fail(str(exc)) from exc
     console.print(
@@ -169,6 +170,9 @@ def load(
     from loaders.registry import all_loaders, load_source
 
     settings = get_settings()
+    # The driver's retry and connection warnings are not for the maintainer: a lost Neo4j ends the load with
+    # one line saying what to do (loaders/machinery/unreachable.py).
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     if source not in all_loaders():
         raise _fail(f"unknown source {source!r}; known: {sorted(all_loaders())}", 2)
     gates = PromotionGates(max_deleted_share=max_deleted_share, max_retitled_share=max_retitled_share, force=force)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from neo4j import GraphDatabase
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, DatabaseUnavailable, ServiceUnavailable
 
 from codegraph.settings import NEO4J_VERSION, Settings
 
@@ -65,6 +67,46 @@ def fraction_of(size: str, fraction: float) -> str:
 
 def quarter_of(size: str) -> str:
     return fraction_of(size, 0.25)
+
+
+# Crash recovery replays the transaction logs before Bolt opens; after a kill during a big load it took ~200 s.
+# While debug.log shows it progressing, the start waits beyond its timeout (up to this long).
+RECOVERY_LIMIT_S = 3600.0
+_RECOVERY_REQUIRED = re.compile(r"recovery is required", re.IGNORECASE)
+_RECOVERY_PERCENT = re.compile(r"\[o\.n\.k\.r\.Recovery\].*?(\d+)% completed")
+_RECOVERY_DONE = re.compile(r"Recovery in '\w+' mode completed|Recovery completed", re.IGNORECASE)
+
+
+class RecoveryWatch:
+    """Follows ``debug.log`` from an offset: is the server replaying its transaction logs, how far is it."""
+
+    def __init__(self, debug_log: Path, offset: int) -> None:
+        self.debug_log = debug_log
+        self.offset = offset
+        self.state: str | None = None  # None | "recovering" | "recovered"
+        self.percent: int | None = None
+
+    @classmethod
+    def from_end(cls, debug_log: Path, back: int = 0) -> RecoveryWatch:
+        size = debug_log.stat().st_size if debug_log.exists() else 0
+        return cls(debug_log, max(0, size - back))
+
+    def poll(self) -> None:
+        try:
+            with self.debug_log.open("rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return
+        end = chunk.rfind(b"\n") + 1  # whole lines only; the rest is read next time
+        self.offset += end
+        for line in chunk[:end].decode(errors="replace").splitlines():
+            if _RECOVERY_REQUIRED.search(line):
+                self.state, self.percent = "recovering", 0
+            elif (m := _RECOVERY_PERCENT.search(line)) and self.state == "recovering":
+                self.percent = int(m.group(1))
+            elif _RECOVERY_DONE.search(line) and self.state == "recovering":
+                self.state = "recovered"
 
 
 class LocalNeo4jError(RuntimeError):
@@ -179,14 +221,18 @@ class LocalNeo4j:
     def _ensure_password(self) -> str:
         """Generate the password once and set it before the database first starts."""
         pw_file = self.settings.password_file
+        initialised = (self.home / "data" / "databases" / "system").exists()
         if self.settings.neo4j_password is not None:
             password = self.settings.neo4j_password.get_secret_value()
+            if initialised and pw_file.exists():
+                # e.g. after `eval "$(codegraph neo4j env)"`: the exported password is the stored one, already set
+                return password
         elif pw_file.exists():
             return pw_file.read_text().strip()
         else:
             # Never a leading '-': neo4j-admin's set-initial-password would read the password as an option.
             password = "p" + secrets.token_urlsafe(24)
-        if (self.home / "data" / "databases" / "system").exists():
+        if initialised:
             raise LocalNeo4jError(
                 f"{self.home}/data exists but {pw_file} is missing: the initial password cannot be set "
                 "again; restore the file, set NEO4J_PASSWORD, or remove the state dir"
@@ -219,12 +265,18 @@ class LocalNeo4j:
             return pid
         return pid
 
-    def start(self) -> ServerStatus:
-        """Provision if needed, start if not running, and wait until Bolt answers. Idempotent."""
+    def start(self, report: Callable[[str], None] = lambda _msg: None) -> ServerStatus:
+        """Provision if needed, start if not running, and wait until Bolt and the database answer. Idempotent.
+
+        After an unclean shutdown the server first replays its transaction logs; the start then says so through
+        ``report`` and waits for the recovery to complete, however long past the start timeout it takes."""
         self.provision()
         self.write_config()
         password = self._ensure_password()
         pid = self._read_pid()
+        debug_log = self.logs_dir / "debug.log"
+        # A server started by someone else may be recovering already: look back over the recent log too.
+        watch = RecoveryWatch.from_end(debug_log, back=0 if pid is None else 1 << 20)
         if pid is None:
             for sub in ("logs", "run", "data", "import", "plugins"):
                 (self.home / sub).mkdir(parents=True, exist_ok=True)
@@ -242,31 +294,44 @@ class LocalNeo4j:
             log.close()
             self.pid_file.write_text(f"{proc.pid}\n")
             pid = proc.pid
-        self._wait_for_bolt(pid, password)
+        self._wait_for_bolt(pid, password, watch, report)
         return self.status()
 
-    def _wait_for_bolt(self, pid: int, password: str) -> None:
-        deadline = time.monotonic() + self.settings.local_start_timeout_s
+    def _wait_for_bolt(self, pid: int, password: str, watch: RecoveryWatch, report: Callable[[str], None]) -> None:
+        timeout_s = self.settings.local_start_timeout_s
+        started = time.monotonic()
+        deadline = started + timeout_s
         last_error: Exception | None = None
+        said: tuple[str | None, int | None] = (None, None)
         while time.monotonic() < deadline:
             if self._read_pid() is None:
                 raise LocalNeo4jError(
                     f"Neo4j (pid {pid}) exited during start-up; see {self.console_log}:\n{self._log_tail()}"
                 )
+            watch.poll()
+            if watch.state == "recovering":
+                # Progress, not a hang: the deadline moves with it (a stuck recovery still ends at the limit).
+                deadline = max(deadline, min(time.monotonic() + timeout_s, started + RECOVERY_LIMIT_S))
+            if (watch.state, watch.percent) != said and watch.state is not None:
+                said = (watch.state, watch.percent)
+                report(f"Neo4j is recovering after an unclean shutdown ({watch.percent}% replayed); waiting for it "
+                       f"to finish, past the {timeout_s:.0f}s start timeout if need be" if watch.state == "recovering"
+                       else f"Neo4j recovered after {time.monotonic() - started:.0f}s; opening the database")
             try:
                 with GraphDatabase.driver(
                     self.settings.bolt_uri, auth=(self.settings.neo4j_user, password),
                     connection_timeout=2.0,
                 ) as driver:
                     driver.verify_connectivity()
+                    driver.execute_query("RETURN 1", database_=self.settings.neo4j_database)
                     return
             except AuthError as exc:
                 raise LocalNeo4jError(f"Neo4j refused the stored password: {exc}") from exc
-            except (ServiceUnavailable, OSError) as exc:
+            except (ServiceUnavailable, DatabaseUnavailable, OSError) as exc:
                 last_error = exc
                 time.sleep(0.25)
         raise LocalNeo4jError(
-            f"Bolt on {self.settings.bolt_uri} did not answer within {self.settings.local_start_timeout_s:.0f}s "
+            f"Bolt on {self.settings.bolt_uri} did not answer within {time.monotonic() - started:.0f}s "
             f"({last_error}); see {self.console_log}:\n{self._log_tail()}"
         )
 
