@@ -78,7 +78,8 @@ def test_validate_code_existence_display_and_abstract(client: TestClient, engine
     ok = validate(code="I10")
     assert (param(ok, "result"), param(ok, "display")) == (True, "Essential (primary) hypertension")
     missing = validate(code="I10.9")
-    assert param(missing, "result") is False and "'I10.9' is not a code of ICD-10-CM FY2026" in param(missing, "message")
+    assert param(missing, "result") is False
+    assert "'I10.9' is not a code of ICD-10-CM FY2026" in param(missing, "message")
     wrong = validate(code="I10", display="Hypertension")
     assert param(wrong, "result") is False and "is not 'Essential (primary) hypertension'" in param(wrong, "message")
     assert param(validate(code="E11", abstract="false"), "result") is False  # a category is not a billable code
