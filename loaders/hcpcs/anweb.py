@@ -9,6 +9,7 @@ that a shifted line is refused rather than read into the wrong fields.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ from datetime import date
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import RepeatedKeys
 from loaders.text_lines import decoded_lines
 
 RECORD_LENGTH = 320
+# Lines are read with this cap: a record is 320 characters, a longer line is refused having read 1 KB at most.
+MAX_LINE_BYTES = 1024
 HCPCS_CODE = re.compile(r"[A-Z]\d{4}")
 MODIFIER = re.compile(r"[0-9A-Z]{2}")
 ACTION_CODES = frozenset("ABCDFNPRST")
@@ -133,6 +137,9 @@ def _first(record: _Record, description: str) -> HcpcsCode | HcpcsModifier:
     added = record.day("added date", 269)
     effective = record.day("action effective date", 277)
     terminated = record.day("termination date", 285)
+    if terminated is not None and added is not None and terminated < added:
+        raise record.fail("termination date", f"a date on or after the added date {added:%Y%m%d}",
+                          record.col(285, 292))
     short = record.col(92, 119).strip()
     if record.col(11, 11) == "7":
         return HcpcsModifier(_code(record), description, short, added, effective, terminated, action, record.line)
@@ -170,11 +177,23 @@ def read_hcpcs_anweb(path: Path, *, encoding: str = "cp1252") -> Iterator[HcpcsC
     """Yield each code and modifier of the file with its continuation lines folded into the long description.
 
     ``encoding``: CMS ships plain single-byte text; a UTF-8 accented letter shows up as a 321-character record.
+    A UTF-8 byte-order mark before the first record is accepted. A code listed twice with the same fields is
+    folded; with other fields (another description, dates, indicators) it is refused, naming both lines.
     """
+    seen: RepeatedKeys[str, HcpcsCode | HcpcsModifier] = RepeatedKeys(
+        "code", "long description", describe=lambda r: f"long description {r.long_description!r}")
+    for record in _records(path, encoding):
+        key = record.code if isinstance(record, HcpcsCode) else f"modifier {record.code}"
+        if seen.first(key, dataclasses.replace(record, line=0), path, record.line):
+            yield record
+
+
+def _records(path: Path, encoding: str) -> Iterator[HcpcsCode | HcpcsModifier]:
     first: _Record | None = None
     parts: list[str] = []
     sequence = -1
-    for number, text, ended in decoded_lines(path, encoding):
+    for number, text, ended in decoded_lines(path, encoding, max_line_bytes=MAX_LINE_BYTES,
+                                             field_at=lambda _seen: "record"):
         if not text.strip():
             continue
         record = _record(path, number, text, ended)
