@@ -18,6 +18,13 @@ class NoteTarget(BaseModel):
     kind: str = Field(description="EXCLUDES1, EXCLUDES2, CODE_FIRST, USE_ADDITIONAL or CODE_ALSO")
     target: CodeRef
     note: str | None = Field(default=None, description="the note's text as printed in the tabular list")
+    condition: str | None = Field(default=None, description="'if applicable', 'if known' or 'if present' when "
+                                  "the note applies only in some cases")
+    qualifier: str | None = Field(default=None, description="the words after 'with' that chose this target of "
+                                  "a written range, e.g. '.42' in '(E08-E13 with .42)'")
+    inherited_from: str | None = Field(default=None, description="the ancestor (category, block or chapter) the "
+                                       "note is written on; absent when written on this code. ICD-10-CM notes "
+                                       "apply to every code below the one they are written on")
 
 
 class MapRow(BaseModel):

@@ -58,6 +58,8 @@ class NoteRequirement(BaseModel):
     targets: list[str]
     met_by: list[str]
     sequenced_correctly: bool | None = Field(description="CODE_FIRST only: the etiology is sequenced first")
+    condition: str | None = Field(default=None, description="'if applicable' (or 'if known', 'if present') when "
+                                  "every listed alternative is conditional: not met, but not shown to be required")
 
 
 class ValidateCodesOut(BaseModel):
@@ -66,4 +68,7 @@ class ValidateCodesOut(BaseModel):
     codes: list[CodeValidity]
     excludes1_conflicts: list[Excludes1Conflict]
     unmet_requirements: list[NoteRequirement]
+    conditional_requirements: list[NoteRequirement] = Field(
+        default=[], description="CODE_FIRST / USE_ADDITIONAL instructions written 'if applicable' that no code of "
+        "the set meets: to check against the record, not an error")
     met_requirements: list[NoteRequirement]

@@ -25,7 +25,8 @@ MEMBERS = f"""
 MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
 RETURN c.key AS key, c.code AS code, properties(m) AS membership,
        [(c)-[:{R.IS_A} {{release: $release}}]->(p) | p.key] AS parents,
-       [(c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t) | [type(n), n.note, n.scope, t.key, t.code]] AS notes,
+       [(c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
+        | [type(n), n.note, n.scope, t.key, t.code, n.condition, n.qualifier]] AS notes,
        [(c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) | r.id] AS releases,
        [(c)-[s:{R.REPLACED_BY}]->(n) | {{code: n.code, release: s.release, basis: s.basis}}] AS successors
 """
@@ -46,6 +47,8 @@ class Note:
     scope: str | None
     target: str  # key
     target_code: str
+    condition: str | None = None  # "if applicable", "if known": the note applies only in some cases
+    qualifier: str | None = None  # "with .42": the words that selected this target of a written range
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,8 @@ def build_code_table(driver: Driver, database: str, system: str, release: str, l
             for parent in parents:
                 children.setdefault(parent, []).append(key)
         if notes:
-            table.notes[key] = tuple(sorted((Note(*n) for n in notes), key=lambda n: (n.kind, n.target_code)))
+            table.notes[key] = tuple(sorted((Note(*n) for n in notes),
+                                            key=lambda n: (n.kind, n.target_code, n.note or "")))
         table.releases[key] = tuple(sorted(releases, key=release_order))
         if successors:
             table.successors[key] = tuple(sorted(successors, key=lambda s: (s["release"], s["code"])))

@@ -37,12 +37,15 @@ CALL (c) {{
                       ELSE {{code: a.code, title: am.title, billable: am.billable}} END) AS parents
 }}
 CALL (c) {{
-  OPTIONAL MATCH (c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
+  OPTIONAL MATCH p = (c)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)
+  WITH src, min(length(p)) AS depth
+  OPTIONAL MATCH (src)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
   OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-  WITH n, t, tm ORDER BY type(n), t.code
+  WITH n, t, tm, src, depth ORDER BY depth, type(n), t.code, n.note
   RETURN collect(CASE WHEN n IS NULL THEN null
                       ELSE {{kind: type(n), note: n.note, code: t.code, title: tm.title,
-                             billable: tm.billable}} END) AS notes
+                             billable: tm.billable, condition: n.condition, qualifier: n.qualifier,
+                             inherited_from: CASE WHEN depth = 0 THEN null ELSE src.code END}} END) AS notes
 }}
 CALL (c) {{
   OPTIONAL MATCH (c)-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
@@ -94,6 +97,18 @@ def _ref(cs: CodeSystem, table: CodeTable, key: str) -> CodeRef:
     return CodeRef(system=cs.id, code=entry.code, title=entry.title, billable=entry.billable)
 
 
+def _table_notes(cs: CodeSystem, table: CodeTable, key: str) -> list[NoteTarget]:
+    """The code's own notes, then those of each ancestor, nearest first, marked with the ancestor: what
+    validation applies to the code."""
+    notes: list[NoteTarget] = []
+    for source, depth in ((key, 0), *table.ancestors_by_depth(key)):
+        inherited_from = table.code_of(source) if depth else None
+        notes += [NoteTarget(kind=n.kind, note=n.note, target=_ref(cs, table, n.target), condition=n.condition,
+                             qualifier=n.qualifier, inherited_from=inherited_from)
+                  for n in table.notes.get(source, ())]
+    return notes
+
+
 def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code: str) -> CodeRecord:
     key = cs.key(code)
     entry = table.entries.get(key)
@@ -109,8 +124,7 @@ def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code:
         children_count=len(table.children.get(key, ())),
         inclusion_terms=list(m.get("inclusion_terms") or []),
         unresolved_notes=list(m.get("unresolved_notes") or []),
-        notes=[NoteTarget(kind=n.kind, note=n.note, target=_ref(cs, table, n.target))
-               for n in table.notes.get(key, ())],
+        notes=_table_notes(cs, table, key),
         maps=[MapRow(**mp) for mp in table.maps.get(key, ())],
         replaced_by=[dict(s) for s in table.successors.get(key, ())],
         properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS},
@@ -142,7 +156,8 @@ def _record_from_graph(graph: Graph, cs: CodeSystem, rel: ReleaseInfo, code: str
         inclusion_terms=list(m.get("inclusion_terms") or []),
         unresolved_notes=list(m.get("unresolved_notes") or []),
         notes=[
-            NoteTarget(kind=n["kind"], note=n["note"],
+            NoteTarget(kind=n["kind"], note=n["note"], condition=n["condition"], qualifier=n["qualifier"],
+                       inherited_from=n["inherited_from"],
                        target=CodeRef(system=cs.id, code=n["code"], title=n["title"], billable=n["billable"]))
             for n in row["notes"]
         ],

@@ -21,6 +21,7 @@ from neo4j.graph import Node, Path, Relationship
 from graph_service.errors import BadRequest, ServiceError
 from graph_service.services.cypher_bounds import CypherTimeout as CypherTimeout  # re-exported for audits
 from graph_service.services.cypher_bounds import execute_bounded
+from graph_service.services.cypher_shapes import UnboundedQuery, check_plan_shape
 
 # Read-only procedures an auditor may call (schema introspection and search).
 ALLOWED_PROCEDURES = frozenset({
@@ -96,6 +97,10 @@ def check_plan(driver: Driver, database: str, cypher: str, params: dict[str, Any
                 )
         elif _FORBIDDEN_OPERATORS.match(name):
             raise CypherRefused(f"operation {name} is not allowed in an auditor's query")
+    try:
+        check_plan_shape(summary.plan)  # unbounded variable-length patterns, huge Cartesian products
+    except UnboundedQuery as exc:
+        raise CypherRefused(str(exc)) from None
 
 
 def to_json(value: Any) -> Any:

@@ -41,7 +41,7 @@ MATCH (a)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)
 OPTIONAL MATCH (b:{L.Code})-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(t)
   WHERE b.key IN $keys AND b <> a AND (b = t OR e.scope = 'descendants')
 RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.code AS target,
-       collect(DISTINCT b.code) AS present
+       e.condition AS condition, collect(DISTINCT b.code) AS present
 """
 
 
@@ -69,7 +69,7 @@ def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
                 else:
                     meeting = (note.target,) if note.target in present else ()
                 rows.append({"code": table.code_of(a), "kind": note.kind, "noted_on": table.code_of(src),
-                             "note": note.note, "target": note.target_code,
+                             "note": note.note, "target": note.target_code, "condition": note.condition,
                              "present": sorted(table.code_of(b) for b in meeting if b != a)})
     return rows
 
@@ -82,6 +82,8 @@ def _icd10cm_notes(graph: Graph, table: CodeTable | None, keys: list[str], relea
     requirements: dict[tuple[str, str, str], NoteRequirement] = {}
     targets_by_note: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     notes_by_note: dict[tuple[str, str, str], set[tuple[str, str]]] = defaultdict(set)
+    # The conditions of an instruction's alternatives; None for an alternative that always applies.
+    conditions_by_note: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
     position = {code: i for i, code in enumerate(codes_in_order)}
     for row in rows:
         if row["kind"] == R.EXCLUDES1:
@@ -99,10 +101,14 @@ def _icd10cm_notes(graph: Graph, table: CodeTable | None, keys: list[str], relea
             targets=[], sequenced_correctly=None))
         if row["note"]:
             notes_by_note[key].add((row["target"], row["note"]))
+        conditions_by_note[key].add(row.get("condition"))
         req.met_by = sorted(set(req.met_by) | set(row["present"]))
     for key, req in requirements.items():
         req.targets = sorted(targets_by_note[key])
         req.notes = list(dict.fromkeys(note for _, note in sorted(notes_by_note[key])))  # in target order
+        if None not in conditions_by_note[key]:
+            # Every alternative says "if applicable" (or "if known"): the codes alone cannot tell it is unmet.
+            req.condition = ", ".join(sorted(c for c in conditions_by_note[key] if c))
         if req.kind == R.CODE_FIRST and req.met_by:
             # The etiology must come before the manifestation in the submitted sequence.
             req.sequenced_correctly = min(position[c] for c in req.met_by) < position[req.code]
@@ -158,6 +164,8 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
             requirements += reqs
     return ValidateCodesOut(
         date_of_service=on, releases=releases, codes=results, excludes1_conflicts=conflicts,
-        unmet_requirements=[r for r in requirements if not r.met_by or r.sequenced_correctly is False],
+        unmet_requirements=[r for r in requirements
+                            if (not r.met_by and r.condition is None) or r.sequenced_correctly is False],
+        conditional_requirements=[r for r in requirements if not r.met_by and r.condition is not None],
         met_requirements=[r for r in requirements if r.met_by and r.sequenced_correctly is not False],
     )

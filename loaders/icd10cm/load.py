@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError
-from loaders.icd10cm.codes import code_sort_key, in_range
+from loaders.icd10cm.codes import code_sort_key, in_range, strip_dot
+from loaders.icd10cm.note_conditions import Qualifier, note_condition, parse_qualifier, qualifier_spans
 from loaders.icd10cm.note_refs import NoteReference, extract_note_references
 from loaders.icd10cm.tabular import Icd10cmChapter, Icd10cmCode, Icd10cmNote, Icd10cmSection, parse_icd10cm_tabular
 from loaders.machinery.code_release import (
@@ -104,16 +105,22 @@ class TabularModel:
 class NoteResolver:
     """Turns a note's code references into target codes of the same release."""
 
-    def __init__(self, codes: set[str], section_ids: set[str]) -> None:
+    def __init__(self, codes: set[str], section_ids: set[str], finals: set[str] | None = None) -> None:
         self.codes = codes
         self.section_ids = section_ids
+        self.finals = finals or set()  # codes subdivided no further (but for a 7th character)
+        sort_key = {code: code_sort_key(code) for code in codes}
         # Codes of one written length in tabular order: a range is then one contiguous run, found by bisection
         # (scanning every code of the length per reference was a third of a load's wall time).
         by_length: dict[int, list[str]] = defaultdict(list)
         for code in codes:
             by_length[len(code)].append(code)
-        self.ordered = {width: sorted(group, key=code_sort_key) for width, group in by_length.items()}
-        self.sort_keys = {width: [code_sort_key(c) for c in group] for width, group in self.ordered.items()}
+        self.ordered = {width: sorted(group, key=sort_key.__getitem__) for width, group in by_length.items()}
+        self.sort_keys = {width: [sort_key[c] for c in group] for width, group in self.ordered.items()}
+        # Every code in tabular order: a code's descendants follow it, so "at or under" is one contiguous run.
+        self.preorder = sorted((c for c in codes if c not in section_ids), key=sort_key.__getitem__)
+        self.preorder_keys = [sort_key[c] for c in self.preorder]
+        self._under: dict[tuple[str, str], list[str]] = {}
 
     def targets(self, ref: NoteReference) -> list[tuple[str, str]]:
         """(target code, scope) pairs; scope 'code' or 'descendants' (any code under the target)."""
@@ -126,6 +133,34 @@ class NoteResolver:
         if ref.code in self.codes:
             return [(ref.code, "descendants" if ref.kind == "under" else "code")]
         return []
+
+    def at_or_under(self, ref: NoteReference) -> list[str]:
+        """Every code the reference covers, with all codes under them, in tabular order."""
+        first = strip_dot(ref.code)
+        last = strip_dot(ref.code_to) if ref.kind == "range" and ref.code_to else first
+        found = self._under.get((first, last))
+        if found is None:
+            lo, hi = code_sort_key(first), code_sort_key(last)
+            found = []
+            for i in range(bisect_left(self.preorder_keys, lo), len(self.preorder)):
+                key = self.preorder_keys[i]
+                if key[: len(hi)] > hi:
+                    break
+                if len(key) >= len(lo) and len(key) >= len(hi) and key[: len(lo)] >= lo:
+                    found.append(self.preorder[i])
+            self._under[(first, last)] = found
+        return found
+
+    def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> list[tuple[str, str]]:
+        """The highest codes under ``ref`` that the qualifier selects ("E08-E13 with .42" → E08.42, E09.42, …),
+        each with everything under it."""
+        chosen: list[str] = []
+        for code in self.at_or_under(ref):
+            if chosen and strip_dot(code).startswith(strip_dot(chosen[-1])):
+                continue  # under a code already chosen
+            if qualifier.selects(code, code in self.finals):
+                chosen.append(code)
+        return [(c, "descendants") for c in chosen]
 
     def in_range(self, first: str, last: str) -> list[str]:
         """Codes as long as ``first`` (as written) inside ``first``–``last``: from the first code not before
@@ -140,36 +175,77 @@ class NoteResolver:
         return found
 
 
+def _finals(model: TabularModel) -> set[str]:
+    """Codes with no subdivision but a generated 7th character ("final characters" in a qualifier)."""
+    subdivided = {c.parent for c in model.codes if not c.generated_7th}
+    return {c.code for c in model.codes if not c.generated_7th and c.code not in subdivided}
+
+
+def note_conditions(notes: list[Icd10cmNote]) -> list[str | None]:
+    """Each note's condition ("if applicable", …): its own, or that of the lead line of its instruction
+    ("Use additional code, if applicable, to identify:" followed by the listed items). The parser yields an
+    instruction's notes one after another, so an instruction is a run of notes of one source and kind."""
+    found: list[str | None] = []
+    lead: str | None = None
+    previous: tuple[str, str, str] | None = None
+    for note in notes:
+        place = (note.source_kind, note.source, note.kind)
+        if place != previous:
+            lead = note_condition(note.text) if note.text.endswith(":") else None
+            previous = place
+        found.append(lead or note_condition(note.text))
+    return found
+
+
+def note_targets(resolver: NoteResolver, text: str) -> list[tuple[str, str, str | None]]:
+    """(target, scope, qualifier) for each code a note's text points at; a reference inside a group such as
+    "(E08-E13 with .42)" points only at the codes the qualifier selects."""
+    spans = qualifier_spans(text)
+    found: list[tuple[str, str, str | None]] = []
+    for ref in extract_note_references(text):
+        words = next((q for start, end, q in spans if start <= ref.start < end), None)
+        qualifier = parse_qualifier(words) if words else None
+        if qualifier is not None:
+            found += [(t, scope, qualifier.text) for t, scope in resolver.qualified_targets(ref, qualifier)]
+        else:
+            found += [(t, scope, words) for t, scope in resolver.targets(ref)]
+    return found
+
+
 def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Edge rows by type and the unresolved note texts by source code."""
+    """Edge rows by type and the unresolved note texts by source code.
+
+    One edge per (source, type, target, note text): two notes of a code naming the same target both stay
+    ("D06 excludes1 … (N87.1)" twice, with different words). A note whose only target is its own source
+    is kept as text with the unresolved ones, so no note text is lost."""
     sections = {section_code(s.id) for s in model.sections}
-    resolver = NoteResolver({c.code for c in model.codes} | sections, sections)
+    resolver = NoteResolver({c.code for c in model.codes} | sections, sections, _finals(model))
     rows: list[dict[str, Any]] = []
     unresolved: dict[str, list[str]] = defaultdict(list)
-    seen: set[tuple[str, str, str]] = set()
-    for note in model.notes:
+    seen: set[tuple[str, str, str, str]] = set()
+    conditions = note_conditions(model.notes)
+    for note, condition in zip(model.notes, conditions, strict=True):
         rel_type = EDGE_NOTES.get(note.kind)
         if rel_type is None:
             continue
         source = model.source_code(note)
-        targets = [t for ref in extract_note_references(note.text) for t in resolver.targets(ref)]
+        targets = [t for t in note_targets(resolver, note.text) if t[0] != source]
         if not targets:
             unresolved[source].append(f"{note.kind}: {note.text}")
             counts[f"notes_unresolved_{note.kind}"] = counts.get(f"notes_unresolved_{note.kind}", 0) + 1
             continue
         counts[f"notes_resolved_{note.kind}"] = counts.get(f"notes_resolved_{note.kind}", 0) + 1
-        for target, scope in targets:
-            if (source, rel_type, target) in seen or target == source:
+        for target, scope, qualifier in targets:
+            if (source, rel_type, target, note.text) in seen:
                 continue
-            seen.add((source, rel_type, target))
-            rows.append(
-                {
-                    "type": rel_type,
-                    "source": ICD10CM.key(source),
-                    "target": ICD10CM.key(target),
-                    "props": {"note": note.text, "scope": scope},
-                }
-            )
+            seen.add((source, rel_type, target, note.text))
+            props: dict[str, Any] = {"note": note.text, "scope": scope}
+            if condition:
+                props["condition"] = condition
+            if qualifier:
+                props["qualifier"] = qualifier
+            rows.append({"type": rel_type, "source": ICD10CM.key(source), "target": ICD10CM.key(target),
+                         "props": props})
     return rows, unresolved
 
 
@@ -209,12 +285,20 @@ class Icd10cmLoader:
         counts = ctx.counts
         edges, unresolved = note_edges(model, counts)
         includes: dict[str, list[str]] = defaultdict(list)
+        # A block's or chapter's inclusion terms ("Infections acquired in utero …" on P35-P39) belong to it as a
+        # code's do (the parser puts a code's on the code itself): kept and made searchable.
+        block_terms: dict[str, list[str]] = defaultdict(list)
         for note in model.notes:
             if note.kind in ("includes", "notes", "seven_chr_note"):
                 includes[model.source_code(note)].append(note.text)
+            elif note.kind == "inclusion" and note.source_kind != "code":
+                block_terms[model.source_code(note)].append(note.text)
 
         def membership_extras(code: str) -> dict[str, Any]:
-            return {"unresolved_notes": unresolved.get(code) or None, "includes": includes.get(code) or None}
+            extras = {"unresolved_notes": unresolved.get(code) or None, "includes": includes.get(code) or None}
+            if code in block_terms:
+                extras |= {"inclusion_terms": block_terms[code], "search_terms": " | ".join(block_terms[code])}
+            return extras
 
         chapter_rows = (
             code_row(
@@ -271,7 +355,7 @@ class Icd10cmLoader:
         for row in edges:
             by_type[row["type"]].append(row)
         for rel_type, rows in sorted(by_type.items()):
-            counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows)
+            counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows, identity=("note",))
         set_release_coverage(ctx, "full")
         if lists:
             self._check_against_lists(ctx, model, lists)

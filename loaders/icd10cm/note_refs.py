@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from loaders.icd10cm.codes import code_sort_key, in_range, strip_dot
@@ -20,6 +20,7 @@ class NoteReference:
     kind: ReferenceKind
     code: str  # dotted, without any trailing ".-"
     code_to: str | None = None
+    start: int = field(default=-1, compare=False)  # where the reference is written in the note's text
 
 
 # A code as notes write it: ``E11``, ``A04.7``, ``A05.-``, ``C7A.02-``, ``I69.`` (dot left dangling).
@@ -50,9 +51,9 @@ def extract_note_references(text: str) -> list[NoteReference]:
         first, first_under = _endpoint(match["first"])
         if match["last"]:
             last, _ = _endpoint(match["last"])
-            found.append(NoteReference("range", first, last))
+            found.append(NoteReference("range", first, last, match.start()))
         else:
-            found.append(NoteReference("under" if first_under else "code", first))
+            found.append(NoteReference("under" if first_under else "code", first, None, match.start()))
     return found
 
 

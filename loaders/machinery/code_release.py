@@ -76,12 +76,14 @@ def hierarchy_statement(*, fresh: bool) -> str:
     """
 
 
-def edge_statement(rel_type: str, layout: RowLayout, *, fresh: bool) -> str:
+def edge_statement(rel_type: str, layout: RowLayout, *, fresh: bool, identity: tuple[str, ...] = ()) -> str:
+    """``identity``: properties that tell two edges of one (source, target) apart in a release (a note's text)."""
     if rel_type not in R:
         raise KeyError(rel_type)
     props = layout.literal_map([f for f in layout.fields if f not in ("source", "target")], **STAMPS)
+    keys = layout.literal_map(identity, release="$release")
     link = (f"CREATE (s)-[:`{rel_type}` {props}]->(t)" if fresh
-            else f"MERGE (s)-[e:`{rel_type}` {{release: $release}}]->(t) ON CREATE SET e += {props}")
+            else f"MERGE (s)-[e:`{rel_type}` {keys}]->(t) ON CREATE SET e += {props}")
     return f"""
     {layout.unwind()}
     MATCH (s:{L.Code} {{key: row.source}})
@@ -149,13 +151,16 @@ def write_hierarchy(ctx: LoadContext, cs: CodeSystem, pairs: Iterable[tuple[str,
     return len(given)
 
 
-def write_edges(ctx: LoadContext, rel_type: str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Rows: ``{"source": key, "target": key, "props": {...}}``; one edge per (source, target) in a release."""
+def write_edges(ctx: LoadContext, rel_type: str, rows: Iterable[Mapping[str, Any]],
+                identity: tuple[str, ...] = ()) -> int:
+    """Rows: ``{"source": key, "target": key, "props": {...}}``; one edge per (source, target) in a release, or
+    per (source, target, *identity) when the props named in ``identity`` tell edges apart (never null)."""
     given = [{"source": r["source"], "target": r["target"], **r.get("props", {})} for r in rows]
-    unique = _first_of_each(given, ("source", "target"))
+    unique = _first_of_each(given, ("source", "target", *identity))
     _count_repeats(ctx, f"{rel_type} edges", len(given) - len(unique))
     layout = _layout(("source", "target"), unique)
-    ctx.writer.write(f"{rel_type} edges", edge_statement(rel_type, layout, fresh=ctx.fresh_release), unique,
+    statement = edge_statement(rel_type, layout, fresh=ctx.fresh_release, identity=identity)
+    ctx.writer.write(f"{rel_type} edges", statement, unique,
                      layout=layout, sessions=EDGE_SESSIONS,
                      describe_row=lambda r: f"{r['source']} {rel_type} {r['target']}")
     return len(given)
