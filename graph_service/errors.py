@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from neo4j.exceptions import ServiceUnavailable, SessionExpired
+from neo4j.exceptions import DatabaseUnavailable, ServiceUnavailable, SessionExpired, TransientError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,11 @@ class Unavailable(ServiceError):
     status, title, type = 503, "Graph database unavailable", "/problems/unavailable"
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+def problem(status: int, title: str, detail: str, type_: str = "about:blank", *,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    headers = {**(headers or {}), **({"Retry-After": "5"} if status == 503 else {})}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,10 +75,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+        # Keep the exception's headers: a 405 carries Allow (RFC 9110), a 401 WWW-Authenticate.
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
 
+    # Neo4j gone, restarting (database not yet open) or shedding load: retry later, never a 500.
     @app.exception_handler(ServiceUnavailable)
     @app.exception_handler(SessionExpired)
+    @app.exception_handler(DatabaseUnavailable)
+    @app.exception_handler(TransientError)
     async def _neo4j_down(_: Request, exc: Exception) -> JSONResponse:
         return problem(503, "Graph database unavailable", f"Neo4j is not reachable: {exc}", "/problems/unavailable")
 
@@ -85,3 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+    from graph_service.openapi_problems import document_problems  # the schema says what these handlers answer
+
+    document_problems(app)
