@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import RepeatedKeys, check_width, require_rows
 from loaders.text_lines import decoded_lines
 
 CptCategory = Literal["I", "II", "III", "PLA"]
@@ -24,6 +25,9 @@ _CATEGORIES: tuple[tuple[re.Pattern[str], CptCategory], ...] = (
     (re.compile(r"\d{4}U"), "PLA"),
 )
 _HCPCS = re.compile(r"[A-Z]\d{4}")
+# Documented caps: the longest licensee descriptors run to about 1,000 characters.
+MAX_DESCRIPTOR_CHARS = 4_000
+MAX_LINE_BYTES = 16 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,8 @@ class CptFileLayout:
     has_header: bool = False
     encoding: str = "utf-8"
     delimiter: str = "\t"
+    # The file has exactly the columns the layout names: a cell beyond them means a shifted or foreign row.
+    extra_columns: bool = False
 
     def __post_init__(self) -> None:
         pairs = self.descriptor_columns
@@ -85,23 +91,38 @@ def _check_code(path: Path, line: int, code: str, cells: list[str]) -> CptCatego
 
 
 def read_cpt_file(path: Path, layout: CptFileLayout | None = None) -> Iterator[CptCode]:
-    """Yield each code of a licensee file with the descriptors ``layout`` names."""
+    """Yield each code of a licensee file with the descriptors ``layout`` names.
+
+    A code listed twice with the same descriptors is folded; with other descriptors it is refused; a file
+    without a code (empty, or its header alone) is refused."""
     layout = layout or CptFileLayout()
     descriptor_columns = layout.descriptor_pairs
     needed = max(layout.code_column, *(column for _, column in descriptor_columns)) + 1
-    for number, text, _ in decoded_lines(path, layout.encoding):
+    names = {column: kind for kind, column in descriptor_columns} | {layout.code_column: "code"}
+
+    def field_at(seen: str) -> str | None:
+        return names.get(seen.count(layout.delimiter))
+
+    seen: RepeatedKeys[str, tuple[tuple[str, str], ...]] = RepeatedKeys(
+        "code", "descriptor", describe=lambda v: ", ".join(f"{kind} {text!r}" for kind, text in v))
+    codes = 0
+    for number, text, _ in decoded_lines(path, layout.encoding, max_line_bytes=MAX_LINE_BYTES, field_at=field_at):
         if not text.strip() or (number == 1 and layout.has_header):
             continue
         cells = text.split(layout.delimiter)
         code = cells[layout.code_column].strip() if len(cells) > layout.code_column else ""
         category = _check_code(path, number, code, cells)
-        if len(cells) < needed:
-            raise ParseError(path, number, "columns", f"at least {needed} {layout.delimiter!r}-separated columns",
+        if len(cells) < needed or (len(cells) > needed and not layout.extra_columns):
+            what = "at least" if layout.extra_columns else "exactly"
+            raise ParseError(path, number, "columns", f"{what} {needed} {layout.delimiter!r}-separated columns",
                              str(len(cells)))
         descriptors = []
         for kind, column in descriptor_columns:
-            value = cells[column].strip()
+            value = check_width(path, number, kind, cells[column].strip(), MAX_DESCRIPTOR_CHARS)
             if not value:
                 raise ParseError(path, number, kind, f"a {kind} descriptor in column {column}", "")
             descriptors.append((kind, value))
-        yield CptCode(code, category, tuple(descriptors), number)
+        if seen.first(code, tuple(descriptors), path, number, field_name=descriptor_columns[0][0]):
+            codes += 1
+            yield CptCode(code, category, tuple(descriptors), number)
+    require_rows(path, codes, "CPT code")
