@@ -1,7 +1,8 @@
 // name: encounter_trace
 // description: The complete clinical-coding chain of one encounter: documents and sections, evidence, the
 // description: concepts it names and the ICD-10-CM codes they map to, every coding version with its coder, assigned
-// description: codes and their support, the DRG each version grouped to, and the findings recorded at the time.
+// description: codes and their support, the DRG each version grouped to, the findings recorded at the time, and
+// description: each version's stored evaluation with the rule nodes it cites.
 // param: encounter string = "enc-1" -- the encounter id
 // example: cypher-shell -f queries/encounter_trace.cypher -P 'encounter => "enc-1"'
 MATCH (e:Encounter {id: $encounter})
@@ -33,7 +34,12 @@ CALL (e) {
   RETURN collect({assignment: a.id, version: a.version, status: a.status, created_at: toString(a.created_at),
                   coder: coder.id, coder_kind: coder.kind, supersedes: prev.id, drg: a.drg,
                   drg_title: drg.title, weight: a.drg_weight, expected_payment: a.expected_payment,
-                  findings: a.findings, codes: codes}) AS versions
+                  findings: a.findings, codes: codes,
+                  evaluations: [(a)<-[:EVALUATES]-(ev:Evaluation) |
+                                {id: ev.id, overall: ev.overall, drg: ev.drg, verdicts: ev.verdicts,
+                                 created_at: toString(ev.created_at),
+                                 cites: [(ev)-[c:CITES]->(n) | {node: coalesce(n.key, n.id), family: c.family,
+                                                                check: c.check, rule: c.rule}]}]}) AS versions
 }
 RETURN e.id AS encounter, e.class AS class, e.period_start AS admitted, e.period_end AS discharged,
        e.discharge_disposition AS discharge_disposition, p.id AS patient, p.sex AS sex, payer.id AS payer,
