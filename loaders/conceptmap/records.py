@@ -23,6 +23,9 @@ MODIFIER_PROPERTY = "https://codegraph.dev/fhir/modifier"
 BY_URI: dict[str, CodeSystem] = {s.fhir_uri: s for s in SYSTEMS.values() if s.fhir_uri}
 SOURCE_SYSTEMS = ("snomed",)
 TARGET_SYSTEMS = ("cpt", "hcpcs", "icd10pcs")
+# FHIR R4 ConceptMapEquivalence (the model library keeps the code as a plain string).
+EQUIVALENCES = ("relatedto", "equivalent", "equal", "wider", "subsumes", "narrower", "specializes", "inexact",
+                "unmatched", "disjoint")
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,9 @@ def read_concept_maps(path: Path) -> list[ProcedureMapRecord]:
                     raise ParseError(path, None, f"{where}.element[{e}].code", f"a {source.name} code", element.code)
                 for t, tgt in enumerate(element.target or []):
                     at = f"{where}.element[{e}].target[{t}]"
+                    if tgt.equivalence not in EQUIVALENCES:
+                        raise ParseError(path, None, f"{at}.equivalence", f"one of {', '.join(EQUIVALENCES)}",
+                                         tgt.equivalence)
                     if tgt.equivalence in ("unmatched", "disjoint"):
                         continue  # says there is no map; nothing to write
                     if not tgt.code or not target.accepts(tgt.code):
