@@ -215,3 +215,26 @@ def test_ctrl_c_stops_a_load_within_seconds_and_leaves_the_graph_as_it_was(
     runs = read(clean_graph, settings, f"MATCH (r:{L.LoadRun}) RETURN r.status AS status, r.error AS error")
     assert runs == [{"status": "interrupted", "error": "interrupted (Ctrl-C)"}]
     assert graph_counts(clean_graph, settings.neo4j_database) == (before[0] + 1, before[1])  # the run's record
+
+
+# ---- retract from the command line ---------------------------------------------------------------------
+def test_release_retract_on_the_command_line_frees_the_id_for_corrected_files(
+    fy2025: list[tuple[str, str]], driver: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    other = codes_file(tmp_path / "fy2025-corrected.txt", fy2025[:399] + CODES[400:401])
+    refused = codegraph(settings, "load", "icd10cm", str(other), "--release", "FY2025")
+    assert refused.returncode == 1 and "codegraph release retract icd10cm FY2025" in refused.stderr
+
+    done = codegraph(settings, "release", "retract", "icd10cm", "fy2025", "--reason", "wrong file")
+    assert done.returncode == 0, done.stderr
+    assert '"id": "icd10cm@FY2025"' in done.stdout and '"reason": "wrong file"' in done.stdout
+    assert releases(driver, settings) == {"icd10cm@FY2025": "retracted"}
+    listed = codegraph(settings, "release", "list", "icd10cm", "--retracted")
+    assert '"status": "retracted"' in listed.stdout
+    assert codegraph(settings, "release", "list", "icd10cm").stdout.strip() == "[]"
+
+    reloaded = codegraph(settings, "load", "icd10cm", str(other), "--release", "FY2025")
+    assert reloaded.returncode == 0, reloaded.stderr
+    states = releases(driver, settings)
+    assert states.pop("icd10cm@FY2025") == "visible"
+    assert list(states.values()) == ["retracted"] and next(iter(states)).startswith("icd10cm@FY2025#retracted-")

@@ -109,7 +109,9 @@ def test_truncated_order_line_is_named(tmp_path: Path) -> None:
     truncated.write_bytes(ORDER.read_bytes()[:-100])
     with pytest.raises(ParseError) as caught:
         list(parse_order_file(truncated))
-    assert (caught.value.line, caught.value.field) == (9, "record")
+    # Cut mid-line: the last line has no line ending (refused even where the cut line would still parse).
+    assert (caught.value.line, caught.value.field) == (9, "line ending")
+    assert "cut short mid-line" in str(caught.value)
 
 
 def test_order_file_with_a_bad_flag_is_refused(tmp_path: Path) -> None:
