@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -61,21 +61,13 @@ def text_encoding(path: Path) -> str:
     return "utf-8" if utf8 else "cp1252"
 
 
-def decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, text without its line ending), CRLF or LF, streaming, in the file's encoding."""
-    for line in text_lines.decoded_lines(path, text_encoding(path)):
+def decoded_lines(path: Path, max_line_bytes: int = text_lines.DEFAULT_MAX_LINE_BYTES,
+                  field_at: Callable[[str], str | None] | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, text without its line ending), CRLF or LF, streaming, in the file's encoding;
+    a line over ``max_line_bytes`` is refused having read only that much."""
+    lines = text_lines.decoded_lines(path, text_encoding(path), max_line_bytes=max_line_bytes, field_at=field_at)
+    for line in lines:
         yield line.number, line.text
-
-
-def read_text(path: Path) -> str:
-    """The whole file as text (small CSV tables), with the encoding rules of ``decoded_lines``."""
-    encoding = text_encoding(path)
-    raw = path.read_bytes()
-    try:
-        return raw.decode(encoding).removeprefix("\ufeff")
-    except UnicodeDecodeError as err:  # cp1252 leaves five byte values undefined
-        line = raw[: err.start].count(b"\n") + 1
-        raise ParseError(path, line, None, f"text encoded as {encoding}", repr(raw[err.start : err.end])) from err
 
 
 def yyyymmdd(raw: str) -> date:

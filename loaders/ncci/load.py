@@ -31,7 +31,7 @@ from loaders.machinery.runs import ReleaseSpec
 from loaders.machinery.writer import batched
 from loaders.ncci.common import NcciSetting
 from loaders.ncci.mue import MueEdit, read_mue
-from loaders.ncci.ptp import PtpEdit, read_ptp, setting_from_name
+from loaders.ncci.ptp import PtpEdit, PtpRepeats, read_ptp, setting_from_name
 from loaders.registry import register
 from ontology.code_systems import CodeSystem, system
 from ontology.vocabulary import L, R
@@ -210,18 +210,17 @@ class NcciPtpLoader:
         per_setting: Counter[str] = Counter()
         per_indicator: Counter[int] = Counter()
         duplicates = 0
-        seen: set[tuple[str, str, NcciSetting, date]] = set()
+        repeats = PtpRepeats()
 
         def rows() -> Iterator[dict[str, Any]]:
             nonlocal duplicates
             for path in files:
                 for edit in read_ptp(path):
-                    # One edge per window: the release's identity of an edit row. A repeat is dropped, counted.
-                    identity = (edit.column1, edit.column2, edit.setting, edit.effective)
-                    if identity in seen:
+                    # One edge per window: the release's identity of an edit row. An identical repeat is dropped,
+                    # counted; a conflicting one (other deletion date or indicator) ends the load.
+                    if not repeats.first(edit):
                         duplicates += 1
                         continue
-                    seen.add(identity)
                     per_setting[edit.setting.value] += 1
                     per_indicator[edit.modifier_indicator] += 1
                     yield ptp_row(edit)

@@ -8,16 +8,20 @@ itself may hold a line break), ``<Setting> Services MUE Values``, ``MUE Adjudica
 from __future__ import annotations
 
 import csv
-import io
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
-from loaders.ncci.common import PROCEDURE_CODE, NcciSetting, read_text
+from loaders.input_checks import RepeatedKeys
+from loaders.ncci.common import PROCEDURE_CODE, NcciSetting, decoded_lines
 
 HEADER_SEARCH_ROWS = 10
+# Documented caps: rows are four short cells (the AMA notice cell spans a few lines); rationales are short.
+MAX_LINE_BYTES = 16 << 10
+MAX_RATIONALE_CHARS = 1_000
 ADJUDICATION_INDICATORS = frozenset({1, 2, 3})
 _MAI = re.compile(r"([0-9])\b\s*(.*)", re.DOTALL)
 # Words in the values header -> setting; outpatient first since "Facility Outpatient Hospital" also exists.
@@ -74,8 +78,25 @@ def _columns(path: Path, line: int, header: list[str]) -> tuple[dict[str, int], 
 
 
 def read_mue(path: Path, setting: NcciSetting | str | None = None) -> Iterator[MueEdit]:
-    """Yield every code row; the setting comes from the values header (``setting`` checks it if given)."""
-    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    """Yield every code row; the setting comes from the values header (``setting`` checks it if given).
+
+    A code listed twice with the same values is folded; with another value, indicator or rationale it is
+    refused. Lines are streamed with a byte cap (csv's field cap holds for cells spanning lines)."""
+    seen: RepeatedKeys[str, MueEdit] = RepeatedKeys(
+        "code", "MUE value", describe=lambda e: f"value {e.value}, indicator {e.mai}")
+    for edit in _read_rows(path, setting):
+        if seen.first(edit.code, dataclasses.replace(edit, line=0), path, edit.line):
+            yield edit
+
+
+def _field_at(seen: str) -> str:
+    """The column an overlong row had reached (cells are quoted: count the separators between quotes)."""
+    return ("HCPCS/CPT code", "MUE value", "MUE adjudication indicator", "MUE rationale")[min(seen.count('","'), 3)]
+
+
+def _read_rows(path: Path, setting: NcciSetting | str | None) -> Iterator[MueEdit]:
+    lines = (text + "\n" for _number, text in decoded_lines(path, MAX_LINE_BYTES, _field_at))
+    reader = csv.reader(lines)
     columns: dict[str, int] | None = None
     resolved: NcciSetting | None = None
     start = 1
@@ -130,13 +151,17 @@ def _edit(path: Path, line: int, row: list[str], columns: dict[str, int], settin
     match = _MAI.fullmatch(mai_text)
     if match is None or int(match.group(1)) not in ADJUDICATION_INDICATORS:
         raise ParseError(path, line, "MUE adjudication indicator", "text starting with 1, 2 or 3", mai_text)
+    rationale = " ".join(row[columns["rationale"]].split())
+    if len(rationale) > MAX_RATIONALE_CHARS:
+        raise ParseError(path, line, "MUE rationale", f"at most {MAX_RATIONALE_CHARS:,} characters",
+                         f"{len(rationale):,} characters")
     return MueEdit(
         code,
         setting,
         int(value),
         int(match.group(1)),
         mai_text,
-        " ".join(row[columns["rationale"]].split()),
+        rationale,
         str(path),
         line,
     )

@@ -16,12 +16,22 @@ from datetime import date
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import DuplicateKeyError
 from loaders.ncci.common import PROCEDURE_CODE, NcciSetting, decoded_lines, yyyymmdd
+from loaders.text_lines import tab_field_at
 
 FIELDS = 7
 HEADER_SEARCH_LINES = 40  # the header sits near the top; give up early on a file of another kind
 MODIFIER_INDICATORS = frozenset({0, 1, 9})
 _HEADER_START = re.compile(r"column\s*1\s*$", re.IGNORECASE)
+_COLUMN_NAME = re.compile(r"column\s*([12])", re.IGNORECASE)
+# What the first header line's cells say, in order (the header is wrapped over the lines below it).
+HEADER_WORDS = ("column 1", "column 2", "existence", "effective", "deletion", "modifier", "rationale")
+COLUMNS = ("column 1", "column 2", "prior to 1996", "effective date", "deletion date", "modifier indicator",
+           "rationale")
+# Documented cap: a row is seven short cells (CMS rationales are under 100 characters).
+MAX_LINE_BYTES = 4096
+MAX_RATIONALE_CHARS = 1_000
 _NAME_SETTINGS = {"ccipra": NcciSetting.PRACTITIONER, "ccioph": NcciSetting.OUTPATIENT_HOSPITAL}
 
 
@@ -76,7 +86,8 @@ def _skip_header(path: Path, lines: Iterator[tuple[int, str]]) -> tuple[int, str
     for number, text in lines:
         first = text.split("\t", 1)[0].strip().strip('"')
         if not seen_header:
-            if _HEADER_START.fullmatch(first) and "column 2" in text.lower().replace("column2", "column 2"):
+            if _is_header(text):
+                _check_header(path, number, text)
                 seen_header = True
             elif number >= HEADER_SEARCH_LINES:
                 break
@@ -93,6 +104,23 @@ def _skip_header(path: Path, lines: Iterator[tuple[int, str]]) -> tuple[int, str
             None,
         )
     return None
+
+
+def _is_header(text: str) -> bool:
+    """A line naming both Column 1 and Column 2 as cells, in whatever order (the banner's title does not)."""
+    named = {m[1] for cell in text.split("\t") if (m := _COLUMN_NAME.fullmatch(cell.strip().strip('"')))}
+    return named == {"1", "2"}
+
+
+def _check_header(path: Path, line: int, text: str) -> None:
+    """The header's columns in the layout's order: swapped columns would read every edit backwards."""
+    cells = [" ".join(cell.strip().strip('"').lower().split()).replace("column1", "column 1")
+             .replace("column2", "column 2") for cell in text.split("\t")]
+    for index, word in enumerate(HEADER_WORDS):
+        cell = cells[index] if index < len(cells) else ""
+        if (cell != word) if index < 2 else (word not in cell):
+            raise ParseError(path, line, f"header column {index + 1}",
+                             "the PTP header in order: " + ", ".join(HEADER_WORDS), " | ".join(cells))
 
 
 def _edit(path: Path, number: int, text: str, setting: NcciSetting) -> PtpEdit:
@@ -115,10 +143,16 @@ def _edit(path: Path, number: int, text: str, setting: NcciSetting) -> PtpEdit:
         deletion_date = None if deletion == "*" else yyyymmdd(deletion)
     except ValueError:
         raise ParseError(path, number, "deletion date", "a date YYYYMMDD or '*'", deletion) from None
+    if deletion_date is not None and deletion_date < effective_date:
+        raise ParseError(path, number, "deletion date", f"a date on or after the effective date {effective}",
+                         deletion)
     if not indicator.isdigit() or int(indicator) not in MODIFIER_INDICATORS:
         raise ParseError(path, number, "modifier indicator", "0, 1 or 9", indicator)
     if not rationale:
         raise ParseError(path, number, "rationale", "a PTP edit rationale", "")
+    if len(rationale) > MAX_RATIONALE_CHARS:
+        raise ParseError(path, number, "rationale", f"at most {MAX_RATIONALE_CHARS:,} characters",
+                         f"{len(rationale):,} characters")
     return PtpEdit(
         column1,
         column2,
@@ -136,7 +170,7 @@ def _edit(path: Path, number: int, text: str, setting: NcciSetting) -> PtpEdit:
 def read_ptp(path: Path, setting: NcciSetting | str | None = None) -> Iterator[PtpEdit]:
     """Yield every edit row of one PTP TXT file; ``setting`` defaults to what the file name says."""
     resolved = _resolve_setting(path, setting)
-    lines = decoded_lines(path)
+    lines = decoded_lines(path, MAX_LINE_BYTES, tab_field_at(COLUMNS))
     first = _skip_header(path, lines)
     if first is None:
         raise ParseError(path, None, "rows", "at least one edit row after the header (file cut short?)", None)
@@ -151,3 +185,43 @@ def read_ptp_files(paths: Iterable[Path], setting: NcciSetting | str | None = No
     """Yield the edits of a table shipped as several part files (or one combined file), in the order given."""
     for path in paths:
         yield from read_ptp(path, setting)
+
+
+class PtpRepeats:
+    """One edit per (column 1, column 2, setting, effective date) in a release: a repeat with the same deletion
+    date and modifier indicator is folded; one with another is refused. Millions of rows: each identity keeps
+    one small int (deletion day, indicator, prior flag); the earlier row's line is looked up only for an error."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, NcciSetting, date], int] = {}
+
+    @staticmethod
+    def _value(edit: PtpEdit) -> int:
+        deletion = edit.deletion.toordinal() if edit.deletion else 0
+        return (deletion << 5) | (edit.modifier_indicator << 1) | edit.prior_1996
+
+    def first(self, edit: PtpEdit) -> bool:
+        """True the first time; False for an identical repeat; DuplicateKeyError for a conflicting one."""
+        identity = (edit.column1, edit.column2, edit.setting, edit.effective)
+        value = self._value(edit)
+        seen = self._seen.get(identity)
+        if seen is None:
+            self._seen[identity] = value
+            return True
+        if seen == value:
+            return False
+        earlier = _earlier_line(edit)
+        raise DuplicateKeyError(
+            edit.file, edit.line, "modifier indicator / deletion date",
+            f"no conflicting duplicate: the pair {edit.column1}/{edit.column2} effective {edit.effective:%Y%m%d} "
+            f"is already {earlier} with another deletion date or modifier indicator",
+            f"duplicate pair with deletion date {edit.deletion or '*'} and indicator {edit.modifier_indicator}",
+        )
+
+
+def _earlier_line(edit: PtpEdit) -> str:
+    """Where the first row of ``edit``'s pair and effective date is (read again, only to word an error)."""
+    for other in read_ptp(Path(edit.file), edit.setting):
+        if (other.column1, other.column2, other.effective) == (edit.column1, edit.column2, edit.effective):
+            return f"at line {other.line}" if other.line != edit.line else "in an earlier part file"
+    return "in an earlier part file"
