@@ -57,8 +57,8 @@ class Settings(BaseSettings):
 
     cypher_timeout_s: float = Field(default=10.0, alias="CODEGRAPH_CYPHER_TIMEOUT")
     cypher_row_cap: int = Field(default=1000, alias="CODEGRAPH_CYPHER_ROW_CAP")
-    cypher_slots: int = Field(default=4, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,
-                              description="auditor queries one service process runs at once (503 beyond)")
+    cypher_slots: int = Field(default=8, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,
+                              description="auditor queries one service process runs at once (beyond: wait, then 503)")
     drg_base_rates: dict[str, float] = Field(
         default={"default": 7276.76}, alias="CODEGRAPH_DRG_BASE_RATES",
         description="MS-DRG base rate in dollars per payer id (JSON object; 'default' for payers not listed): "

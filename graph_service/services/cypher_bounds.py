@@ -9,14 +9,15 @@
 - rows: at most ``row_cap + 1`` records are pulled from the server, in the driver's fetch batches; the rest
   of the result is never sent.
 - concurrency: a query the server cannot interrupt keeps its worker until it ends, so each process runs at
-  most ``slots`` auditor queries at once and answers 503 with Retry-After when all are busy, instead of
-  letting stuck queries take every request thread.
+  most ``slots`` auditor queries at once; a query waits for a free slot within its own deadline and is
+  answered 503 with Retry-After when none frees, instead of letting stuck queries take every request thread.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 # Seconds the caller waits beyond the transaction timeout: the plan check, the round trips, the server's
 # own reaction to its timeout. Past it the answer is 408 whatever the server is doing.
 DEADLINE_GRACE_S = 2.0
+# Longest a query waits for a free slot (within its deadline) before the 503.
+SLOT_WAIT_S = 5.0
 _MEMORY_CODES = ("MemoryPoolOutOfMemoryError", "TransactionOutOfMemoryError", "MemoryLimitExceeded")
 _TERMINATE = """
 SHOW TRANSACTIONS YIELD transactionId, metaData WHERE metaData.request = $tag
@@ -64,9 +67,9 @@ class QuerySlots:
         self._free = threading.BoundedSemaphore(size)
         self._pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="auditor-query")
 
-    def submit(self, fn: Callable[[], Rows]) -> Any:
-        if not self._free.acquire(blocking=False):
-            raise CypherBusy(f"all {self.size} auditor query slots are running queries; retry shortly")
+    def submit(self, fn: Callable[[], Rows], wait_s: float) -> Any:
+        if not self._free.acquire(timeout=wait_s):
+            raise CypherBusy(f"all {self.size} auditor query slots stayed busy for {wait_s:g}s; retry shortly")
 
         def run() -> Rows:
             try:
@@ -109,9 +112,10 @@ def execute_bounded(
                 tx.close()  # rolls back: nothing an auditor runs is ever committed
         return columns, records, len(records) > row_cap
 
-    future = query_slots(slots).submit(lambda: _mapped(work, timeout_s))
+    deadline = time.monotonic() + timeout_s + DEADLINE_GRACE_S
+    future = query_slots(slots).submit(lambda: _mapped(work, timeout_s), wait_s=min(SLOT_WAIT_S, timeout_s))
     try:
-        return future.result(timeout=timeout_s + DEADLINE_GRACE_S)
+        return future.result(timeout=max(deadline - time.monotonic(), 0.0))
     except FutureTimeout:
         threading.Thread(target=_terminate, args=(driver, database, tag), daemon=True,
                          name="auditor-query-terminate").start()
