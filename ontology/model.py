@@ -218,6 +218,12 @@ def _build() -> owlready2.Ontology:
                     "dependsOn conditions (laterality, approach, device) and the modifiers they call for.",
             key="key", required=("key", "source_code", "target_code", "equivalence", "load_run"),
         )
+        ValueSet = node(
+            "ValueSet",
+            comment="A FHIR ValueSet as loaded (url, version, the resource's compose as JSON); its members are "
+                    "resolved against the code system releases in the graph when it is loaded.",
+            key="key", required=("key", "url", "version", "release", "load_run"), lookups=("url",),
+        )
         Evaluation = node(
             "Evaluation", comment="The evaluation of a final or amended coding assignment, as the coder saw it.",
             key="id", required=("id", "overall", "created_at", "load_run"),
@@ -281,6 +287,8 @@ def _build() -> owlready2.Ontology:
         rel("hasProcedureMap", "HAS_PROCEDURE_MAP", [Code], [ProcedureMap],
             comment="A ConceptMap element of the procedure concept.")
         rel("procedureMapsTo", "PROCEDURE_MAPS_TO", [ProcedureMap], [Code], comment="The billing code the map targets.")
+        rel("contains", "CONTAINS", [ValueSet], [Code],
+            comment="A member of the value set, in the code system release named by code_release.")
         rel("evaluates", "EVALUATES", [Evaluation], [CodingAssignment], comment="The assignment evaluated.")
         rel("cites", "CITES", [Evaluation],
             [Guideline, RuleCheck, ModifierRule, MUE, MSDRG, SeverityDesignation, PDXExclusionCollection, PolicyRule,
