@@ -27,6 +27,7 @@ LOADER_MODULES += ("loaders.snomed.load", "loaders.icd10cm.conversion")
 LOADER_MODULES += ("loaders.ncci.load",)
 LOADER_MODULES += ("loaders.fhir.load", "loaders.coding.load")
 LOADER_MODULES += ("loaders.rules.load", "loaders.conceptmap.load")
+LOADER_MODULES += ("loaders.valueset.load",)
 
 
 def all_loaders() -> dict[str, LoaderFactory]:

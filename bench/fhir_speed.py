@@ -1,0 +1,167 @@
+"""FHIR terminology speed over real HTTP: ``$lookup`` and ``$validate-code`` against ``/v1/codes`` in the same run.
+
+``python -m bench.fhir_speed [--duration 20] [--connections 16] [--profile lookup] [--append-results]``
+
+One ``codegraph serve`` (ready when ``/readyz`` answers, i.e. the release tables are built) on the graph of
+``CODEGRAPH_*``/``NEO4J_*`` settings, which must hold ICD-10-CM FY2026 (loaded from the bundled tabular XML if
+it is missing). wrk with 16 connections asks for random billable FY2026 codes; the ``/v1/codes`` baseline is
+run before and after the FHIR rows and averaged, and each FHIR row's throughput is given as a ratio to it
+(goal ≥ 0.8×). ``$expand`` of the largest chapter asks random pages of ``count=100``; its p99 is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from bench.engine_data import billable_codes
+from bench.http_load import Requests, WrkResult, run_wrk, write_script
+from bench.pyspy_profile import PySpyRecorder
+from bench.served import ROOT, free_port, real_command, served
+from codegraph.db import open_driver
+from codegraph.settings import get_settings
+from graph_service.security import Role, new_key
+from loaders.bundled import bundled_datasets
+from loaders.registry import load_source
+
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+RELEASE = "icd10cm@FY2026"
+GOAL_RATIO = 0.8
+LARGEST_CHAPTER = """
+MATCH (ch:ICD10CMChapter)-[:IN_RELEASE]->(:Release {id: $release})
+RETURN ch.code AS code, COUNT { (ch)<-[:IS_A*1..7 {release: $release}]-() } AS size ORDER BY size DESC LIMIT 1
+"""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_release(driver: Any, database: str) -> None:
+    records, _, _ = driver.execute_query("MATCH (r:Release {id: $id, status: 'visible'}) RETURN count(r) AS n",
+                                         id=RELEASE, database_=database)
+    if records[0]["n"]:
+        return
+    [ds] = [d for d in bundled_datasets() if d.source == "icd10cm" and d.version == "FY2026"]
+    log(f"loading {RELEASE} from {ds.paths[0]}")
+    load_source(driver, get_settings(), ds.source, list(ds.paths), ds.version)
+
+
+def paths(codes: list[str], chapter: str, chapter_size: int) -> dict[str, list[str]]:
+    lookups = [f"/fhir/CodeSystem/$lookup?{urlencode({'system': ICD, 'code': c})}" for c in codes]
+    validates = [f"/fhir/CodeSystem/$validate-code?{urlencode({'url': ICD, 'code': c})}" for c in codes]
+    pages = range(0, chapter_size + 1, 100)
+    expands = [f"/fhir/ValueSet/$expand?{urlencode({'url': f'{ICD}?fhir_vs=isa/{chapter}', 'count': 100, 'offset': o})}"
+               for o in pages]
+    return {"v1": [f"/v1/codes/icd10cm/{c}" for c in codes], "lookup": lookups, "validate": validates,
+            "expand": expands}
+
+
+def one_run(base: str, work: Path, name: str, items: list[str], key: str, connections: int, duration: float,
+            warmup: float) -> WrkResult:
+    script = write_script(work, name, Requests(items=items, headers={"X-API-Key": key}))
+    run_wrk(base, script, connections, warmup)  # every worker's caches warm for these requests
+    result = run_wrk(base, script, connections, duration)
+    if result.error_count:
+        raise RuntimeError(f"{name}: wrk saw errors {result.errors}")
+    log(f"  {name}: {result.rps:,.0f} req/s, p50 {result.latency_ms['p50']:.2f} ms, "
+        f"p99 {result.latency_ms['p99']:.2f} ms")
+    return result
+
+
+def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
+    r = results["runs"]
+    v1_rps = results["v1_rps"]
+
+    def line(label: str, run: dict[str, Any], ratio: float | None, goal: str) -> str:
+        lat = run["latency_ms"]
+        met = "" if ratio is None else (" ✓" if ratio >= GOAL_RATIO else " ✗")
+        return (f"| {label} | {run['rps']:,.0f} | {lat['p50']:.2f} | {lat['p99']:.2f} | "
+                f"{'' if ratio is None else f'{ratio:.2f}×'}{met} | {goal} |")
+
+    out = ["## FHIR terminology speed (issue 13)", "",
+           f"`python -m bench.fhir_speed --duration {args.duration:g} --connections {args.connections}` — "
+           f"{results['started_at']}, commit `{results['commit']}`, one `codegraph serve` worker, wrk "
+           f"{args.connections} connections × {args.duration:g} s per row after a warm-up, "
+           f"{results['codes']:,} random billable FY2026 codes; load average at start {results['load_start']}.", "",
+           "| request | req/s | p50 ms | p99 ms | ratio to /v1/codes | goal |", "|---|---:|---:|---:|---:|---|",
+           line("`GET /v1/codes/icd10cm/{code}` (baseline, run 1)", r["v1"], None, ""),
+           line("`GET /fhir/CodeSystem/$lookup?system=…&code=…`", r["lookup"], r["lookup"]["rps"] / v1_rps, "≥ 0.8×"),
+           line("`GET /fhir/CodeSystem/$validate-code?url=…&code=…`", r["validate"], r["validate"]["rps"] / v1_rps,
+                "≥ 0.8×"),
+           line("`GET /v1/codes/icd10cm/{code}` (baseline, run 2)", r["v1_again"], None, ""),
+           line(f"`GET /fhir/ValueSet/$expand?url=…?fhir_vs=isa/{results['chapter']}&count=100&offset=…` "
+                f"(largest chapter, {results['chapter_size']:,} descendants, random pages)", r["expand"], None,
+                "p99 reported"),
+           "", f"Ratios are against the mean of the two baseline runs ({v1_rps:,.0f} req/s)."]
+    if results.get("profile"):
+        out += ["", f"py-spy of the `{args.profile}` row (server process):", "", "```",
+                results["profile"], "```"]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--codes", type=int, default=5000, help="random billable codes in the request pool")
+    parser.add_argument("--profile", choices=("lookup", "validate", "expand", "v1"), default=None)
+    parser.add_argument("--append-results", action="store_true", help="append the section to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    driver = open_driver(settings)
+    try:
+        ensure_release(driver, settings.neo4j_database)
+        codes = random.Random(13).sample(billable_codes(driver, settings.neo4j_database), args.codes)
+        records, _, _ = driver.execute_query(LARGEST_CHAPTER, release=RELEASE, database_=settings.neo4j_database)
+        chapter, chapter_size = records[0]["code"], records[0]["size"]
+    finally:
+        driver.close()
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    results: dict[str, Any] = {"started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,
+                               "codes": len(codes), "chapter": chapter, "chapter_size": chapter_size,
+                               "load_start": " ".join(f"{x:.1f}" for x in os.getloadavg()), "runs": {}}
+    key, line = new_key(Role.engine)
+    requests = paths(codes, chapter, chapter_size)
+    with tempfile.TemporaryDirectory(prefix="fhir-speed-") as tmp:
+        work = Path(tmp)
+        port = free_port()
+        log(f"serving on {port}; largest chapter {chapter} ({chapter_size} descendants)")
+        with served("codegraph", real_command(port, None), port, work, workers=1, ready_path="/readyz",
+                    env={"CODEGRAPH_API_KEYS": line, "CODEGRAPH_API_WORKERS": "1"}) as server:
+            for name, items in (("v1", requests["v1"]), ("lookup", requests["lookup"]),
+                                ("validate", requests["validate"]), ("v1_again", requests["v1"]),
+                                ("expand", requests["expand"])):
+                recorder = None
+                if args.profile and name == args.profile:
+                    recorder = PySpyRecorder(server.pid, args.duration + args.warmup, work / f"{name}.pyspy")
+                results["runs"][name] = one_run(server.base_url, work, name, items, key, args.connections,
+                                                args.duration, args.warmup).as_dict()
+                if recorder is not None:
+                    results["profile"] = recorder.finish().render()
+                time.sleep(1)
+    results["v1_rps"] = (results["runs"]["v1"]["rps"] + results["runs"]["v1_again"]["rps"]) / 2
+    results["ratios"] = {n: results["runs"][n]["rps"] / results["v1_rps"] for n in ("lookup", "validate")}
+    print(json.dumps(results, indent=2, default=str))
+    text = markdown(results, args)
+    print(text)
+    if args.append_results:
+        with (ROOT / "bench" / "RESULTS.md").open("a") as fh:
+            fh.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

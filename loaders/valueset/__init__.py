@@ -1,0 +1,1 @@
+"""FHIR ValueSet resources stored in the graph, with their members resolved against the loaded releases."""
