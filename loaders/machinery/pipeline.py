@@ -24,6 +24,7 @@ from loaders.machinery.runs import (
 )
 from loaders.machinery.unreachable import unreachable_error
 from loaders.machinery.writer import GraphWriter, WriteStats
+from ontology.schema import await_text_index
 
 
 @dataclass
@@ -128,6 +129,7 @@ def run_load(
         ctx.fresh_release = ledger.stage_release(run_id, release, loader.system_name)
         with writer:
             loader.write(ctx)
+        await_text_index(driver, database)  # the full-text index trails commits: caught up before diff and promotion
         phases = {"write": time.perf_counter() - started}
         report = after_staging(driver, database, ctx) if after_staging else {}
         phases["after_staging"] = time.perf_counter() - started - phases["write"]
@@ -165,6 +167,7 @@ def run_load(
         after_promote = getattr(loader, "after_promote", None)
         if after_promote is not None:
             after_promote(ctx)  # denormalised views of the newest visible release (node titles)
+            await_text_index(driver, database)  # searchable with the new titles when the load returns
         phases["promote"] = time.perf_counter() - promoting
         ledger.finish(run_id, "completed", counts)
         status = "completed"

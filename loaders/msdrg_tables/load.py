@@ -37,6 +37,7 @@ from typing import Any
 
 from loaders.errors import LoadError, ParseError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.msdrg_tables.cc_exclusions import (
     AliveOnlyMcc,
@@ -274,12 +275,17 @@ CREATE (s)-[:{R.EXCLUDED_WITH} {{release: $release, load_run: $run}}]->(col)
 
 # Members only go to collections this run created (CREATE, not MERGE: a dense collection makes MERGE slow);
 # a collection that already existed came from a completed load of the same version, members included.
+MEMBER_LAYOUT = RowLayout(("code_key", "collection_key", "line"))
 WRITE_MEMBERS = f"""
-UNWIND $rows AS row
+{MEMBER_LAYOUT.unwind()}
 MATCH (col:{L.PDXExclusionCollection} {{key: row.collection_key}}) WHERE col.load_run = $run
 MATCH (c:{L.Code} {{key: row.code_key}})
 CREATE (c)-[:{R.IN_COLLECTION} {{release: $release, load_run: $run}}]->(col)
 """
+# 180k member edges out of 26k codes into 2k collections: rows go in code order, so two sessions' batches share
+# no code node (a relationship insert locks a sparse node; the big collections are dense and take concurrent
+# inserts). Measured on the FY2026 tables: see bench/RESULTS.md (MS-DRG members).
+MEMBER_SESSIONS = 2
 
 
 def drg_row(row: DrgWeightRow, version: int) -> dict[str, Any]:
@@ -368,10 +374,14 @@ class MsdrgLoader:
             {r.code for r in (*tables.alive_only, *tables.drg_specific)} - designated)
 
         started = time.perf_counter()
-        counts["pdx_members"] = writer.write(
-            "PDX collection members", WRITE_MEMBERS,
+        members = sorted(
             ({"code_key": ICD10CM.key(m.pdx_code), "collection_key": drg_key(version, m.collection),
               "line": m.line} for m in tables.members),
+            key=lambda r: r["code_key"],
+        )
+        counts["pdx_members"] = writer.write(
+            "PDX collection members", WRITE_MEMBERS, members, layout=MEMBER_LAYOUT,
+            sessions=MEMBER_SESSIONS if len(members) > writer.batch_size else 1,
             describe_row=lambda r: f"{tables.exclusions.name}:{r['line']} ({r['code_key']})",  # type: ignore[union-attr]
         )
         seconds = time.perf_counter() - started
