@@ -181,7 +181,9 @@ def main() -> None:
             load_source(driver, settings, "coding_rules", [RULES_FILE], "FY2026")
         bodies = make_bodies(args.claims, 11, args.history)
         sample = EvaluateIn.model_validate(bodies[0])
-        graph = Graph(driver, settings.neo4j_database, ReferenceStore(driver, settings.neo4j_database))
+        store = ReferenceStore(driver, settings.neo4j_database, poll_s=settings.release_poll_s)
+        store.start()  # the catalog polled in the background, as in a service process
+        graph = Graph(driver, settings.neo4j_database, store)
         first = evaluate(graph, settings, sample)
         print(f"sample: overall {first.overall}, DRG {first.drg.drg if first.drg else None}, findings "
               f"{sum(len(getattr(first, f).findings) for f in ('valid', 'compliant', 'supported', 'optimal'))}")
@@ -201,6 +203,7 @@ def main() -> None:
                           "batch_ratio": batch["ratio_groupings"], "batch_goal_met": batch["ratio_groupings"] >= 0.5}))
         if args.json:
             args.json.write_text(json.dumps(report, indent=1, default=str))
+        store.close()
 
 
 if __name__ == "__main__":

@@ -79,6 +79,16 @@ class CodeTable:
     records_json: dict[str, bytes] = field(default_factory=dict, repr=False)
     _descendants: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _ancestors: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict, repr=False)
+    _notes_of_kinds: dict[tuple[str, frozenset[str]], tuple[Note, ...]] = field(default_factory=dict, repr=False)
+
+    def notes_of(self, key: str, kinds: frozenset[str]) -> tuple[Note, ...]:
+        """The notes of ``kinds`` on ``key``, filtered once per node and release (a chapter carries thousands of
+        Excludes2 notes that a code-set check never reads)."""
+        found = self._notes_of_kinds.get((key, kinds))
+        if found is None:
+            found = tuple(n for n in self.notes.get(key, ()) if n.kind in kinds)
+            self._notes_of_kinds[(key, kinds)] = found
+        return found
 
     # ---- hierarchy ----------------------------------------------------------------------------------
     def ancestors_by_depth(self, key: str) -> tuple[tuple[str, int], ...]:

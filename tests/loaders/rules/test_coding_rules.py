@@ -29,7 +29,7 @@ def test_the_bundled_rules_file_is_valid_and_names_real_guideline_sections() -> 
 def test_loads_guidelines_checks_and_modifier_rules_linked_and_conformant(clean_graph: Driver,
                                                                          settings: Settings) -> None:
     report = load_source(clean_graph, settings, "coding_rules", [BUNDLED], "FY2026")
-    assert report.status == "completed" and report.counts["modifier_rules"] == 42
+    assert report.status == "completed" and report.counts["modifier_rules"] == 45
     records, _, _ = clean_graph.execute_query("""
         MATCH (c:RuleCheck {check: 'excludes1'})-[:IMPLEMENTS]->(g:Guideline)-[:IN_RELEASE]->(r:Release)
         RETURN c.key AS check, g.section AS section, g.fiscal_year AS fy, r.id AS release""",
