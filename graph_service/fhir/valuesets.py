@@ -1,4 +1,4 @@
-"""Implicit value sets and their ``$expand`` / ``$validate-code``.
+"""ValueSet ``$expand`` / ``$validate-code``: implicit value sets, and the stored ones (``stored_valuesets``).
 
 ``<system url>?fhir_vs`` is every code of a release; ``<system url>?fhir_vs=isa/<code>`` a code and its
 descendants (a SNOMED CT concept's subtypes; an ICD-10-CM chapter ``CH09``, block ``I20-I25`` or category
@@ -17,7 +17,7 @@ from typing import Any
 from fhir.resources.R4B.valueset import ValueSet
 
 from graph_service.errors import NotFound
-from graph_service.fhir import systems
+from graph_service.fhir import stored_valuesets, systems
 from graph_service.fhir.lookup import coded_input, validate_parameters
 from graph_service.fhir.outcome import invalid, not_found, required
 from graph_service.fhir.params import Inputs
@@ -167,6 +167,10 @@ def expand(graph: Graph, inputs: Inputs) -> bytes:
     count = inputs.integer("count", maximum=MAX_COUNT)
     count = DEFAULT_COUNT if count is None else count
     text = inputs.text("filter")
+    if "?fhir_vs" not in url:
+        stored = stored_valuesets.find(graph, url, inputs.text("valueSetVersion"))
+        if stored is not None:
+            return fhir_bytes(stored_valuesets.expansion(graph, stored, offset, count, text))
     vs = implicit(graph, inputs, url)
 
     def build() -> bytes:
@@ -191,6 +195,11 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
         system_url, code = codings[0].get("system"), codings[0]["code"]
     else:
         system_url, code = coded_input(inputs)
+    if "?fhir_vs" not in url:
+        stored = stored_valuesets.find(graph, url, inputs.text("valueSetVersion"))
+        if stored is not None:
+            return fhir_bytes(parameters(stored_valuesets.validate(graph, stored, system_url, code,
+                                                                   inputs.text("display"))))
     vs = implicit(graph, inputs, url)
     if system_url and system_url.split("|")[0] != vs.resolved.cs.fhir_uri:
         return fhir_bytes(parameters([part("result", "Boolean", False), part(
