@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from graph_service.errors import NotFound
-from graph_service.fhir import systems
+from graph_service.fhir import procedure_maps, systems
 from graph_service.fhir.lookup import coded_input
 from graph_service.fhir.outcome import invalid, not_found, not_supported
 from graph_service.fhir.params import Inputs
@@ -239,9 +239,13 @@ def translate(graph: Graph, inputs: Inputs) -> bytes:
     target = inputs.text("targetsystem") or inputs.text("target")
     if url is None:
         url = CONVERSION_MAP if (system_url or "").split("|")[0] == ICD10CM_URL else SNOMED_ICD10CM_MAP
+    if url == SNOMED_ICD10CM_MAP and target and target != ICD10CM_URL:
+        # Procedures: the maps loaded from FHIR ConceptMaps (SNOMED CT → CPT, HCPCS, ICD-10-PCS).
+        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, None, url)))
+    map_id = url.rstrip("/").rsplit("/", 1)[-1]
+    if map_id in procedure_maps.map_ids(graph):
+        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, map_id, url)))
     if url == SNOMED_ICD10CM_MAP:
-        if target and target != ICD10CM_URL:
-            raise not_supported(f"no map from SNOMED CT to {target!r} is loaded; served: {ICD10CM_URL}", "targetsystem")
         return fhir_bytes(parameters(_translate_snomed(graph, inputs, system_url or systems.SNOMED_URL, code, url)))
     if url == CONVERSION_MAP:
         return fhir_bytes(parameters(_translate_conversion(graph, inputs, system_url or ICD10CM_URL, code)))

@@ -27,17 +27,15 @@ def issue(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return found
 
 
+def _value(p: dict[str, Any]) -> Any:
+    if "part" in p:  # parts by name (a repeated part name keeps its last value)
+        return {q["name"]: _value(q) for q in p["part"]}
+    return next(v for k, v in p.items() if k.startswith("value"))
+
+
 def params(body: dict[str, Any], name: str) -> list[Any]:
     """Values (or part dicts) of the out-parameters named ``name``."""
-    out = []
-    for p in body.get("parameter", []):
-        if p["name"] != name:
-            continue
-        if "part" in p:
-            out.append({q["name"]: next(v for k, v in q.items() if k.startswith("value")) for q in p["part"]})
-        else:
-            out.append(next(v for k, v in p.items() if k.startswith("value")))
-    return out
+    return [_value(p) for p in body.get("parameter", []) if p["name"] == name]
 
 
 def param(body: dict[str, Any], name: str) -> Any:
