@@ -13,7 +13,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.terminologycapabilities import TerminologyCapabilities
 
 from codegraph import __version__
-from graph_service.fhir import systems
+from graph_service.fhir import procedure_maps, systems
 from graph_service.fhir.translate import CONVERSION_MAP, SNOMED_ICD10CM_MAP
 from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
@@ -27,6 +27,7 @@ OPERATIONS: dict[str, list[str]] = {
 }
 SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
     "CodeSystem": [("url", "uri"), ("version", "token"), ("_id", "token")],
+    "ValueSet": [("url", "uri")],
     "ConceptMap": [("url", "uri")],
 }
 
@@ -67,6 +68,7 @@ def terminology_capabilities(graph: Graph, base: str) -> TerminologyCapabilities
         })
     maps = [SNOMED_ICD10CM_MAP] if list_releases(graph, "snomed") else []
     maps += [CONVERSION_MAP] if list_releases(graph, "icd10cm_conversion") else []
+    maps += [f"procedure map {m}" for m in procedure_maps.map_ids(graph)]
     return TerminologyCapabilities.model_validate({
         "resourceType": "TerminologyCapabilities", "status": "active", "date": datetime.now(UTC).isoformat(),
         "kind": "instance", "software": {"name": "codegraph", "version": __version__},

@@ -13,7 +13,15 @@ from fastapi import APIRouter, Query, Request, Response
 
 from graph_service.blocking import answer
 from graph_service.deps import GraphDep, Reader
-from graph_service.fhir import capabilities, codesystems, conceptmaps, lookup, translate, valuesets
+from graph_service.fhir import (
+    capabilities,
+    codesystems,
+    conceptmaps,
+    lookup,
+    stored_valuesets,
+    translate,
+    valuesets,
+)
 from graph_service.fhir.outcome import FHIR_JSON, FhirError, FhirRoute, invalid
 from graph_service.fhir.params import Inputs, from_body, from_query
 from graph_service.fhir.render import fhir_response, searchset
@@ -75,6 +83,12 @@ async def search_code_systems(request: Request, graph: GraphDep, _: Reader, url:
 @router.get("/CodeSystem/{id_}", responses=FHIR_RESPONSES)
 async def read_code_system(id_: str, graph: GraphDep, _: Reader) -> Response:
     return fhir_response(await answer(codesystems.read, graph, id_))
+
+
+@router.get("/ValueSet", responses=FHIR_RESPONSES)
+async def search_value_sets(request: Request, graph: GraphDep, _: Reader, url: str | None = None) -> Response:
+    """The stored value sets (implicit ones are not listed: they are named by their URL pattern)."""
+    return fhir_response(searchset(_base(request), list(await answer(stored_valuesets.search, graph, url))))
 
 
 @router.get("/ConceptMap", responses=FHIR_RESPONSES)

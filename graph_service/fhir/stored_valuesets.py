@@ -8,6 +8,7 @@ member system's release, kept to the members.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +70,27 @@ def find(graph: Graph, url: str, version: str | None) -> Stored | None:
     row = max(rows, key=lambda r: releases.index(r["release"]))
     return Stored(key=row["key"], url=row["url"], version=row["version"], name=row["name"], title=row["title"],
                   status=row["status"] or "active", release=row["release"], resource=json.loads(row["resource"]))
+
+
+_ALL = f"""
+MATCH (vs:{L.ValueSet}) WHERE vs.release IN $releases AND ($url IS NULL OR vs.url = $url)
+RETURN vs.key AS key, vs.url AS url, vs.version AS version, vs.release AS release, vs.resource AS resource
+ORDER BY vs.url, vs.version
+"""
+
+
+def search(graph: Graph, url: str | None) -> list[ValueSet]:
+    """The stored value sets of the visible releases (their definitions, compose included)."""
+    releases = [r.id for r in list_releases(graph, "valueset")]
+    if not releases:
+        return []
+    found = []
+    for row in graph.read(_ALL, releases=releases, url=url):
+        body = {k: v for k, v in json.loads(row["resource"]).items() if k not in ("text", "expansion")}
+        name = f"{row['url'].rstrip('/').rsplit('/', 1)[-1]}-{row['version']}"
+        body["id"] = re.sub(r"[^A-Za-z0-9.-]", "-", name)[:64]
+        found.append(ValueSet.model_validate(body))
+    return found
 
 
 def _entry(graph: Graph, item: dict[str, Any]) -> dict[str, Any]:

@@ -43,3 +43,6 @@ def test_procedure_targets_come_with_their_conditions_and_the_given_ones_are_sel
         q["name"] == "selected" and q["valueBoolean"] for q in p["part"]))["part"][3:4]
     assert product["name"] == "product" and product["part"][1]["valueCoding"]["code"] == "RT"
     assert param(right, "message") == "1 of 3 targets meet the dependencies given"
+    maps = resource(client.get("/fhir/ConceptMap", headers=engine), "Bundle")
+    assert [e["resource"]["url"] for e in maps["entry"]] == [
+        "https://codegraph.dev/fhir/ConceptMap/snomed-procedure-to-billing"]

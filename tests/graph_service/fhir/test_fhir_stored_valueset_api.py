@@ -108,6 +108,12 @@ def test_the_mcc_and_cc_lists_are_value_sets_of_their_fiscal_year(
     assert param(not_cc, "result") is False  # an MCC, not on the CC list
     issue(client.get("/fhir/ValueSet/$expand", params={"url": base + "cc", "valueSetVersion": "FY1999"},
                      headers=engine), 404, "not-found")
+    listed = resource(client.get("/fhir/ValueSet", headers=engine), "Bundle")
+    assert [(e["resource"]["url"], e["resource"]["version"]) for e in listed["entry"]] == [
+        ("https://example.org/fhir/ValueSet/skull-and-cholera", "1"), (base + "cc", "FY2026"), (base + "mcc", "FY2026")]
+    [mcc_definition] = resource(client.get("/fhir/ValueSet", params={"url": base + "mcc"}, headers=engine),
+                                "Bundle")["entry"]
+    assert len(mcc_definition["resource"]["compose"]["include"][0]["concept"]) == 5
 
 
 def test_a_value_set_naming_a_code_the_release_lacks_is_refused_with_its_location(
