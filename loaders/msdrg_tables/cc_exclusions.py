@@ -18,6 +18,7 @@ from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import add_dot
+from loaders.input_checks import RepeatedKeys
 from loaders.msdrg_tables.cc_lists import Severity
 from loaders.msdrg_tables.common import text_lines
 
@@ -86,6 +87,8 @@ class _Reader:
         self.sizes: dict[str, tuple[int, int]] = {}  # collection -> (announced size, line announcing it)
         self.collection: tuple[str, int, int] | None = None  # (collection, its line, members so far)
         self.seen: set[str] = set()
+        self.designated: RepeatedKeys[str, tuple[str, str | None]] = RepeatedKeys(
+            "CC/MCC code", "CC/MCC row", describe=lambda v: f"level {v[0]}, collection {v[1] or 'No Excl'}")
         self.drg_block: tuple[str, tuple[str, ...], str] | None = None
 
     def fail(self, line: int, field: str, expected: str, found: str) -> ParseError:
@@ -95,11 +98,15 @@ class _Reader:
         if self.collection is None:
             return
         name, line, members = self.collection
-        size = self.sizes.get(name, (None, 0))[0]
+        size, announced = self.sizes.get(name, (None, 0))
         if size is None:
-            raise self.fail(line, "PDX collection", "a collection named in Part 1", name)
+            raise self.fail(line, f"PDX collection {name}", "a collection that a Part 1 row names (this one is "
+                            "dangling: no CC/MCC names it)", name)
         if members != size:
-            raise self.fail(line, "PDX collection", f"{size} member codes as Part 1 says", f"{members} codes")
+            raise self.fail(line, f"PDX collection {name}", f"{size} member codes as Part 1 says at line {announced}",
+                            f"{members} codes")
+        if name in self.seen:
+            raise self.fail(line, f"PDX collection {name}", "one block per collection", "a second block")
         self.seen.add(name)
         self.collection = None
 
@@ -160,6 +167,8 @@ class _Reader:
                     number, "CC/MCC row", "' CODE    CC|MCC  NNNN:k codes|No Excl   description'", text
                 )
             collection, size = row["collection"], int(row["size"].replace(",", "")) if row["size"] else None
+            if not self.designated.first(row["code"], (row["level"], collection), self.path, number):
+                return None
             if collection is not None and size is not None:
                 announced = self.sizes.setdefault(collection, (size, number))[0]
                 if announced != size:
@@ -194,7 +203,7 @@ class _Reader:
         if missing:
             raise self.fail(
                 self.sizes[missing[0]][1],
-                "PDX exclusions",
+                f"PDX collection {missing[0]}",
                 "a 'PDX collection' block for every collection Part 1 names",
                 f"{len(missing)} without a block, first {missing[0]}",
             )

@@ -14,6 +14,7 @@ from typing import Literal
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTTED_CODE
+from loaders.input_checks import RepeatedKeys
 from loaders.msdrg_tables.common import text_lines
 
 Severity = Literal["CC", "MCC"]
@@ -32,6 +33,7 @@ class CcListEntry:
 def read_cc_list(path: Path, level: Severity | None = None) -> Iterator[CcListEntry]:
     """Yield every code of Table 6I or 6J; the level comes from the title (``level`` checks it if given)."""
     lines = text_lines(path)
+    seen: RepeatedKeys[str, str] = RepeatedKeys("code", "diagnosis code", describe=lambda d: f"description {d!r}")
     found: Severity | None = None
     header = False
     count = 0
@@ -67,8 +69,11 @@ def read_cc_list(path: Path, level: Severity | None = None) -> Iterator[CcListEn
             raise ParseError(
                 path, number, "diagnosis code", "a dotted ICD-10-CM code, a tab, a description", text[:80]
             )
-        count += 1
-        yield CcListEntry(code, found, description.strip(), number)
+        # A code twice is a duplicate, said so here (not only through 6K's count): folded if its description is
+        # the same, refused otherwise.
+        if seen.first(code, description.strip(), path, number):
+            count += 1
+            yield CcListEntry(code, found, description.strip(), number)
     if count == 0:
         raise ParseError(
             path, None, "rows", "a title, a header and at least one code (file cut short?)", None

@@ -10,6 +10,7 @@ footnotes or a row of empty cells.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -17,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import RepeatedKeys, check_file_size
 from loaders.msdrg_tables.common import decode
 
 HEADER_SEARCH_ROWS = 15
+# Documented cap: Table 5 is ~800 rows (~100 KB); it is read whole, so a larger file is refused unread.
+MAX_FILE_BYTES = 4 << 20
 DRG_TYPES = frozenset({"MED", "SURG", "**"})
 _DRG = re.compile(r"\d{3}")
 _MDC = re.compile(r"PRE|\d{1,2}")
@@ -80,9 +84,12 @@ def _number(path: Path, line: int, field: str, raw: str) -> float | None:
     if raw in (".", ""):
         return None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ParseError(path, line, field, "a number or '.'", raw) from None
+    if not value >= 0:  # also refuses nan; weights and lengths of stay are never negative
+        raise ParseError(path, line, field, "a number of 0 or more", raw)
+    return value
 
 
 def _row(path: Path, line: int, cells: list[str], col: dict[str, int | None]) -> DrgWeightRow:
@@ -124,8 +131,19 @@ def _row(path: Path, line: int, cells: list[str], col: dict[str, int | None]) ->
 
 
 def read_table5(path: Path) -> Iterator[DrgWeightRow]:
-    """Yield one row per MS-DRG, in file order."""
+    """Yield one row per MS-DRG, in file order. A DRG listed twice with the same row is folded; with another
+    title, weight or flag it is refused; a row with more or fewer cells than the header is refused."""
+    seen: RepeatedKeys[str, DrgWeightRow] = RepeatedKeys(
+        "MS-DRG", "MS-DRG", describe=lambda r: f"title {r.title!r}, weight {r.weight}")
+    for row in _rows(path):
+        if seen.first(row.drg, dataclasses.replace(row, line=0), path, row.line):
+            yield row
+
+
+def _rows(path: Path) -> Iterator[DrgWeightRow]:
+    check_file_size(path, MAX_FILE_BYTES, "IPPS Table 5")
     reader = csv.reader(io.StringIO(decode(path, path.read_bytes()), newline=""), delimiter="\t")
+    width = 0
     columns: dict[str, int | None] | None = None
     footnotes = False
     count = 0
@@ -136,12 +154,16 @@ def read_table5(path: Path) -> Iterator[DrgWeightRow]:
         if columns is None:
             if first.lower() == "ms-drg":
                 columns = _columns(path, line, cells)
+                width = len(cells)
             elif index >= HEADER_SEARCH_ROWS:
                 break
             continue
         if not any(c.strip() for c in cells):
             continue
         if _DRG.fullmatch(first) and not footnotes:
+            if len(cells) < width or any(cell.strip() for cell in cells[width:]):
+                raise ParseError(path, line, "columns", f"the header's {width} tab-separated cells",
+                                 f"{len(cells)} cells")
             count += 1
             yield _row(path, line, cells, columns)
         elif count and not _DRG.fullmatch(first) and not any(c.strip() for c in cells[1:]):

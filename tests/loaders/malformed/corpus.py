@@ -4,7 +4,7 @@ folder per variant holding only the files it changes (each breaks one thing).
 ``cases.toml``::
 
     source = "icd10pcs"            # the loader, as on the command line
-    baseline = "FY2025"            # the valid files are loaded first under this release
+    baseline = "FY2025"            # the valid files (or baseline/) are loaded first under this release
     release = "FY2026"             # each variant is loaded under this one
     inputs = ["order.txt"]         # what is passed to the loader, relative to the assembled folder ("." = it)
 
@@ -58,8 +58,15 @@ class FormatCases:
     def folder(self) -> Path:
         return CORPUS / self.format
 
-    def assemble(self, variant: Variant | None, into: Path) -> list[Path]:
-        """A folder holding the valid files with ``variant`` applied; the paths to pass to the loader."""
+    def assemble(self, variant: Variant | None, into: Path, *, baseline: bool = False) -> list[Path]:
+        """A folder holding the valid files with ``variant`` applied; the paths to pass to the loader.
+
+        ``baseline``: the files loaded first; a format whose release is named by its files (SNOMED CT) keeps
+        them in ``baseline/``, others load ``valid/`` under the baseline release."""
+        if baseline and (self.folder / "baseline").is_dir():
+            target = into / "files"
+            shutil.copytree(self.folder / "baseline", target)
+            return [target if name == "." else target / name for name in self.inputs]
         target = into / (variant.name if variant else "valid") / "files"
         shutil.copytree(self.folder / "valid", target)
         if variant is not None:

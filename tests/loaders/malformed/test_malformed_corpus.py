@@ -27,7 +27,8 @@ def _baseline(driver: Driver, settings: Settings, cases: FormatCases, tmp: Path)
     if _baselines.get(cases.format) == now:
         return now
     wipe_graph(driver, settings.neo4j_database)
-    report = load_source(driver, settings, cases.source, cases.assemble(None, tmp / "baseline"), cases.baseline)
+    report = load_source(driver, settings, cases.source, cases.assemble(None, tmp / "baseline", baseline=True),
+                         cases.baseline)
     assert report.status == "completed"
     _baselines.clear()
     _baselines[cases.format] = graph_fingerprint(driver, settings.neo4j_database)

@@ -66,7 +66,7 @@ def test_collection_shorter_than_part1_says_is_refused(tmp_path: Path) -> None:
     path = _variant(tmp_path, "  A009    Cholera, unspecified\r\n", "")
     with pytest.raises(ParseError, match="3 member codes") as err:
         list(read_cc_exclusions(path))
-    assert (err.value.line, err.value.field) == (19, "PDX collection")
+    assert (err.value.line, err.value.field) == (19, "PDX collection 0002")
 
 
 def test_sizes_over_999_are_printed_with_a_comma(tmp_path: Path) -> None:
