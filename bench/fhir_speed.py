@@ -33,6 +33,7 @@ from codegraph.settings import get_settings
 from graph_service.security import Role, new_key
 from loaders.bundled import bundled_datasets
 from loaders.registry import load_source
+from ontology.schema import apply_schema
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 RELEASE = "icd10cm@FY2026"
@@ -48,6 +49,7 @@ def log(message: str) -> None:
 
 
 def ensure_release(driver: Any, database: str) -> None:
+    apply_schema(driver, database)  # idempotent; the server is ready only with the whole schema in place
     records, _, _ = driver.execute_query("MATCH (r:Release {id: $id, status: 'visible'}) RETURN count(r) AS n",
                                          id=RELEASE, database_=database)
     if records[0]["n"]:

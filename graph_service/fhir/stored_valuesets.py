@@ -17,7 +17,7 @@ from typing import Any
 from fhir.resources.R4B.valueset import ValueSet
 
 from graph_service.fhir import systems
-from graph_service.fhir.render import part
+from graph_service.fhir.render import checked, part
 from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
 from graph_service.services.search import search_codes
@@ -114,7 +114,7 @@ def _filtered(graph: Graph, vs: Stored, text: str) -> list[dict[str, Any]]:
     return hits
 
 
-def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> ValueSet:
+def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> dict[str, Any]:
     if text:
         found = _filtered(graph, vs, text)
         total, items = len(found), found[offset:offset + count]
@@ -128,7 +128,7 @@ def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | Non
     body.update({"status": vs.status, "expansion": {
         "identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(), "total": total,
         "offset": offset, "parameter": used, "contains": [_entry(graph, i) for i in items] or None}})
-    return ValueSet.model_validate({k: v for k, v in body.items() if k != "id"})
+    return checked(ValueSet, {k: v for k, v in body.items() if k != "id"})
 
 
 def validate(graph: Graph, vs: Stored, system_url: str | None, code: str, display: str | None) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from graph_service.fhir import stored_valuesets, systems
 from graph_service.fhir.lookup import coded_input, validate_parameters
 from graph_service.fhir.outcome import invalid, not_found, required
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import AnswerCache, fhir_bytes, parameters, part
+from graph_service.fhir.render import AnswerCache, checked, fhir_bytes, parameters, part
 from graph_service.graph import Graph
 from graph_service.reference.code_table import CodeTable
 from graph_service.services import codes
@@ -146,12 +146,12 @@ def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int) ->
 
 
 def _expansion(vs: Implicit, total: int, offset: int, count: int, contains: list[dict[str, Any]],
-               text: str | None) -> ValueSet:
+               text: str | None) -> dict[str, Any]:
     used = [{"name": "offset", "valueInteger": offset}, {"name": "count", "valueInteger": count},
             {"name": "version", "valueUri": f"{vs.resolved.cs.fhir_uri}|{vs.resolved.version}"}]
     if text:
         used.append({"name": "filter", "valueString": text})
-    return ValueSet.model_validate({
+    return checked(ValueSet, {
         "resourceType": "ValueSet", "url": vs.url, "version": vs.resolved.version, "status": "active",
         "name": vs.resolved.cs.name.replace("-", "").replace(" ", ""),
         "expansion": {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(),

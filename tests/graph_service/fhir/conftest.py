@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
 
 FHIR_JSON = "application/fhir+json"
+# The service validates every answer with the R4 models before sending it (a refused shape is a 500 here);
+# `codegraph serve` started by these tests inherits it.
+os.environ["CODEGRAPH_FHIR_VALIDATE"] = "1"
 
 
 def resource(response: httpx.Response, resource_type: str, status: int = 200) -> dict[str, Any]:
