@@ -77,7 +77,8 @@ def neo4j_status() -> None:
 def neo4j_env() -> None:
     """Print NEO4J_* exports for the local server (for tools and tests)."""
     s = get_settings()
-    print(f"export NEO4J_URI={s.bolt_uri}\nexport NEO4J_USER={s.neo4j_user}\n"
+    # NEO4J_USERNAME is what cypher-shell reads; NEO4J_USER what this project's settings read.
+    print(f"export NEO4J_URI={s.bolt_uri}\nexport NEO4J_USER={s.neo4j_user}\nexport NEO4J_USERNAME={s.neo4j_user}\n"
           f"export NEO4J_PASSWORD={s.resolved_password()}\nexport NEO4J_DATABASE={s.neo4j_database}")
 
 
@@ -269,20 +270,49 @@ def release_diff_cmd(
 
 # ---- service ------------------------------------------------------------------------------
 @apikey_app.command("create")
-def apikey_create(role: Annotated[str, typer.Option(help="engine, auditor or maintainer")]) -> None:
+def apikey_create(role: Annotated[str, typer.Option(help="engine, auditor or maintainer")],
+                  label: Annotated[str, typer.Option(help="who or what the key is for")] = "") -> None:
     """Create a key: the key is printed once; only its hash is stored in the state dir."""
-    from graph_service.security import Role, new_key
+    from codegraph.apikeys import add_key
+    from graph_service.security import Role
 
-    settings = get_settings()
     try:
-        key, line = new_key(Role(role))
+        chosen = Role(role)
     except ValueError as exc:
         raise _fail(f"role must be one of {[r.value for r in Role]}", 2) from exc
-    settings.api_keys_file.parent.mkdir(parents=True, exist_ok=True)
-    with settings.api_keys_file.open("a") as fh:
-        fh.write(line + "\n")
-    settings.api_keys_file.chmod(0o600)
-    print(key)
+    print(add_key(get_settings().api_keys_file, chosen, label))
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """The keys of the state dir's key file: id (start of the hash), role, label, created. Keys themselves are
+    never stored, so they cannot be shown again."""
+    from codegraph.apikeys import list_keys
+
+    path = get_settings().api_keys_file
+    entries = list_keys(path)
+    if not entries:
+        print(f"no API keys in {path} (codegraph apikey create --role engine)")
+        return
+    print(f"{'id':<14}{'role':<12}{'label':<16}created")
+    for e in entries:
+        print(f"{e.key_id:<14}{e.role:<12}{e.label or '-':<16}{e.created or '-'}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="the id from `apikey list`, or the key itself")]) -> None:
+    """Remove a key from the key file; a running service refuses it once restarted."""
+    from codegraph.apikeys import revoke
+
+    try:
+        removed = revoke(get_settings().api_keys_file, key_id)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+    if not removed:
+        raise _fail(f"no key {key_id!r} (codegraph apikey list)", 1)
+    for e in removed:
+        print(f"revoked {e.key_id} ({e.role}{', ' + e.label if e.label else ''}); restart `codegraph serve` to "
+              "apply it to a running service")
 
 
 @app.command("serve")

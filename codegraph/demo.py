@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from codegraph.demo_loads import (
     timings_table,
 )
 from codegraph.settings import Settings
-from graph_service.security import Role, new_key
+from graph_service.security import Role
 from loaders.bundled import BundledDataset, bundled_datasets
 from loaders.machinery.runs import RunLedger
 from loaders.registry import all_loaders, load_source
@@ -83,7 +84,40 @@ def load_steps(driver: Driver, settings: Settings) -> list[Step]:
     return steps + encounter_steps(driver, settings, {s.key for s in steps})
 
 
+def demo_keys(settings: Settings) -> dict[str, str]:
+    """One key per role, minted on the first demo run only (labelled "demo"); later runs mint none and return
+    nothing, since only hashes are kept."""
+    from codegraph.apikeys import DEMO_LABEL, add_key, list_keys
+
+    if {e.role for e in list_keys(settings.api_keys_file) if e.label == DEMO_LABEL} >= {r.value for r in Role}:
+        return {}
+    return {role.value: add_key(settings.api_keys_file, role, DEMO_LABEL) for role in Role}
+
+
 def run_demo(settings: Settings, *, serve_api: bool, console: Console, jobs: int = DEMO_JOBS) -> None:
+    # Plans that touch several labels make the server attach performance notifications; the demo is not the place
+    # to show them (queries/ and the tests are).
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    try:
+        _run_demo(settings, serve_api=serve_api, console=console, jobs=jobs)
+    except KeyboardInterrupt:
+        console.print(f"\n[bold]stopped.[/] {still_running(settings)}", highlight=False, soft_wrap=True)
+        raise SystemExit(130) from None
+
+
+def still_running(settings: Settings) -> str:
+    """What Ctrl-C leaves behind: the local Neo4j keeps running (a load in flight is rolled back whole)."""
+    if not settings.uses_local_neo4j:
+        return f"Neo4j at {settings.neo4j_uri} was not started by the demo and keeps running."
+    state = "" if settings.state_dir == Settings.model_fields["state_dir"].default_factory() else \
+        f"CODEGRAPH_STATE_DIR={settings.state_dir} "  # type: ignore[misc]
+    port = "" if settings.local_bolt_port == 7697 else f"CODEGRAPH_BOLT_PORT={settings.local_bolt_port} "
+    return (f"Neo4j keeps running on {settings.bolt_uri} (a load in flight was rolled back whole); "
+            f"`codegraph demo` again resumes where this run stopped. Stop Neo4j with: "
+            f"{state}{port}codegraph neo4j stop")
+
+
+def _run_demo(settings: Settings, *, serve_api: bool, console: Console, jobs: int) -> None:
     t0 = time.perf_counter()
     timings: list[StepTiming] = []
     if settings.uses_local_neo4j:
@@ -105,27 +139,24 @@ def run_demo(settings: Settings, *, serve_api: bool, console: Console, jobs: int
             timings.append(timing)
     ready = time.perf_counter() - t0
     console.print(timings_table(timings, ready))
-    keys = {}
-    settings.api_keys_file.parent.mkdir(parents=True, exist_ok=True)
-    with settings.api_keys_file.open("a") as fh:
-        for role in Role:
-            key, line = new_key(role)
-            keys[role.value] = key
-            fh.write(line + "\n")
-    settings.api_keys_file.chmod(0o600)
+    keys = demo_keys(settings)
     base = f"http://{settings.api_host}:{settings.api_port}"
-    engine = keys["engine"]
+    engine = keys.get("engine", "$ENGINE_KEY")
+    auditor = keys.get("auditor", "$AUDITOR_KEY")
+    shown = (f"""engine={engine}
+            auditor={auditor}
+            maintainer={keys['maintainer']}""" if keys else
+             "made by the first demo run and shown then (only their hashes are kept): `codegraph apikey list`, "
+             "`codegraph apikey create --role engine`")
     print(f"""
 API:        {base}   (OpenAPI docs: {base}/docs)
-API keys:   engine={engine}
-            auditor={keys['auditor']}
-            maintainer={keys['maintainer']}
+API keys:   {shown}
 Try:
   curl -s -H 'X-API-Key: {engine}' {base}/v1/releases
   curl -s -H 'X-API-Key: {engine}' '{base}/v1/codes/icd10cm/S72.001A?date=2025-11-03'
   curl -s -H 'X-API-Key: {engine}' '{base}/v1/codes/icd10cm/I50/descendants?limit=5'
-  curl -s -H 'X-API-Key: {keys['auditor']}' '{base}/v1/audit/drg-shifts?min_delta=5000'
-  curl -s -H 'X-API-Key: {keys['auditor']}' '{base}/v1/audit/coder-patterns'
+  curl -s -H 'X-API-Key: {auditor}' '{base}/v1/audit/drg-shifts?min_delta=5000'
+  curl -s -H 'X-API-Key: {auditor}' '{base}/v1/audit/coder-patterns'
 """, flush=True)
     if serve_api:
         import uvicorn

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # "role:sha256hex" pairs, comma separated; see graph_service.security.
     api_keys: str = Field(default="", alias="CODEGRAPH_API_KEYS")
 
+    max_request_bytes: int = Field(default=5 * 1024 * 1024, alias="CODEGRAPH_MAX_REQUEST_BYTES", ge=1,
+                                   description="largest request body the API reads (413 beyond)")
     cypher_timeout_s: float = Field(default=10.0, alias="CODEGRAPH_CYPHER_TIMEOUT")
     cypher_row_cap: int = Field(default=1000, alias="CODEGRAPH_CYPHER_ROW_CAP")
     cypher_slots: int = Field(default=8, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,

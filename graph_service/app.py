@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from neo4j.exceptions import DriverError, Neo4jError
 
 from codegraph import __version__
@@ -17,6 +18,7 @@ from graph_service.fhir.routes import router as fhir_router
 from graph_service.graph import Graph
 from graph_service.reference.store import ReferenceStore
 from graph_service.reference.warm import warm_reference_tables
+from graph_service.request_contract import BodySizeLimit
 from graph_service.routes import ROUTERS
 from graph_service.security import load_key_hashes
 
@@ -43,7 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reference.close()
             driver.close()
 
-    app = FastAPI(
+    # /docs and /redoc from the assets fastapi-offline installs, not a CDN: they work without internet.
+    app = FastAPIOffline(
         title="codegraph",
         version=__version__,
         summary="Knowledge-graph ontology service for medical coding",
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.api_key_hashes = load_key_hashes(settings.api_keys, settings.api_keys_file)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(fhir_router)  # FHIR R4 terminology over the same services (graph_service/fhir)

@@ -71,6 +71,12 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # say where the JSON stopped parsing (graph_service/request_contract.py)
+            from graph_service.request_contract import json_error_detail
+
+            detail, where = json_error_detail(exc.body, broken["loc"][-1], (broken.get("ctx") or {}).get("error", ""))
+            return problem(422, "Malformed JSON", detail, "/problems/invalid-request", errors=errors, **where)
         return problem(422, "Invalid request", detail, "/problems/invalid-request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

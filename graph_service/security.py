@@ -28,9 +28,11 @@ def new_key(role: Role) -> tuple[str, str]:
 def parse_key_hashes(spec: str) -> dict[str, Role]:
     """``role:sha256`` pairs separated by commas or newlines → hash → role."""
     out: dict[str, Role] = {}
-    for item in spec.replace("\n", ",").split(","):
+    # A line may end in a comment ("role:hash  # label, created"), as `codegraph apikey create` writes it.
+    lines = [line.split("#", 1)[0] for line in spec.splitlines()]
+    for item in ",".join(lines).split(","):
         item = item.strip()
-        if not item or item.startswith("#"):
+        if not item:
             continue
         role, _, digest = item.partition(":")
         if role not in Role.__members__ or len(digest) != 64:

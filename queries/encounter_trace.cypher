@@ -3,8 +3,8 @@
 // description: concepts it names and the ICD-10-CM codes they map to, every coding version with its coder, assigned
 // description: codes and their support, the DRG each version grouped to, the findings recorded at the time, and
 // description: each version's stored evaluation with the rule nodes it cites.
-// param: encounter string = "enc-1" -- the encounter id
-// example: cypher-shell -f queries/encounter_trace.cypher -P 'encounter => "enc-1"'
+// param: encounter string = "enc-0000001" -- the encounter id
+// example: cypher-shell -f queries/encounter_trace.cypher -P 'encounter => "enc-0000001"'
 MATCH (e:Encounter {id: $encounter})
 OPTIONAL MATCH (p:Patient)-[:HAS_ENCOUNTER]->(e)
 OPTIONAL MATCH (e)-[:INSURED_BY]->(payer:Payer)

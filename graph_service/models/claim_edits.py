@@ -8,15 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from graph_service.models.base import RequestModel
+from graph_service.models.patient import AdministrativeGender, Age
 from graph_service.models.validation import ValidateCodesOut
 
 Setting = Literal["practitioner", "outpatient_hospital", "dme"]
 _MODIFIER = re.compile(r"[0-9A-Z]{2}")
 
 
-class _In(BaseModel):
-    # A misspelt field (``modifer``) must not be dropped silently: it would change the verdict.
-    model_config = ConfigDict(extra="forbid")
+class _In(RequestModel):
+    """A misspelt field (``modifer``) must not be dropped silently: it would change the verdict."""
 
 
 class ClaimLineIn(_In):
@@ -48,12 +49,45 @@ class DiagnosisIn(_In):
 
 
 class PatientIn(_In):
-    age: int = Field(ge=0, le=124, description="age in years on the (last) date of service")
-    sex: Literal["male", "female", "unknown"]
+    age: Age = Field(description="age on the (last) date of service: {value, unit} or a number of years")
+    sex: AdministrativeGender | None = Field(default=None, description="FHIR administrative gender; absent = not "
+                                             "given (the sex edits are then not checked)")
     discharge_status: int = Field(default=1, ge=1, le=99, description="CMS patient discharge status (1 = home)")
 
 
+EXAMPLE_CLAIMEDITSIN: dict = {
+    "lines": [
+        {
+            "line_id": "1",
+            "code": "93306",
+            "date_of_service": "2025-11-03",
+            "setting": "practitioner"
+        },
+        {
+            "line_id": "2",
+            "code": "93320",
+            "date_of_service": "2025-11-03",
+            "setting": "practitioner"
+        }
+    ],
+    "diagnoses": [
+        {
+            "code": "I50.22",
+            "sequence": 1
+        }
+    ],
+    "patient": {
+        "age": {
+            "value": 67,
+            "unit": "years"
+        },
+        "sex": "female"
+    }
+}
+
+
 class ClaimEditsIn(_In):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CLAIMEDITSIN]})
     lines: list[ClaimLineIn] = Field(min_length=1, max_length=450)
     diagnoses: list[DiagnosisIn] | None = Field(default=None, max_length=50)
     patient: PatientIn | None = Field(default=None, description="needed for the Medicare Code Editor's age/sex edits")

@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from graph_service.models.base import RequestModel
 from graph_service.models.validation import SystemId
 
 
@@ -28,12 +29,12 @@ class CodeRole(StrEnum):
     procedure = "procedure"
 
 
-class CoderIn(BaseModel):
+class CoderIn(RequestModel):
     id: str = Field(min_length=1, max_length=100)
     kind: CoderKind
 
 
-class AssignedCodeIn(BaseModel):
+class AssignedCodeIn(RequestModel):
     system: SystemId = Field(default="icd10cm")
     code: str = Field(min_length=1, max_length=20)
     role: CodeRole
@@ -45,7 +46,26 @@ class AssignedCodeIn(BaseModel):
                                                                   "support this code")
 
 
-class CodingAssignmentIn(BaseModel):
+EXAMPLE_CODINGASSIGNMENTIN: dict = {
+    "coder": {
+        "id": "coder-17",
+        "kind": "human"
+    },
+    "status": "final",
+    "codes": [
+        {
+            "system": "icd10cm",
+            "code": "I50.23",
+            "role": "principal",
+            "sequence": 1,
+            "poa": "Y"
+        }
+    ]
+}
+
+
+class CodingAssignmentIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CODINGASSIGNMENTIN]})
     coder: CoderIn
     status: AssignmentStatus
     created_at: datetime | None = Field(default=None, description="default: now")

@@ -6,8 +6,9 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from graph_service.models.base import RequestModel
 from loaders.coverage.code_shapes import PROCEDURE_CODE
 from loaders.icd10cm.codes import DOTTED_CODE, add_dot
 
@@ -15,7 +16,21 @@ CoverageStatus = Literal["covered", "not_covered", "no_policy", "needs_review"]
 _CONTRACTOR = re.compile(r"[A-Z]{2}|\d{5}")
 
 
-class CoverageIn(BaseModel):
+EXAMPLE_COVERAGEIN: dict = {
+    "payer": "medicare",
+    "contractor": "NY",
+    "procedures": [
+        "93306"
+    ],
+    "diagnoses": [
+        "I50.22"
+    ],
+    "date_of_service": "2025-11-03"
+}
+
+
+class CoverageIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_COVERAGEIN]})
     payer: str = Field(min_length=1, max_length=100, description="'medicare' or a commercial payer id")
     contractor: str | None = Field(
         default=None, validation_alias=AliasChoices("contractor", "jurisdiction"),
@@ -25,7 +40,8 @@ class CoverageIn(BaseModel):
                              description="commercial payers: the plan id; policies limited to other plans are left out")
     procedures: list[str] = Field(min_length=1, max_length=100, description="CPT or HCPCS Level II codes")
     diagnoses: list[str] = Field(default_factory=list, max_length=100, description="ICD-10-CM codes, dotted or not")
-    date_of_service: date | None = Field(default=None, description="default: today")
+    date_of_service: date | None = Field(default=None, description="default: the latest visible ICD-10-CM release "
+                                         "and the policies in force today (said in `release_used`, `warnings`)")
 
     @field_validator("procedures")
     @classmethod
@@ -114,6 +130,8 @@ class ProcedureCoverage(BaseModel):
 class CoverageOut(BaseModel):
     payer: str
     payer_name: str
+    release_used: dict[str, str] = Field(default={}, description="the release read per source (icd10cm, "
+                                         "payer_rules); without a date of service, the latest visible one")
     release: str
     date_of_service: date
     contractor: str | None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -12,11 +11,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     SerializerFunctionWrapHandler,
     model_serializer,
+    model_validator,
 )
 
+from graph_service.models.base import RequestModel
+from graph_service.models.patient import AdministrativeGender, Age, age_from_birth_date
+from graph_service.models.patient import AgeIn as AgeIn  # re-exported: callers build patients with it
 from loaders.fhir.code_systems import verhoeff_check_digit
 
 _SCTID = re.compile(r"[1-9][0-9]{5,17}")
@@ -37,20 +39,18 @@ def _concept_sctid(value: str) -> str:
 ConceptId = Annotated[str, AfterValidator(_concept_sctid)]
 
 
-class AgeIn(BaseModel):
-    value: Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")] = Field(
-        ge=0, le=200 * 366, description="e.g. 4 (months); read as an exact decimal")
-    unit: Literal["years", "months", "days"]
+class PatientIn(RequestModel):
+    age: Age | None = Field(default=None, description="current age; rules on age need it (else needs_review)")
+    age_at_onset: Age | None = Field(default=None, description="age at onset; default: the current age")
+    birth_date: date | None = Field(default=None, description="instead of age: with the date of service (`date`)")
+    sex: AdministrativeGender | None = Field(
+        default=None, description="FHIR administrative gender; absent = not given (rules on sex then need review)")
 
 
-class PatientIn(BaseModel):
-    age: AgeIn | None = Field(default=None, description="current age; rules on age need it (else needs_review)")
-    age_at_onset: AgeIn | None = Field(default=None, description="age at onset; default: the current age")
-    sex: Literal["female", "male", "unknown"] = "unknown"
-
-
-class DeriveIcd10cmIn(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+class DeriveIcd10cmIn(RequestModel):
+    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{
+        "concepts": ["84114007"], "other_concepts": [], "date": "2025-11-03",
+        "patient": {"age": {"value": 67, "unit": "years"}, "sex": "female"}}]})
 
     concepts: list[ConceptId] = Field(min_length=1, max_length=200, description="the encounter's findings to code")
     patient: PatientIn = Field(default_factory=PatientIn)
@@ -61,6 +61,14 @@ class DeriveIcd10cmIn(BaseModel):
     icd10cm_release: str | None = Field(default=None, description="ICD-10-CM release for titles and billability")
     on: date | None = Field(default=None, alias="date",
                             description="date of service: the ICD-10-CM release in force then")
+
+    @model_validator(mode="after")
+    def _age_from_birth_date(self) -> DeriveIcd10cmIn:
+        if self.patient.birth_date is not None and self.patient.age is None:
+            if self.on is None:
+                raise ValueError("patient.birth_date needs the date of service (`date`) to give an age")
+            self.patient.age = age_from_birth_date(self.patient.birth_date, self.on)
+        return self
 
 
 class PathNode(BaseModel):
@@ -111,6 +119,10 @@ class MapGroupDerivation(BaseModel):
     status: Literal["mapped", "no_target", "needs_review"]
     code: Icd10cmTarget | None
     advice: str | None
+    answer: str | None = Field(default=None, description="no_target: what the map says instead of a code, e.g. "
+                               "'… cannot be classified with the available data'")
+    map_category: str | None = Field(default=None, description="the held row's map category (SNOMED CT concept id)")
+    map_category_name: str | None = None
     map_rule: str | None = Field(description="the MapRule whose rule held")
     reason: str | None = Field(description="why the group needs review")
     warnings: list[str] = []

@@ -13,7 +13,10 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from graph_service.models.base import RequestModel
+from graph_service.models.patient import AgeInYears
 
 PAYMENT_BASIS = (
     "relative weight (Table 5, 10% cap applied) x the payer's base rate; no wage index/GAF, IME, DSH, "
@@ -59,7 +62,7 @@ PcsCode = Annotated[str, AfterValidator(procedure_code)]
 PoaIn = Annotated[Poa | None, BeforeValidator(blank_poa)]
 
 
-class DiagnosisIn(BaseModel):
+class DiagnosisIn(RequestModel):
     code: DxCode = Field(description="ICD-10-CM, dotted or not (J96.01 or J9601)")
     poa: PoaIn = Field(default=None, description="present on admission: Y, N, U, W or 1 (exempt)")
 
@@ -68,15 +71,36 @@ class CandidateIn(DiagnosisIn):
     poa: PoaIn = Field(default="Y", description="present on admission (default Y: documented on admission)")
 
 
-class DrgClaimIn(BaseModel):
+EXAMPLE_DRGCLAIMIN: dict = {
+    "principal_dx": "I50.23",
+    "secondary_dx": [
+        {
+            "code": "N17.9",
+            "poa": "Y"
+        }
+    ],
+    "procedures": [],
+    "age": {
+        "value": 72,
+        "unit": "years"
+    },
+    "sex": "female",
+    "discharge_status": 1,
+    "discharge_date": "2025-11-03"
+}
+
+
+class DrgClaimIn(RequestModel):
     """An inpatient claim as the grouper needs it."""
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_DRGCLAIMIN]})
 
     principal_dx: DxCode = Field(description="principal diagnosis, ICD-10-CM")
     principal_poa: PoaIn = None
     secondary_dx: list[DiagnosisIn] = Field(default_factory=list, max_length=MAX_SECONDARY)
     procedures: list[PcsCode] = Field(default_factory=list, max_length=MAX_PROCEDURES, description="ICD-10-PCS")
-    age: int = Field(ge=0, le=124, description="age in years at admission")
-    sex: Sex = Field(description="M, F or U (male/female/unknown also accepted)")
+    age: AgeInYears = Field(ge=0, le=124, description="age at admission: {value, unit} or a number of years")
+    sex: Sex = Field(description="FHIR administrative gender male, female, other or unknown (M, F, U also "
+                     "accepted); other and unknown group as unknown")
     discharge_status: int = Field(default=1, ge=1, le=99, description="UB-04 patient discharge status (20 = expired)")
     discharge_date: date | None = Field(
         default=None, description="picks the grouper version and tables in force; default: the newest loaded release"
@@ -97,7 +121,7 @@ class DrgClaimIn(BaseModel):
         return self
 
 
-class ClaimChange(BaseModel):
+class ClaimChange(RequestModel):
     """One alternative to the base claim: the changes are applied in the order of the fields."""
 
     label: str | None = Field(default=None, max_length=200)
@@ -117,12 +141,72 @@ class ClaimChange(BaseModel):
         return self
 
 
-class WhatIfIn(BaseModel):
+EXAMPLE_WHATIFIN: dict = {
+    "claim": {
+        "principal_dx": "I50.23",
+        "secondary_dx": [
+            {
+                "code": "N17.9",
+                "poa": "Y"
+            }
+        ],
+        "procedures": [],
+        "age": {
+            "value": 72,
+            "unit": "years"
+        },
+        "sex": "female",
+        "discharge_status": 1,
+        "discharge_date": "2025-11-03"
+    },
+    "alternatives": [
+        {
+            "label": "acute kidney failure documented as present",
+            "add_secondary": [
+                {
+                    "code": "E87.1",
+                    "poa": "Y"
+                }
+            ]
+        }
+    ]
+}
+
+
+class WhatIfIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_WHATIFIN]})
     claim: DrgClaimIn
     alternatives: list[ClaimChange] = Field(min_length=1, max_length=100)
 
 
-class OpportunitiesIn(BaseModel):
+EXAMPLE_OPPORTUNITIESIN: dict = {
+    "claim": {
+        "principal_dx": "I50.23",
+        "secondary_dx": [
+            {
+                "code": "N17.9",
+                "poa": "Y"
+            }
+        ],
+        "procedures": [],
+        "age": {
+            "value": 72,
+            "unit": "years"
+        },
+        "sex": "female",
+        "discharge_status": 1,
+        "discharge_date": "2025-11-03"
+    },
+    "candidates": [
+        {
+            "code": "E87.1"
+        }
+    ]
+}
+
+
+class OpportunitiesIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_OPPORTUNITIESIN]})
     claim: DrgClaimIn
     candidates: list[CandidateIn] = Field(
         min_length=1, max_length=100, description="documented but uncoded secondary diagnoses, each tried alone"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from graph_service.models.base import RequestModel
 from ontology.code_systems import SYSTEMS
 
 
@@ -20,20 +21,38 @@ def _known_system(v: str) -> str:
 SystemId = Annotated[str, AfterValidator(_known_system)]
 
 
-class CodeIn(BaseModel):
+class CodeIn(RequestModel):
     system: SystemId = Field(default="icd10cm", description="icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed")
     code: str = Field(min_length=1, max_length=40)
 
 
-class ValidateCodesIn(BaseModel):
+EXAMPLE_VALIDATECODESIN: dict = {
+    "codes": [
+        {
+            "system": "icd10cm",
+            "code": "E11.9"
+        },
+        {
+            "system": "icd10cm",
+            "code": "E10.9"
+        }
+    ],
+    "date_of_service": "2025-11-03"
+}
+
+
+class ValidateCodesIn(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_VALIDATECODESIN]})
     codes: list[CodeIn] = Field(min_length=1, max_length=500, description="in claim sequence order")
-    date_of_service: date | None = Field(default=None, description="default: today")
+    date_of_service: date | None = Field(default=None, description="default: the latest visible release of each "
+                                         "system (said in `release_used`)")
     release: str | None = Field(default=None, description="validate against this release instead of by date")
 
 
 class CodeValidity(BaseModel):
     system: str
     code: str
+    position: int = Field(default=0, description="the code's index in the request's `codes` (results keep it)")
     exists: bool
     billable: bool | None
     title: str | None = None
@@ -63,8 +82,11 @@ class NoteRequirement(BaseModel):
 
 
 class ValidateCodesOut(BaseModel):
-    date_of_service: date
+    date_of_service: date | None
     releases: dict[str, str]
+    release_used: dict[str, str] = Field(default={}, description="the release read per system: in force on the "
+                                         "date of service, or without one the latest visible release")
+    release_note: str | None = Field(default=None, description="set when no date of service was given")
     codes: list[CodeValidity]
     excludes1_conflicts: list[Excludes1Conflict]
     unmet_requirements: list[NoteRequirement]

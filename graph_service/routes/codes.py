@@ -22,6 +22,11 @@ DateQ = Annotated[date | None, Query(alias="date", description="date of service:
 @router.get("/{system}/{code}", response_model=CodeRecord)
 async def get_code(system: str, code: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
                    on: DateQ = None) -> Response:
+    """One code of a release: title, billable, validity window, parent chain, children count, notes (its own and
+    those inherited from its ancestors, marked with the ancestor), SNOMED CT maps and successors.
+
+    Example: ``GET /v1/codes/icd10cm/S72.001A?date=2025-11-03``; no date and no release: the latest visible one.
+    """
     return Response(await answer(codes.get_code_json, graph, system, code, release, on), media_type="application/json")
 
 
@@ -31,6 +36,10 @@ async def navigate(
     _: Reader, release: ReleaseQ = None, on: DateQ = None,
     offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
+    """Children, descendants or ancestors of a code, a page at a time with the total.
+
+    Example: ``GET /v1/codes/icd10cm/I50/descendants?limit=50&offset=0``.
+    """
     return json_response(await answer(codes.navigate, graph, system, code, direction, release=release, on=on,
                                       offset=offset, limit=limit))
 
@@ -38,5 +47,8 @@ async def navigate(
 @router.get("/{system}/{code_a}/subsumes/{code_b}", response_model=Subsumption)
 async def subsumes(system: str, code_a: str, code_b: str, graph: GraphDep, _: Reader, release: ReleaseQ = None,
                    on: DateQ = None) -> Response:
-    """FHIR $subsumes semantics: does ``code_a`` subsume ``code_b``?"""
+    """FHIR $subsumes semantics: does ``code_a`` subsume ``code_b``?
+
+    Example: ``GET /v1/codes/icd10cm/I50/subsumes/I50.23``.
+    """
     return json_response(await answer(codes.subsumes, graph, system, code_a, code_b, release=release, on=on))

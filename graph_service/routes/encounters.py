@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from graph_service.deps import Auditor, GraphDep, SettingsDep, Writer
 from graph_service.models.coding import AssignmentStatus, CodingAssignmentIn, CodingAssignmentOut
@@ -14,13 +15,18 @@ from graph_service.services.audits import (
     SHIFT_PAGE_MAX,
     drg_shifts_page,
     encounter_trace,
-    run_audit,
+    run_audit_page,
 )
 from graph_service.services.coding import record_assignment
 from graph_service.services.encounters import load_encounter_bundle
 from graph_service.services.evaluation import evaluate_assignment
+from graph_service.services.query_pages import csv_response, page_headers, wants_csv
 
 router = APIRouter(prefix="/v1", tags=["encounters", "audit"])
+
+AUDIT_PAGE_DEFAULT = 1000
+PageLimit = Annotated[int, Query(ge=1, le=10_000, description="rows per page (follow X-Next-Cursor for the rest)")]
+PageCursor = Annotated[str | None, Query(max_length=400, description="the previous page's X-Next-Cursor")]
 
 
 @router.post("/encounters", response_model=EncountersLoadedOut, status_code=201)
@@ -30,7 +36,8 @@ def post_encounters(
                                            "DocumentReference and Coverage resources")],
     graph: GraphDep, settings: SettingsDep, _: Writer,
 ) -> EncountersLoadedOut:
-    """Load a FHIR Bundle whole or not at all (422 with every located issue); the encounters and their evidence."""
+    """Load a FHIR Bundle whole or not at all (422 with every located issue); the encounters and their evidence.
+    Example: ``POST /v1/encounters`` with ``tests/fixtures/fhir/inpatient_heart_failure.json``."""
     return load_encounter_bundle(graph, settings, bundle)
 
 
@@ -48,7 +55,8 @@ def post_coding(encounter_id: str, body: CodingAssignmentIn, graph: GraphDep, se
 
 @router.get("/encounters/{encounter_id}/trace")
 def get_trace(encounter_id: str, graph: GraphDep, settings: SettingsDep, _: Auditor) -> dict[str, Any]:
-    """Documents → evidence → concepts → derived codes → assigned codes → findings → DRG, every version."""
+    """Documents → evidence → concepts → derived codes → assigned codes → findings → DRG, every version.
+    Example: ``GET /v1/encounters/enc-0000001/trace``."""
     return encounter_trace(graph, settings, encounter_id)
 
 
@@ -62,30 +70,55 @@ def get_drg_shifts(
     cursor: Annotated[str | None, Query(max_length=400, description="the previous page's next")] = None,
 ) -> DrgShiftPage:
     """Encounters whose coding revisions moved expected payment by more than ``min_delta`` dollars, largest first,
-    a page at a time (follow ``next``)."""
+    a page at a time (follow ``next``). Example: ``GET /v1/audit/drg-shifts?min_delta=5000&limit=100``."""
     return drg_shifts_page(graph, settings, min_delta=min_delta, payer=payer, coder=coder, from_date=from_date,
                            to_date=to_date, limit=limit, cursor=cursor)
 
 
-@router.get("/audit/unsupported-codes")
-def get_unsupported(graph: GraphDep, settings: SettingsDep, _: Auditor,
-                    coder: str | None = None) -> list[dict[str, Any]]:
-    return run_audit(graph, settings, "unsupported_codes", {"coder": coder})
+@router.get("/audit/unsupported-codes", response_model=list[dict[str, Any]])
+def get_unsupported(graph: GraphDep, settings: SettingsDep, _: Auditor, request: Request,
+                    coder: str | None = None, limit: PageLimit = AUDIT_PAGE_DEFAULT,
+                    cursor: PageCursor = None) -> Response:
+    """Assigned codes with no supporting evidence in the encounter's documents.
+    Example: ``GET /v1/audit/unsupported-codes?coder=coder-cruz``."""
+    return _audit_page(request, graph, settings, "unsupported_codes", {"coder": coder}, limit, cursor)
 
 
-@router.get("/audit/missed-opportunities")
-def get_missed(graph: GraphDep, settings: SettingsDep, _: Auditor,
-               grouper_version: str = "43") -> list[dict[str, Any]]:
-    return run_audit(graph, settings, "missed_opportunities", {"grouper_version": grouper_version})
+@router.get("/audit/missed-opportunities", response_model=list[dict[str, Any]])
+def get_missed(graph: GraphDep, settings: SettingsDep, _: Auditor, request: Request,
+               grouper_version: str = "43", limit: PageLimit = AUDIT_PAGE_DEFAULT,
+               cursor: PageCursor = None) -> Response:
+    """Evidence-backed diagnoses that were not coded although they would change the DRG.
+    Example: ``GET /v1/audit/missed-opportunities?grouper_version=43``."""
+    params = {"grouper_version": grouper_version}
+    return _audit_page(request, graph, settings, "missed_opportunities", params, limit, cursor)
 
 
-@router.get("/audit/coder-patterns")
-def get_coder_patterns(graph: GraphDep, settings: SettingsDep, _: Auditor,
-                       min_revisions: Annotated[int, Query(ge=1)] = 1) -> list[dict[str, Any]]:
-    return run_audit(graph, settings, "coder_patterns", {"min_revisions": min_revisions})
+@router.get("/audit/coder-patterns", response_model=list[dict[str, Any]])
+def get_coder_patterns(graph: GraphDep, settings: SettingsDep, _: Auditor, request: Request,
+                       min_revisions: Annotated[int, Query(ge=1)] = 1, limit: PageLimit = AUDIT_PAGE_DEFAULT,
+                       cursor: PageCursor = None) -> Response:
+    """Per coder: revisions, codes added and removed, payment moved.
+    Example: ``GET /v1/audit/coder-patterns?min_revisions=2``."""
+    return _audit_page(request, graph, settings, "coder_patterns", {"min_revisions": min_revisions}, limit, cursor)
 
 
-@router.get("/audit/retired-codes")
-def get_retired_codes(graph: GraphDep, settings: SettingsDep, _: Auditor,
-                      to_release: str = "icd10cm@FY2026") -> list[dict[str, Any]]:
-    return run_audit(graph, settings, "assignments_using_retired_codes", {"to_release": to_release})
+@router.get("/audit/retired-codes", response_model=list[dict[str, Any]])
+def get_retired_codes(graph: GraphDep, settings: SettingsDep, _: Auditor, request: Request,
+                      to_release: str = "icd10cm@FY2026", limit: PageLimit = AUDIT_PAGE_DEFAULT,
+                      cursor: PageCursor = None) -> Response:
+    """Assignments using codes a later release deleted or made non-billable (``to_release``: FY2026 or
+    icd10cm@FY2026). Example: ``GET /v1/audit/retired-codes?to_release=FY2026``."""
+    params = {"to_release": to_release}
+    return _audit_page(request, graph, settings, "assignments_using_retired_codes", params, limit, cursor)
+
+
+def _audit_page(request: Request, graph: GraphDep, settings: SettingsDep, name: str, params: dict[str, Any],
+                limit: int, cursor: str | None) -> Response:
+    """A page of an audit as JSON (a list) or CSV (``Accept: text/csv``); ``X-Truncated``, ``X-Next-Cursor`` and
+    ``Link: rel="next"`` say whether more rows follow and how to get them."""
+    columns, rows, next_cursor = run_audit_page(graph, settings, name, params, limit=limit, cursor=cursor)
+    headers = page_headers(next_cursor, request)
+    if wants_csv(request):
+        return csv_response(columns, rows, headers)
+    return JSONResponse(rows, headers=headers)

@@ -29,11 +29,14 @@ class Ready(Health):
 
 @router.get("/healthz", response_model=Health)
 def healthz() -> Health:
+    """Liveness: the process answers. Example: ``GET /healthz``."""
     return Health(status="ok")
 
 
 @router.get("/readyz", response_model=Ready)
 def readyz(graph: GraphDep) -> Ready:
+    """Readiness: Neo4j reachable and the schema applied; lists the release tables held in memory.
+    Example: ``GET /readyz``."""
     try:
         info = graph.driver.get_server_info()
         missing = missing_schema(graph.driver, graph.database)

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["releases"])
 
 @router.get("/releases", response_model=list[ReleaseInfo])
 def get_releases(graph: GraphDep, _: Reader, system: str | None = None) -> list[ReleaseInfo]:
-    """Every visible release, oldest first per system."""
+    """Every visible release, oldest first per system. Example: ``GET /v1/releases?system=icd10cm``."""
     return list_releases(graph, system)
 
 
@@ -26,7 +26,8 @@ def get_release_diff(
     to: Annotated[str, Query(description="newer release, e.g. FY2026")],
     limit: Annotated[int, Query(ge=0, le=100_000)] = 1000,
 ) -> ReleaseDiffOut:
-    """Exact set difference of the two releases' codes, with counts."""
+    """Exact set difference of the two releases' codes, with counts.
+    Example: ``GET /v1/releases/icd10cm/diff?from=FY2025&to=FY2026``."""
     return release_diff(graph, system, from_, to, limit)
 
 

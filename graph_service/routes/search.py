@@ -24,7 +24,8 @@ def get_search(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> SearchPage:
-    """Ranked full-text search over titles and inclusion terms of one release (default: current)."""
+    """Ranked full-text search over titles and inclusion terms of one release (default: current).
+    Example: ``GET /v1/search?q=heart%20failure&system=icd10cm``."""
     if system.lower() not in SYSTEMS:
         raise NotFound(f"unknown code system {system!r}; known: {sorted(SYSTEMS)}")
     return search_codes(graph, q, system, release, offset, limit)

@@ -21,6 +21,7 @@ from graph_service.graph import Graph
 from graph_service.models.encounters import DrgShiftPage, DrgShiftRow
 from graph_service.services.cypher_guard import CypherTimeout, run_guarded, to_json
 from graph_service.services.named_queries import get_named_query
+from graph_service.services.query_pages import decode_cursor, encode_cursor, qualify_release_params
 
 # Row cap for audit endpoints: an audit lists every finding, so it may return more than ad-hoc Cypher.
 AUDIT_ROW_CAP = 10_000
@@ -30,9 +31,23 @@ SHIFT_PAGE_MAX = 1000
 
 
 def run_audit(graph: Graph, settings: Settings, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return run_audit_page(graph, settings, name, params, limit=AUDIT_ROW_CAP)[1]
+
+
+def run_audit_page(graph: Graph, settings: Settings, name: str, params: dict[str, Any], *, limit: int,
+                   cursor: str | None = None) -> tuple[list[str], list[dict[str, Any]], str | None]:
+    """Columns, one page of rows from the cursor on, and the next page's cursor (None: this was the last)."""
     query = get_named_query(name)
-    _, rows, _ = run_guarded(graph.driver, graph.database, query.cypher, query.bind(params),
-                             timeout_s=max(settings.cypher_timeout_s, 60.0), row_cap=AUDIT_ROW_CAP)
+    bound = qualify_release_params(graph, query, query.bind(params))
+    offset = decode_cursor(cursor, name, bound)
+    columns, rows, more = run_guarded(graph.driver, graph.database, query.cypher, bound,
+                                      timeout_s=max(settings.cypher_timeout_s, 60.0), row_cap=offset + limit)
+    rows = rows[offset:]
+    _decode_findings(rows)
+    return columns, rows, encode_cursor(name, bound, offset + limit) if more else None
+
+
+def _decode_findings(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         for key in ("findings",):
             if isinstance(row.get(key), str):
@@ -40,7 +55,6 @@ def run_audit(graph: Graph, settings: Settings, name: str, params: dict[str, Any
         for version in row.get("versions") or []:
             if isinstance(version.get("findings"), str):
                 version["findings"] = json.loads(version["findings"])
-    return rows
 
 
 def run_named_read(graph: Graph, settings: Settings, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:

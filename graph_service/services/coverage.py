@@ -152,15 +152,17 @@ def _prefix_lines(code: str) -> list[_Line]:
     return [_Line(add_dot(bare[:n]), len(bare) - n, "code prefix") for n in range(len(bare) - 1, 2, -1)]
 
 
-def _ancestry(graph: Graph, diagnoses: list[str], on: date) -> tuple[str | None, dict[str, list[_Line]], list[str]]:
-    """Each diagnosis and its ancestors, from the ICD-10-CM release in force when it has them."""
+def _ancestry(graph: Graph, diagnoses: list[str], on: date | None) -> tuple[str | None, dict[str, list[_Line]],
+                                                                          list[str]]:
+    """Each diagnosis and its ancestors, from the ICD-10-CM release in force on ``on`` (no date: the latest)."""
     warnings: list[str] = []
     try:
         icd = resolve_release(graph, ICD10CM.id, None, on).id
     except NotFound:
         icd = None
         if diagnoses:
-            warnings.append(f"no ICD-10-CM release in force on {on.isoformat()}: categories are found by code prefix")
+            when = f"in force on {on.isoformat()}" if on else "loaded"
+            warnings.append(f"no ICD-10-CM release {when}: categories are found by code prefix")
     rows = {r["key"]: r for r in graph.read(ANCESTRY, keys=[ICD10CM.key(d) for d in diagnoses], icd=icd)} if icd \
         else {}
     lines: dict[str, list[_Line]] = {}
@@ -263,9 +265,12 @@ def _where(path: PolicyPath) -> str:
 
 
 def check_coverage(graph: Graph, body: CoverageIn) -> CoverageOut:
-    on = body.date_of_service or date.today()
+    on = body.date_of_service or date.today()  # policy windows: a policy in force today
     payer_name, release = _payer(graph, body.payer)
-    icd, lines, warnings = _ancestry(graph, body.diagnoses, on)
+    icd, lines, warnings = _ancestry(graph, body.diagnoses, body.date_of_service)
+    if body.date_of_service is None:
+        warnings.append(f"no date of service given: {icd or 'no ICD-10-CM release'} (the latest visible) and the "
+                        f"policies in force on {on.isoformat()} were used")
     is_medicare = body.payer == MEDICARE_ID
     if body.contractor and not is_medicare:
         warnings.append("contractor/jurisdiction applies to Medicare articles only; ignored")
@@ -297,4 +302,5 @@ def check_coverage(graph: Graph, body: CoverageIn) -> CoverageOut:
     return CoverageOut(
         payer=body.payer, payer_name=payer_name, release=release, date_of_service=on, contractor=body.contractor,
         plan=body.plan, diagnoses=body.diagnoses, icd10cm_release=icd, warnings=warnings, results=results,
+        release_used={k: v for k, v in (("icd10cm", icd), ("payer_rules", release)) if v},
     )

@@ -16,7 +16,6 @@ from typing import Any
 
 from graph_service.graph import Graph
 from graph_service.models.derivation import (
-    AgeIn,
     ConceptDerivation,
     DeriveIcd10cmIn,
     DeriveIcd10cmOut,
@@ -28,6 +27,7 @@ from graph_service.models.derivation import (
     RuleStep,
     UndecidedRow,
 )
+from graph_service.models.patient import AgeIn
 from graph_service.models.releases import ReleaseInfo
 from graph_service.services.releases import list_releases, resolve_release
 from loaders.snomed.map_rules import (
@@ -44,6 +44,12 @@ from ontology.code_systems import system
 from ontology.vocabulary import L, R
 
 SNOMED = system("snomed")
+# mapCategoryId values of the SNOMED CT to ICD-10-CM map (the category concepts' preferred terms).
+MAP_CATEGORIES = {
+    "447637006": "map source concept is properly classified",
+    "447638001": "map source concept cannot be classified with the available data",
+    "447639009": "map of source concept is context dependent",
+}
 ICD10CM = system("icd10cm")
 
 MAP_ROWS = f"""
@@ -55,7 +61,7 @@ CALL (c) {{
   OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release} {{id: $icd10cm_release}})
   WITH mr, t, tm ORDER BY mr.group, mr.priority
   RETURN collect(CASE WHEN mr IS NULL THEN null
-                      ELSE mr {{.id, .group, .priority, .rule, .advice, .active, target: t.code,
+                      ELSE mr {{.id, .group, .priority, .rule, .advice, .active, .category, target: t.code,
                                target_title: tm.title, target_billable: tm.billable,
                                target_in_release: tm IS NOT NULL}} END) AS rows
 }}
@@ -91,6 +97,7 @@ class GraphMapRow:
     target_title: str | None
     target_billable: bool | None
     target_in_release: bool
+    category: str | None = None  # the map category concept id (447638001: cannot be classified, …)
 
     @classmethod
     def of(cls, concept_id: str, row: dict[str, Any]) -> GraphMapRow:
@@ -98,7 +105,7 @@ class GraphMapRow:
             id=row["id"], concept_id=concept_id, group=row["group"], priority=row["priority"], rule=row["rule"],
             advice=row["advice"] or "", target=row["target"], active=bool(row["active"]),
             target_title=row["target_title"], target_billable=row["target_billable"],
-            target_in_release=bool(row["target_in_release"]),
+            target_in_release=bool(row["target_in_release"]), category=row.get("category"),
         )
 
 
@@ -146,7 +153,10 @@ class Ancestry:
 
 
 def _age(age: AgeIn | None) -> Age | None:
-    return Age(age.value, age.unit) if age is not None else None
+    if age is None:
+        return None
+    # Map rules speak years, months and days; a week is seven days.
+    return Age(age.value * 7, "days") if age.unit == "weeks" else Age(age.value, age.unit)
 
 
 def _icd10cm_release(graph: Graph, release: str | None, body: DeriveIcd10cmIn) -> ReleaseInfo | None:
@@ -204,8 +214,13 @@ def _group(concept_id: str, concept_title: str | None, result: GroupResult, rows
             group=result.group, status=result.status.value, code=None, advice=None, map_rule=None,
             reason=result.reason, explanation=explanation, undecided=undecided, path=[], concept_paths=[])
     code, warnings = _target(chosen, icd10cm)
+    # A row that holds and has no target is the map's answer, not a gap: "cannot be classified with the available
+    # data" (or what its category says), to be coded from the record, not sent for review.
+    answer = (f"no ICD-10-CM code for this group: {MAP_CATEGORIES.get(chosen.category or '', 'no target')}"
+              if code is None else None)
     return MapGroupDerivation(
-        group=result.group, status=result.status.value, code=code, advice=chosen.advice or None,
+        group=result.group, status=result.status.value, code=code, advice=chosen.advice or None, answer=answer,
+        map_category=chosen.category, map_category_name=MAP_CATEGORIES.get(chosen.category or ""),
         map_rule=chosen.id, reason=None, warnings=warnings, explanation=explanation, undecided=[],
         path=_map_path(concept_id, concept_title, chosen), concept_paths=_concept_paths(chosen, ancestry))
 
@@ -220,7 +235,9 @@ def derive_icd10cm(graph: Graph, body: DeriveIcd10cmIn) -> DeriveIcd10cmOut:
                         encounter)
     rows = graph.read(MAP_ROWS, concepts=[{"id": c, "key": SNOMED.key(c)} for c in findings], release=snomed.id,
                       icd10cm_release=icd10cm.id if icd10cm else None)
-    context = PatientContext(age=_age(body.patient.age), sex=body.patient.sex,
+    # A rule on sex holds or fails only for male or female; "other", "unknown" and not given leave it undecided.
+    sex = body.patient.sex if body.patient.sex in ("male", "female") else "unknown"
+    context = PatientContext(age=_age(body.patient.age), sex=sex,
                              age_at_onset=_age(body.patient.age_at_onset))
 
     results: dict[str, ConceptDerivation] = {}
