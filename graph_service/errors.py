@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,6 +60,20 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank", *,
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the published schema lists for this path. Starlette's own Allow names only the first matching
+    route's methods, and a path may be served by one route per method (the FHIR operations' GET and POST)."""
+    patterns = getattr(request.app.state, "allow_patterns", None)
+    if patterns is None:
+        patterns = []
+        for template, item in request.app.openapi().get("paths", {}).items():
+            regex = re.sub(r"\\\{([^}:]+)(:path)?\\\}", lambda m: ".+" if m.group(2) else "[^/]+", re.escape(template))
+            patterns.append((re.compile(regex + "$"), sorted(m.upper() for m in item if m.isalpha())))
+        request.app.state.allow_patterns = patterns
+    path = request.url.path
+    return sorted({m for regex, methods in patterns if regex.match(path) for m in methods})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -80,9 +95,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(422, "Invalid request", detail, "/problems/invalid-request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Keep the exception's headers: a 405 carries Allow (RFC 9110), a 401 WWW-Authenticate.
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), headers=headers)
 
     # Neo4j gone, restarting (database not yet open) or shedding load: retry later, never a 500.
     @app.exception_handler(ServiceUnavailable)

@@ -7,7 +7,8 @@ the auditors' queries, 503 (with ``Retry-After``) wherever the graph is read. A 
 itself (``responses=``) keeps its own description. FastAPI's default 422 (``application/json``,
 ``HTTPValidationError``) is replaced: the service answers ``application/problem+json``.
 
-The FHIR endpoints answer errors as OperationOutcome resources and document their own responses.
+The FHIR endpoints answer their own errors as OperationOutcome resources (``application/fhir+json``) and declare
+those; the statuses the shared handlers add there (401/403 from the key check, 422, 503) may come either way.
 """
 
 from __future__ import annotations
@@ -73,14 +74,22 @@ def problem_statuses(path: str, operation: dict[str, Any]) -> set[int]:
     return statuses
 
 
+def fhir_error_response(status: int) -> dict[str, Any]:
+    return {"description": DESCRIPTIONS.get(status, "OperationOutcome or problem details"),
+            "content": {"application/fhir+json": {},
+                        PROBLEM_MEDIA: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 def add_problem_responses(schema: dict[str, Any]) -> dict[str, Any]:
     schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     schema["components"]["schemas"].pop("HTTPValidationError", None)
     schema["components"]["schemas"].pop("ValidationError", None)
     for path, item in schema.get("paths", {}).items():
-        if path.startswith("/fhir"):
-            continue
         for method, operation in item.items():
+            if path.startswith("/fhir") and method in _METHODS:
+                for status in sorted(problem_statuses(path, operation) - {400, 404}):
+                    operation.setdefault("responses", {}).setdefault(str(status), fhir_error_response(status))
+                continue
             if method not in _METHODS:
                 continue
             responses = operation.setdefault("responses", {})

@@ -149,6 +149,8 @@ def _mapped(work: Callable[[], Rows], timeout_s: float) -> Rows:
         raise Unavailable(f"the graph database failed the query: {message}") from exc
     except DriverError as exc:
         raise Unavailable(f"the graph database connection failed: {exc}") from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # the driver cannot encode a parameter (int64, UTF-8)
+        raise BadRequest(f"the parameters cannot be sent to Neo4j: {exc}") from exc
 
 
 def _terminate(driver: Driver, database: str, tag: str) -> None:
