@@ -53,12 +53,12 @@ def not_found(diagnostics: str, expression: str | None = None) -> FhirError:
 
 
 def outcome_response(status: int, issue: str, diagnostics: str, expression: str | None = None,
-                     severity: str = "error") -> Response:
+                     severity: str = "error", headers: dict[str, str] | None = None) -> Response:
     body: dict[str, Any] = {"severity": severity, "code": issue, "diagnostics": diagnostics}
     if expression:
         body["expression"] = [expression]
     resource = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [body]})
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = {**(headers or {}), **({"Retry-After": "5"} if status == 503 else {})} or None
     return Response(resource.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.routing import APIRoute
 
 from graph_service.blocking import answer
 from graph_service.deps import GraphDep, Reader
@@ -22,7 +23,7 @@ from graph_service.fhir import (
     translate,
     valuesets,
 )
-from graph_service.fhir.outcome import FHIR_JSON, FhirError, FhirRoute, invalid
+from graph_service.fhir.outcome import FHIR_JSON, FhirError, FhirRoute, invalid, outcome_response
 from graph_service.fhir.params import Inputs, from_body, from_query
 from graph_service.fhir.render import fhir_response, searchset
 from graph_service.graph import Graph
@@ -96,6 +97,16 @@ async def search_concept_maps(request: Request, graph: GraphDep, _: Reader, url:
     return fhir_response(searchset(_base(request), list(await answer(conceptmaps.concept_maps, graph, url))))
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
-async def not_served(rest: str, _: Reader) -> Response:
-    raise FhirError(404, "not-supported", f"/fhir/{rest} is not served: see /fhir/metadata")
+CATCH_ALL = "/{rest:path}"
+
+
+@router.api_route(CATCH_ALL, methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def not_served(request: Request, rest: str, _: Reader) -> Response:
+    """A known path asked with a method it does not serve is 405 with Allow; any other path is 404."""
+    path = f"/fhir/{rest}"
+    allowed = sorted({m for r in router.routes if isinstance(r, APIRoute) and not r.path.endswith(CATCH_ALL)
+                      and r.path_regex.match(path) for m in r.methods or ()})
+    if allowed:
+        return outcome_response(405, "not-supported", f"{request.method} is not served on {path}; allowed: "
+                                f"{', '.join(allowed)}", headers={"Allow": ", ".join(allowed)})
+    raise FhirError(404, "not-supported", f"{path} is not served: see /fhir/metadata")

@@ -113,4 +113,7 @@ def test_errors_are_operation_outcomes_with_fitting_codes(client: TestClient, en
     issue(client.post(lookup, content=b"{not json", headers=engine), 400, "invalid")
     issue(client.get(lookup, params={"system": ICD, "code": "E11"}), 401, "login")
     issue(client.get("/fhir/Patient/1", headers=engine), 404, "not-supported")
+    wrong_method = client.delete("/fhir/CodeSystem/$lookup", headers=engine)
+    issue(wrong_method, 405, "not-supported")
+    assert wrong_method.headers["allow"] == "GET, POST"
     issue(client.get("/fhir/metadata", params={"mode": "x"}, headers=engine), 400, "invalid")
