@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from graph_service.deps import Auditor, GraphDep, SettingsDep, Writer
+from graph_service.errors import ServiceError
 from graph_service.models.coding import AssignmentStatus, CodingAssignmentIn, CodingAssignmentOut
 from graph_service.models.encounters import DrgShiftPage, EncountersLoadedOut
 from graph_service.services.audits import (
@@ -48,8 +49,12 @@ def post_coding(encounter_id: str, body: CodingAssignmentIn, graph: GraphDep, se
     assignment is evaluated (POST /v1/assignments/evaluate) and the evaluation stored with it."""
     out = record_assignment(graph, settings, encounter_id, body)
     if out.status is not AssignmentStatus.draft:
-        evaluation = evaluate_assignment(graph, settings, encounter_id, out.id, store=True)
-        out.evaluation_id, out.evaluation_overall = evaluation.evaluation_id, evaluation.overall
+        try:
+            evaluation = evaluate_assignment(graph, settings, encounter_id, out.id, store=True)
+        except ServiceError as exc:  # the assignment is recorded either way; say why it has no evaluation
+            out.findings["evaluation"] = f"not evaluated: {exc.detail}"
+        else:
+            out.evaluation_id, out.evaluation_overall = evaluation.evaluation_id, evaluation.overall
     return out
 
 

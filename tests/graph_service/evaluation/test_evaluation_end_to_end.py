@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from codegraph.settings import Settings
+from ontology.check import check_graph
 from ontology.vocabulary import L, R
 from tests.conftest import wipe_graph
 from tests.graph_service.evaluation.cases import findings
@@ -147,3 +148,5 @@ def test_first_coding_review_then_amended_accept_both_stored_and_traced(
     history = r.json()["history"]
     assert (history["encounters"], history["amended_encounters"], history["drg_up"]) == (1, 1, 1)
     assert history["amendment_rate"] == 1.0
+    # Evaluations, their citations and the rule nodes conform to the ontology (`codegraph ontology check`).
+    assert check_graph(driver, settings.neo4j_database) == []
