@@ -40,6 +40,8 @@ class EvidenceIn(_In):
     qualifiers: list[str] = Field(default_factory=list, max_length=10,
                                   description="SNOMED CT qualifier values (e.g. laterality 24028007 Right)")
     poa: PoaIn = Field(default=None, description="documented present on admission (conditions)")
+    admission_reason: bool = Field(default=False, description="documented as a reason for the admission: only such "
+                                                              "a condition is tried as an alternative principal")
     text: str | None = Field(default=None, max_length=2000)
 
     @field_validator("snomed", "qualifiers")
