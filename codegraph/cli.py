@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from codegraph.settings import Settings, get_settings
@@ -27,11 +28,12 @@ app.add_typer(ontology_app, name="ontology")
 app.add_typer(release_app, name="release")
 app.add_typer(apikey_app, name="apikey")
 
-console = Console(stderr=True)
+# Not a terminal (a log, CI): lines are never wrapped at 80 columns, so a file path stays whole on its line.
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")  # a path or found text may hold [brackets]
     return typer.Exit(code)
 
 

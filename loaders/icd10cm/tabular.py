@@ -16,6 +16,8 @@ from lxml import etree
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import CATEGORY, DOTTED_CODE, add_dot, strip_dot
+from loaders.input_checks import RepeatedKeys, check_width
+from loaders.xml_safety import parse_safely, xml_path
 
 CodeKind = Literal["category", "subcategory", "code"]
 NoteKind = Literal[
@@ -41,6 +43,10 @@ _TITLE_RANGE = re.compile(rf"^(?P<title>.*?)\s*\((?P<first>{CATEGORY})(?:-(?P<la
 # A section id is a range "A00-A09", or a lone category "B10" (then it equals that category's code).
 _SECTION_ID = re.compile(rf"(?P<first>{CATEGORY})(?:-(?P<last>{CATEGORY}))?")
 _EXTENSION_CHAR = re.compile(r"[0-9A-Z]")
+# Documented caps (the FY2026 file: titles up to 206 characters, notes up to 809, nesting 9 deep, 10 MB).
+MAX_WIDTH = {"desc": 1_000, "note": 4_000}
+MAX_DEPTH = 32
+MAX_FILE_BYTES = 64 << 20
 
 # Limits the XML states only in prose, kept as data: category -> (6th characters, 7th characters barred).
 # S06 <notes>: "7th characters D and S do not apply to codes in category S06 with 6th character 7 ... or 8".
@@ -156,6 +162,7 @@ def _applicable(code: str, seventh: SeventhCharacters) -> SeventhCharacters:
 class _Place:
     chapter: int
     section: str
+    codes: RepeatedKeys[str, tuple[str, str]]  # every code of the file so far: (title, parent)
 
 
 def _diag(
@@ -172,6 +179,8 @@ def _diag(
     if depth > 1 and not strip_dot(code).startswith(strip_dot(parent)):
         raise ParseError(path, diag.sourceline, "name", f"a code under its parent {parent}", code)
     title = _child_text(path, diag, "desc")
+    if not place.codes.first(code, (title, parent), path, diag.sourceline, field_name=lambda: xml_path(diag) + "/name"):
+        return  # the same code, title and parent again: folded with its subtree
     seventh = _seven_chr_def(path, diag) or inherited  # a deeper definition overrides the ancestor's
     children = diag.findall("diag")
     needs_seventh = not children and seventh is not None
@@ -185,6 +194,9 @@ def _diag(
         if len(strip_dot(code)) > 6:
             raise ParseError(path, diag.sourceline, "sevenChrDef", "a code of at most 6 characters", code)
         for extended, extended_title in expand_seventh_character(code, title, _applicable(code, seventh)):
+            if not place.codes.first(extended, (extended_title, code), path, diag.sourceline,
+                                     field_name=lambda: xml_path(diag) + "/sevenChrDef"):
+                continue
             yield Icd10cmCode(
                 extended,
                 extended_title,
@@ -202,18 +214,12 @@ def _diag(
 
 
 def _parse_root(path: Path) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ParseError(path, None, None, "a readable file", str(error)) from error
-    try:
-        # From bytes, not the file name: lxml then reports bad bytes as a syntax error with a line.
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as error:
-        line = error.position[0] if error.position else error.lineno
-        expected = "well-formed UTF-8 XML (file truncated or mis-encoded?)"
-        raise ParseError(path, line, "xml", expected, error.msg) from error
+    # No entity resolved, no DOCTYPE, depth and size capped (loaders/xml_safety.py).
+    root = parse_safely(path, max_bytes=MAX_FILE_BYTES, max_depth=MAX_DEPTH, what="ICD-10-CM tabular XML")
+    for element in root.iter(*MAX_WIDTH):
+        text = _text(element)
+        if len(text) > MAX_WIDTH[element.tag]:
+            check_width(path, element.sourceline, xml_path(element), text, MAX_WIDTH[element.tag])
     if root.tag != "ICD10CM.tabular":
         system = "ICD-10-PCS tables" if root.tag == "ICD10PCS.tabular" else "another file"
         raise WrongFileError(path, root.sourceline, "root element", "<ICD10CM.tabular>", f"<{root.tag}> ({system})")
@@ -235,6 +241,7 @@ def parse_icd10cm_tabular(path: Path) -> Iterator[TabularRecord]:
     A code's notes follow the code; a chapter's and section's notes follow them.
     """
     root = _parse_root(path)
+    codes: RepeatedKeys[str, tuple[str, str]] = RepeatedKeys("code", "desc", describe=lambda v: f"title {v[0]!r}")
     for chapter in root.iterfind("chapter"):
         number_text = _child_text(path, chapter, "name")
         if not number_text.isdigit():
@@ -256,6 +263,6 @@ def parse_icd10cm_tabular(path: Path) -> Iterator[TabularRecord]:
             first, last = section_range["first"], section_range["last"] or section_range["first"]
             yield Icd10cmSection(section_id, titled["title"] if titled else desc, number, first, last)
             yield from _notes(section, section_id, "section")
-            place = _Place(number, section_id)
+            place = _Place(number, section_id, codes)
             for diag in section.iterfind("diag"):
                 yield from _diag(path, diag, section_id, place, 1, None)

@@ -26,7 +26,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from loaders.errors import LoadError, WrongFileError
+from loaders.errors import LoadError, ParseError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from loaders.snomed.prefetch import prefetched
@@ -289,8 +289,10 @@ class _IsAStream:
         for link in read_is_a(self.path):
             for end in (link.child_id, link.parent_id):
                 if int(end) not in self.concept_ids:
-                    raise LoadError(f"{self.path}: relationship {link.relationship_id} (IS-A {link.child_id} → "
-                                    f"{link.parent_id}) names concept {end}, which is not in {self.concepts_name}")
+                    column = "destinationId" if end == link.parent_id else "sourceId"
+                    raise ParseError(self.path, None, f"row {link.relationship_id} {column}",
+                                     f"a concept of {self.concepts_name}",
+                                     f"{end} (IS-A {link.child_id} → {link.parent_id})")
             if link.active:
                 yield [SNOMED.key(link.child_id), SNOMED.key(link.parent_id)]
             else:
@@ -309,8 +311,8 @@ class _MapStream:
         for row in read_extended_map(self.path):
             concept = int(row.concept_id)
             if concept not in self.concept_ids:
-                raise LoadError(f"{self.path}: map row {row.id} maps concept {row.concept_id}, "
-                                f"which is not in {self.concepts_name}")
+                raise ParseError(self.path, None, f"row {row.id} referencedComponentId",
+                                 f"a concept of {self.concepts_name}", row.concept_id)
             self.active += row.active
             self.targets += row.target is not None
             self.concepts.add(concept)

@@ -19,8 +19,9 @@ from typing import TypeVar
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTTED_CODE
+from loaders.input_checks import DuplicateKeyError, require_rows
 from loaders.snomed.release import ReleaseType, Rf2Kind, parse_rf2_name
-from loaders.text_lines import decoded_lines
+from loaders.text_lines import decoded_lines, tab_field_at
 
 IS_A = "116680003"
 FSN_TYPE = "900000000000003001"
@@ -28,6 +29,12 @@ SYNONYM_TYPE = "900000000000013009"
 US_ENGLISH_REFSET = "900000000000509007"
 PREFERRED = "900000000000548007"
 ICD10CM_MAP_REFSET = "6011000124106"
+# The first SNOMED CT release (January 2002): no row of any release is dated before it.
+FIRST_RELEASE = date(2002, 1, 31)
+# Documented caps: RF2 terms are at most 4,096 characters (text definitions; FSNs and synonyms 255); a row is
+# refused past this many bytes having read only that much.
+MAX_TERM_CHARS = 4_096
+MAX_LINE_BYTES = 16 << 10
 
 _COLUMNS: dict[Rf2Kind, tuple[str, ...]] = {
     Rf2Kind.CONCEPT: ("id", "effectiveTime", "active", "moduleId", "definitionStatusId"),
@@ -163,6 +170,8 @@ class _Row:
             raise self.fail("effectiveTime", "a date YYYYMMDD") from None
         if when > self.release_date:
             raise self.fail("effectiveTime", f"a date no later than the release date {self.release_date:%Y%m%d}")
+        if when < FIRST_RELEASE:
+            raise self.fail("effectiveTime", f"a date on or after the first SNOMED CT release {FIRST_RELEASE:%Y%m%d}")
         self.sctid("moduleId")  # every row names its module; checked here since every reader asks for the time
         return when
 
@@ -182,11 +191,12 @@ _RL = r"([1-9][0-9]{2,14}[01]2[0-9])"
 _HEAD = r"([0-9]{8})\t([01])\t" + _C  # effectiveTime, active, moduleId
 _U = r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 _ANY = r"([^\t]*)"
+_TERM = rf"(?=[^\t]{{1,{MAX_TERM_CHARS}}}\t)([^\t]*?\S[^\t]*)"  # not blank, at most MAX_TERM_CHARS
 _FAST: dict[Rf2Kind, re.Pattern[str]] = {
     kind: re.compile("\\t".join(fields))
     for kind, fields in {
         Rf2Kind.CONCEPT: (_C, _HEAD, _C),
-        Rf2Kind.DESCRIPTION: (_D, _HEAD, _C, "([a-z]{2})", _C, r"([^\t]*?\S[^\t]*)", _C),
+        Rf2Kind.DESCRIPTION: (_D, _HEAD, _C, "([a-z]{2})", _C, _TERM, _C),
         Rf2Kind.RELATIONSHIP: (_RL, _HEAD, _C, _C, "([0-9]+)", _C, _C, _C),
         Rf2Kind.LANGUAGE: (_U, _HEAD, _C, _D, _C),
         Rf2Kind.EXTENDED_MAP: (_U, _HEAD, _C, *([_ANY] * 8)),
@@ -197,7 +207,7 @@ _FAST: dict[Rf2Kind, re.Pattern[str]] = {
 @lru_cache(maxsize=4096)
 def _valid_time(value: str, release_date: date) -> bool:
     try:
-        return _yyyymmdd(value) <= release_date
+        return FIRST_RELEASE <= _yyyymmdd(value) <= release_date
     except ValueError:
         return False
 
@@ -214,7 +224,7 @@ def _rows(path: Path, kind: Rf2Kind, check: Callable[[_Row], object]) -> Iterato
     index = {column: position for position, column in enumerate(columns)}
     fast = _FAST[kind].fullmatch
     released = name.release_date
-    lines = decoded_lines(path)
+    lines = decoded_lines(path, max_line_bytes=MAX_LINE_BYTES, field_at=tab_field_at(columns))
     header = next(lines, None)
     if header is None or tuple(header.text.split("\t")) != columns:
         found = header.text[:200] if header is not None else "an empty file"
@@ -247,6 +257,9 @@ def _read(path: Path, kind: Rf2Kind, check: Callable[[_Row], object], build: Cal
           key: Callable[[_R], str]) -> Iterator[_R]:
     """Records in file order (Snapshot, Delta) or the latest version per id (Full)."""
     name = parse_rf2_name(path)
+    if name is not None and name.release_type is ReleaseType.SNAPSHOT and kind is Rf2Kind.CONCEPT:
+        yield from _snapshot_concepts(path, kind, check, build)
+        return
     if name is None or name.release_type is not ReleaseType.FULL:
         for _number, cells in _rows(path, kind, check):
             yield build(cells)
@@ -262,6 +275,24 @@ def _read(path: Path, kind: Rf2Kind, check: Callable[[_Row], object], build: Cal
             latest[key(record)] = (when, record)
     for _when, record in latest.values():
         yield record
+
+
+def _snapshot_concepts(path: Path, kind: Rf2Kind, check: Callable[[_Row], object],
+                       build: Callable[[list[str]], _R]) -> Iterator[_R]:
+    """A Snapshot holds one row per concept id: the same row twice is folded, an id twice with other attributes
+    is refused naming both lines, and a Snapshot without a concept is refused. Each id keeps its row's hash and
+    line, so a full release's ids cost little."""
+    seen: dict[int, tuple[int, int]] = {}
+    for number, cells in _rows(path, kind, check):
+        content = hash(tuple(cells[1:]))
+        earlier = seen.setdefault(int(cells[0]), (content, number))
+        if earlier[1] == number:
+            yield build(cells)
+        elif earlier[0] != content:
+            raise DuplicateKeyError(
+                path, number, "id", f"one row per concept id in a Snapshot: concept {cells[0]} is already at line "
+                f"{earlier[1]} with other attributes", f"duplicate concept {cells[0]}: {' '.join(cells[1:])}")
+    require_rows(path, len(seen), "concept row")
 
 
 def _check_concept(row: _Row) -> None:
@@ -280,6 +311,9 @@ def read_concepts(path: Path) -> Iterator[SnomedConcept]:
 def _check_description(row: _Row) -> None:
     if not row.raw("term").strip():
         raise row.fail("term", "a non-empty term")
+    if len(row.raw("term")) > MAX_TERM_CHARS:
+        raise ParseError(row.path, row.line, "term", f"at most {MAX_TERM_CHARS:,} characters",
+                         f"{len(row.raw('term')):,} characters")
     if not re.fullmatch(r"[a-z]{2}", row.raw("languageCode")):
         raise row.fail("languageCode", "a two-letter language code")
     row.sctid("caseSignificanceId"), row.sctid("id", _DESCRIPTION), row.sctid("conceptId"), row.sctid("typeId")
