@@ -47,8 +47,8 @@ REQUESTS: list[tuple[str, str, str, Any]] = [
          "setting": "practitioner"},
         {"line_id": "2", "code": "20610", "modifiers": [], "units": 1, "date_of_service": DOS,
          "setting": "practitioner"}]}),
-    ("derive", "POST", "/v1/derive/icd10cm", {"concepts": ["85232009"], "patient": {"age": 70, "sex": "female"},
-                                              "other_concepts": [], "date": "2025-11-03"}),
+    ("derive", "POST", "/v1/derive/icd10cm", {"concepts": ["85232009"], "other_concepts": [], "date": "2025-11-03",
+                                              "patient": {"age": {"value": 70, "unit": "years"}, "sex": "female"}}),
     ("drg_group", "POST", "/v1/drg/group", {
         "principal_dx": "I50.23", "principal_poa": "Y", "secondary_dx": [{"code": "E11.9", "poa": "Y"}],
         "procedures": [], "age": 72, "sex": "M", "discharge_status": 1, "discharge_date": "2026-01-15"}),

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
                                    description="largest request body the API reads (413 beyond)")
     cypher_timeout_s: float = Field(default=10.0, alias="CODEGRAPH_CYPHER_TIMEOUT")
     cypher_row_cap: int = Field(default=1000, alias="CODEGRAPH_CYPHER_ROW_CAP")
-    cypher_slots: int = Field(default=8, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,
+    cypher_slots: int = Field(default=16, alias="CODEGRAPH_CYPHER_SLOTS", ge=1,
                               description="auditor queries one service process runs at once (beyond: wait, then 503)")
     drg_base_rates: dict[str, float] = Field(
         default={"default": 7276.76}, alias="CODEGRAPH_DRG_BASE_RATES",

@@ -85,6 +85,9 @@ class RecoveryWatch:
         self.offset = offset
         self.state: str | None = None  # None | "recovering" | "recovered"
         self.percent: int | None = None
+        self.failed: str | None = None  # the log line saying a database failed to start
+        # Failures count only in what this start wrote, not in older lines read back for a running server.
+        self.offset_was_end = not debug_log.exists() or offset >= debug_log.stat().st_size
 
     @classmethod
     def from_end(cls, debug_log: Path, back: int = 0) -> RecoveryWatch:
@@ -107,6 +110,8 @@ class RecoveryWatch:
                 self.percent = int(m.group(1))
             elif _RECOVERY_DONE.search(line) and self.state == "recovering":
                 self.state = "recovered"
+            if self.offset_was_end and ("Failed to start DatabaseId" in line or "recovery not possible" in line):
+                self.failed = self.failed or line.strip()
 
 
 class LocalNeo4jError(RuntimeError):
@@ -309,6 +314,10 @@ class LocalNeo4j:
                     f"Neo4j (pid {pid}) exited during start-up; see {self.console_log}:\n{self._log_tail()}"
                 )
             watch.poll()
+            if watch.failed:
+                raise LocalNeo4jError(
+                    f"Neo4j is running but a database did not start: {watch.failed[:500]}; see {watch.debug_log}"
+                )
             if watch.state == "recovering":
                 # Progress, not a hang: the deadline moves with it (a stuck recovery still ends at the limit).
                 deadline = max(deadline, min(time.monotonic() + timeout_s, started + RECOVERY_LIMIT_S))

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 # own reaction to its timeout. Past it the answer is 408 whatever the server is doing.
 DEADLINE_GRACE_S = 2.0
 # Longest a query waits for a free slot (within its deadline) before the 503.
-SLOT_WAIT_S = 5.0
+SLOT_WAIT_S = 10.0
 _MEMORY_CODES = ("MemoryPoolOutOfMemoryError", "TransactionOutOfMemoryError", "MemoryLimitExceeded")
 _TERMINATE = """
 SHOW TRANSACTIONS YIELD transactionId, metaData WHERE metaData.request = $tag

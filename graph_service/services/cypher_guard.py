@@ -128,7 +128,7 @@ def to_json(value: Any) -> Any:
 
 def run_guarded(
     driver: Driver, database: str, cypher: str, params: dict[str, Any], *, timeout_s: float, row_cap: int,
-    slots: int = 8,
+    slots: int = 16,
 ) -> tuple[list[str], list[dict[str, Any]], bool]:
     """Columns, rows (at most ``row_cap``) and whether the cap cut the result; bounded as ``cypher_bounds`` says."""
     check_text(cypher)
