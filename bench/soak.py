@@ -221,7 +221,8 @@ def main() -> None:
     ap.add_argument("--heap", default="768m")
     ap.add_argument("--results", type=Path, help="append a section to this RESULTS.md")
     args = ap.parse_args()
-    settings = Settings(CODEGRAPH_STATE_DIR=args.state_dir, CODEGRAPH_BOLT_PORT=args.bolt_port,
+    settings = Settings(NEO4J_URI=None, NEO4J_PASSWORD=None, NEO4J_USER="neo4j", NEO4J_DATABASE="neo4j",
+                        CODEGRAPH_STATE_DIR=args.state_dir, CODEGRAPH_BOLT_PORT=args.bolt_port,
                         CODEGRAPH_NEO4J_HEAP=args.heap, CODEGRAPH_NEO4J_PAGECACHE="256m")
     try:
         result = soak(settings, clients=args.clients, seconds=args.seconds, workers=args.workers, hang_s=args.hang_s)

@@ -49,7 +49,9 @@ class FaultServer:
     @classmethod
     def create(cls, name: str, index: int, heap: str = "512m", pagecache: str = "128m") -> FaultServer:
         state = STATE_ROOT / name
-        settings = Settings(CODEGRAPH_STATE_DIR=state, CODEGRAPH_BOLT_PORT=fault_port(index),
+        # NEO4J_URI/PASSWORD in the environment (CI exports the session server's) must not point it elsewhere.
+        settings = Settings(NEO4J_URI=None, NEO4J_PASSWORD=None, NEO4J_USER="neo4j", NEO4J_DATABASE="neo4j",
+                            CODEGRAPH_STATE_DIR=state, CODEGRAPH_BOLT_PORT=fault_port(index),
                             CODEGRAPH_NEO4J_HEAP=heap, CODEGRAPH_NEO4J_PAGECACHE=pagecache)
         return cls(name, settings)
 
