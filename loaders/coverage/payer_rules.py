@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from loaders.coverage.code_shapes import PROCEDURE_CODE
 from loaders.errors import ParseError
 from loaders.icd10cm.codes import DOTTED_CODE, add_dot, code_sort_key
+from loaders.input_checks import check_file_size
 
 __all__ = [
     "DiagnosisSpec",
@@ -226,6 +227,11 @@ class PayerRulesError(ParseError):
             self.args = (f"{self.args[0]} (and {len(problems) - 1} more: {listed})",)
 
 
+# Documented caps: payer files are hand-written YAML of a few hundred KB; notes and titles are a paragraph.
+MAX_FILE_BYTES = 4 << 20
+MAX_SCALAR_CHARS = 4_000
+
+
 def _yaml_path(loc: tuple[str | int, ...]) -> str:
     out = ""
     for part in loc:
@@ -238,6 +244,9 @@ def _node_lines(node: yaml.Node, file: Path, path: tuple[str | int, ...] = (),
     """Map each YAML path to its 1-based line; refuse duplicate keys, which PyYAML would silently drop."""
     lines = {} if lines is None else lines
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and len(str(node.value)) > MAX_SCALAR_CHARS:
+        raise PayerRulesError(file, [(_yaml_path(path), node.start_mark.line + 1,
+                                      f"at most {MAX_SCALAR_CHARS:,} characters ({len(str(node.value)):,} found)")])
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -272,8 +281,10 @@ def _expected(error: Any) -> str:
 
 def load_payer_rules(path: Path) -> PayerRules:
     """Read and validate one payer file; plan references and policy ids are checked across the file."""
+    check_file_size(path, MAX_FILE_BYTES, "payer rules file")
     try:
         text = path.read_text(encoding="utf-8-sig")
+        _refuse_aliases(path, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except UnicodeDecodeError as err:
@@ -302,9 +313,20 @@ def load_payer_rules(path: Path) -> PayerRules:
             if plan not in plan_ids:
                 loc = ("policies", i, "plans", j)
                 problems.append((_yaml_path(loc), _line_of(loc, lines), f"a plan id listed under plans ({plan!r})"))
+    if not rules.policies:
+        problems.append(("policies", _line_of(("policies",), lines), "at least one policy (an empty list loads "
+                         "nothing)"))
     if problems:
         raise PayerRulesError(path, problems)
     return rules
+
+
+def _refuse_aliases(path: Path, text: str) -> None:
+    """No YAML anchors or aliases: a payer file is written out in full, and an alias chain can multiply a small
+    file into a huge document (the YAML form of an entity expansion)."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PayerRulesError(path, [("", event.start_mark.line + 1, "no YAML anchors (&) or aliases (*)")])
 
 
 def iter_payer_rules(folder: Path) -> Iterator[PayerRules]:
