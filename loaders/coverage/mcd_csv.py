@@ -10,18 +10,20 @@ import csv
 import html
 import io
 import re
-import sys
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 from loaders.errors import ParseError, WrongFileError
+from loaders.input_checks import CSV_FIELD_LIMIT
 
-# Paragraph fields hold whole HTML sections; the csv module's 128 KiB default is too small for some.
-csv.field_size_limit(sys.maxsize)
+# Paragraph fields hold whole HTML sections (tens of KB): csv's limit is the one loaders/input_checks.py sets
+# for every CSV (1 MiB), so a longer field is refused having read only that much. Physical lines are capped too.
+MAX_LINE_BYTES = CSV_FIELD_LIMIT
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%m/%d/%Y")
 
@@ -144,10 +146,15 @@ class McdExport:
                 raise ParseError(file, reader.line_num, None, "well-formed quoted CSV", str(err)) from err
 
 
-def _decoded_lines(raw: Iterable[bytes], file: str, encoding: str) -> Iterator[str]:
+def _decoded_lines(raw: IO[bytes], file: str, encoding: str) -> Iterator[str]:
     """Decode line by line so a bad byte is reported on its own line (a newline byte is never inside a
     UTF-8 character, so splitting before decoding is safe)."""
-    for number, line in enumerate(raw, start=1):
+    number = 0
+    while line := raw.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            raise ParseError(file, number, None, f"a line of at most {MAX_LINE_BYTES:,} bytes (the export's cap)",
+                             f"a longer line starting {line[:60]!r}")
         try:
             yield line.decode(encoding)
         except UnicodeDecodeError as err:
