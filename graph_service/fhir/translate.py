@@ -35,7 +35,7 @@ from graph_service.services.derivation import derive_icd10cm
 from graph_service.services.releases import list_releases, resolve_release
 
 TRANSLATE_PARAMS = frozenset({"url", "conceptMapVersion", "code", "system", "version", "coding", "codeableConcept",
-                              "targetsystem", "target", "dependency", "reverse", "source"})
+                              "targetsystem", "dependency", "reverse"})
 ICD10CM_URL = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED_ICD10CM_MAP = "http://snomed.info/sct?fhir_cm=6011000124106"  # the US Edition's extended map refset
 CONVERSION_MAP = "http://hl7.org/fhir/sid/icd-10-cm?fhir_cm=conversion"  # CMS conversion table (REPLACED_BY)
@@ -234,9 +234,9 @@ def _source_code(inputs: Inputs) -> tuple[str | None, str]:
 def translate(graph: Graph, inputs: Inputs) -> bytes:
     if inputs.boolean("reverse"):
         raise not_supported("reverse translation is not served", "reverse")
-    url = inputs.text("url") or inputs.text("source")
+    url = inputs.text("url")
     system_url, code = _source_code(inputs)
-    target = inputs.text("targetsystem") or inputs.text("target")
+    target = inputs.text("targetsystem")
     if url is None:
         url = CONVERSION_MAP if (system_url or "").split("|")[0] == ICD10CM_URL else SNOMED_ICD10CM_MAP
     if url == SNOMED_ICD10CM_MAP and target and target != ICD10CM_URL:

@@ -29,7 +29,7 @@ from graph_service.services.search import search_codes
 from ontology.vocabulary import L, R
 
 EXPAND_PARAMS = frozenset({"url", "valueSetVersion", "filter", "date", "offset", "count", "system-version"})
-VALIDATE_PARAMS = frozenset({"url", "valueSetVersion", "code", "system", "systemVersion", "display", "coding",
+VALIDATE_PARAMS = frozenset({"url", "valueSetVersion", "code", "system", "display", "coding",
                              "codeableConcept", "date", "abstract", "system-version"})
 DEFAULT_COUNT, MAX_COUNT = 100, 1000
 _SEARCH_ALL = 1_000_000

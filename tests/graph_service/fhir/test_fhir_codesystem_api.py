@@ -117,3 +117,29 @@ def test_errors_are_operation_outcomes_with_fitting_codes(client: TestClient, en
     issue(wrong_method, 405, "not-supported")
     assert wrong_method.headers["allow"] == "GET, POST"
     issue(client.get("/fhir/metadata", params={"mode": "x"}, headers=engine), 400, "invalid")
+
+
+def test_the_other_input_forms_property_coding_codeable_concept_and_system_version(
+    client: TestClient, engine: dict[str, str]
+) -> None:
+    only_parents = resource(client.get("/fhir/CodeSystem/$lookup", params=[
+        ("system", ICD), ("code", "E11.21"), ("property", "parent"), ("property", "billable")], headers=engine),
+        "Parameters")
+    assert [p["code"] for p in params(only_parents, "property")] == ["billable", "parent"]
+    by_coding = resource(client.post("/fhir/CodeSystem/$lookup", json=parameters(
+        coding={"system": ICD, "code": "E11.21"}), headers=engine), "Parameters")
+    assert param(by_coding, "display") == "Type 2 diabetes mellitus with diabetic nephropathy"
+    concept = {"resourceType": "Parameters", "parameter": [
+        {"name": "url", "valueUri": ICD},
+        {"name": "codeableConcept", "valueCodeableConcept": {"coding": [{"system": ICD, "code": "E11.21"}]}}]}
+    assert param(resource(client.post("/fhir/CodeSystem/$validate-code", json=concept, headers=engine),
+                          "Parameters"), "result") is True
+    subsumes = resource(client.post("/fhir/CodeSystem/$subsumes", json=parameters(
+        codingA={"system": ICD, "code": "E11"}, codingB={"system": ICD, "code": "E11.21"}), headers=engine),
+        "Parameters")
+    assert param(subsumes, "outcome") == "subsumes"
+    pinned = resource(client.get("/fhir/ValueSet/$expand", params={
+        "url": f"{ICD}?fhir_vs", "system-version": f"{ICD}|FY2024", "count": 1}, headers=engine), "ValueSet")
+    assert pinned["expansion"]["contains"][0]["version"] == "FY2024"
+    issue(client.get("/fhir/ValueSet/$expand", params={"url": f"{ICD}?fhir_vs", "activeOnly": "true"},
+                     headers=engine), 400, "not-supported")
