@@ -309,7 +309,7 @@ def test_malformed_concept_ids_and_ages_are_refused_with_their_location(
         (["84114007", "42343008"], {}, ["body", "concepts", 1], "Verhoeff check (its last digit should be 7)"),
         (["5000044014"], {}, ["body", "concepts", 0], "is not a concept id (partition '01'"),
         (["0084114007"], {}, ["body", "concepts", 0], "6-18 digits with no leading zero"),
-        (["84114007"], {"age": {"value": 4, "unit": "weeks"}}, ["body", "patient", "age", "unit"], "'years'"),
+        (["84114007"], {"age": {"value": 4, "unit": "fortnights"}}, ["body", "patient", "age", "unit"], "'weeks'"),
         (["84114007"], {"age": {"value": -1, "unit": "days"}}, ["body", "patient", "age", "value"], "0"),
         (["84114007"], {"sex": "f"}, ["body", "patient", "sex"], "'female'"),
     ]:
