@@ -128,7 +128,8 @@ def offline_import(like: Settings, csv_dir: Path, work_dir: Path) -> dict[str, f
         server = LocalNeo4j(settings)
         server.stop()  # the importer needs the database offline; the scratch store is fresh and empty
         cmd = [server._require_java(), "-cp", server._classpath(), ADMIN_ENTRY_POINT, "database", "import", "full",
-               settings.neo4j_database, "--overwrite-destination=true", "--verbose", "--array-delimiter=;"]
+               settings.neo4j_database, "--overwrite-destination=true", "--verbose", "--array-delimiter=;",
+               f"--report-file={work_dir / 'import.report'}"]
         cmd += [f"--nodes={p}" for p in sorted(csv_dir.glob("nodes-*.csv"))]
         cmd += [f"--relationships={p}" for p in sorted(csv_dir.glob("rels-*.csv"))]
         t0 = time.perf_counter()
