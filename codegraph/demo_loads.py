@@ -9,7 +9,9 @@ of its own system, so diffs have both sides), and the steps that link ICD-10-CM 
 
 While steps run, a status line every few seconds says what is loading, how long it has taken, how the graph
 grows (node and relationship totals from Neo4j's count store: O(1) to read) and an estimate of the time left
-(the remaining critical path of a reference run, scaled by this machine's pace so far).
+(the remaining critical path of a reference run, scaled by this machine's pace so far). On a terminal that
+status is a progress bar instead (steps done of the total, what is loading, the estimate), under the start and
+done lines; in a log (no terminal) it stays a plain line every few seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 
 from neo4j import Driver
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loaders.bundled import BundledDataset
@@ -132,8 +135,22 @@ class PlanRunner:
         self.timings: list[StepTiming] = []
         self._started: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def run(self) -> list[StepTiming]:
+        if not self.console.is_terminal:
+            return self._run()
+        self._bar = Progress(
+            TextColumn("[bold]demo loads"), BarColumn(), MofNCompleteColumn(), TextColumn("steps"),
+            TimeElapsedColumn(), TextColumn("{task.fields[left]}"), TextColumn("[dim]{task.fields[loading]}"),
+            console=self.console, transient=True,
+        )
+        with self._bar:
+            self._task = self._bar.add_task("demo loads", total=len(self.steps), left="", loading="")
+            return self._run()
+
+    def _run(self) -> list[StepTiming]:
         t0 = time.perf_counter()
         pending = dict(self.steps)
         done: set[str] = set()
@@ -172,6 +189,8 @@ class PlanRunner:
                         self.console.print(f"[{self._clock(t0)}] [bold red]failed[/] {step.what}: {exc}")
                         continue
                     done.add(key)
+                    if self._bar is not None and self._task is not None:
+                        self._bar.advance(self._task)
                     status = "already loaded" if outcome.note == "already loaded" else "loaded"
                     self.timings.append(StepTiming(key, step.what, self._started[key], seconds, outcome.rows, status))
                     rate = f", {outcome.rows / seconds:,.0f} rows/s" if outcome.rows and seconds > 0 else ""
@@ -201,6 +220,11 @@ class PlanRunner:
         left = self.estimate_left(now, done)
         if left is not None:
             line += f" · about {left:.0f}s left (estimate)"
+        if self._bar is not None and self._task is not None:
+            # On a terminal the bar carries the status; the log-style line would scroll the screen every tick.
+            self._bar.update(self._task, left=f"about {left:.0f}s left" if left is not None else "",
+                             loading=", ".join(parts))
+            return
         self.console.print(line, highlight=False, soft_wrap=True)
 
     def estimate_left(self, now: float, done: set[str]) -> float | None:

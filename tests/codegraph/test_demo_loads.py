@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 import time
 
@@ -93,3 +95,33 @@ def test_the_estimate_is_the_remaining_critical_path_scaled_by_the_pace_so_far()
     # FY2024 has run 28 s (twice its reference) and is still running: FY2025 is expected to take 28 s more
     runner._started["icd10cm@FY2024"] = 0.0
     assert runner.estimate_left(28.0, set()) == pytest.approx(1.0 + 28.0)
+
+
+def _slow_plan() -> list[Step]:
+    def work(seconds: float) -> StepOutcome:
+        time.sleep(seconds)
+        return StepOutcome(rows=5)
+
+    return [Step("icd10cm@FY2024", "first", lambda: work(0.4)),
+            Step("icd10cm@FY2025", "second", lambda: work(0.3), {"icd10cm@FY2024"})]
+
+
+def test_on_a_terminal_the_status_is_a_progress_bar_with_the_total_and_an_estimate() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    PlanRunner(_slow_plan(), jobs=2, console=console, size=None, tick_s=0.05).run()
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())  # what the terminal shows, without escapes
+    assert "0/2 steps" in screen and "1/2 steps" in screen  # the bar shows the total
+    assert "s left" in screen  # and the estimate of the time left
+    assert "loading icd10cm" not in screen  # no log-style status lines scrolling the terminal
+    assert "done   icd10cm@FY2025" in screen  # the start/done lines stay above the bar
+
+
+def test_without_a_terminal_the_status_is_a_plain_line_every_tick() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=200)
+    PlanRunner(_slow_plan(), jobs=2, console=console, size=None, tick_s=0.05).run()
+    lines = out.getvalue().splitlines()
+    status = [line for line in lines if "] loading icd10cm@FY2024" in line]
+    assert status and all("left (estimate)" in line for line in status)
+    assert not any("━" in line for line in lines)  # no bar drawn into a log
