@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ontology.vocabulary import L
 
@@ -12,6 +13,8 @@ _CHAPTER = re.compile(r"(?:CHAPTER|CH)\s*0*(\d{1,2})", re.IGNORECASE)
 _ICD10CM_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
 
 
+# Pure and called for every code of every request (validation keys, the grouper's dotted form): memoised.
+@lru_cache(maxsize=1 << 16)
 def _icd10cm(code: str) -> str:
     """Codes are stored dotted (A00.0), sections as ranges (A00-A09), chapters as CH01..CH22."""
     c = code.strip().upper()
