@@ -23,10 +23,15 @@ from loaders.fhir.checks import check_resources
 from loaders.fhir.issues import FhirIssue, FhirLocation, FhirValidationError
 from loaders.fhir.loaded import LoadedResource, ResourceIndex
 from loaders.fhir.records import CodeToCheck, EncounterBundle
+from loaders.input_checks import check_file_size
 from loaders.text_lines import decoded_lines
 
 # Bundles that carry resources to load; history and *-response bundles describe operations instead.
 LOADABLE_BUNDLE_TYPES = frozenset({"collection", "transaction", "batch", "searchset", "document"})
+# A Bundle is parsed whole (JSON has no streaming form here), so its size is capped before a byte is read.
+# One patient's encounter bundle with its notes is a few MB at most; bigger sources come as NDJSON, whose
+# files are streamed line by line (each line under text_lines' cap), so they have no file cap.
+MAX_SOURCE_FILE_BYTES = 32 << 20
 
 
 def parse_fhir_source(path: Path, today: date) -> EncounterBundle:
@@ -34,6 +39,10 @@ def parse_fhir_source(path: Path, today: date) -> EncounterBundle:
     resources, issues = read_fhir_source(path)
     index = ResourceIndex(resources)
     issues += index.duplicate_issues
+    if not index.resources and not issues:
+        # A source with nothing in it would publish an empty release.
+        where = FhirLocation(str(path), None, None, "Bundle.entry" if path.is_file() else "")
+        issues.append(FhirIssue(where, "at least one resource (the source holds none)"))
     codes: list[CodeToCheck] = []
     issues += check_resources(index, today, codes)
     encounter_bundle = build_encounter_bundle(index, codes, issues)
@@ -55,6 +64,7 @@ def read_fhir_source(path: Path) -> tuple[list[LoadedResource], list[FhirIssue]]
 
 
 def _read_bundle(path: Path) -> tuple[list[LoadedResource], list[FhirIssue]]:
+    check_file_size(path, MAX_SOURCE_FILE_BYTES, "FHIR Bundle JSON file")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")

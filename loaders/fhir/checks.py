@@ -47,6 +47,16 @@ DATE_ELEMENTS: dict[str, tuple[str, ...]] = {
     "DocumentReference": ("date", "context.period.start", "context.period.end"),
 }
 
+# Periods whose end may not lie before their start (FHIR's per-1 invariant), per resource type.
+PERIOD_ELEMENTS: dict[str, tuple[str, ...]] = {
+    "Encounter": ("period",),
+    "Condition": ("onsetPeriod", "abatementPeriod"),
+    "Procedure": ("performedPeriod",),
+    "Observation": ("effectivePeriod",),
+    "DocumentReference": ("context.period",),
+    "Coverage": ("period",),
+}
+
 
 def check_resources(index: ResourceIndex, today: date, codes: list[CodeToCheck]) -> list[FhirIssue]:
     issues: list[FhirIssue] = []
@@ -133,11 +143,12 @@ def _check_dates(loaded: LoadedResource, today: date, issues: list[FhirIssue]) -
         for path, value in values_at(loaded.model, element):
             if date_floor(value) > today:
                 issues.append(FhirIssue(loaded.location.child(path), f"a date not after today ({today})", str(value)))
-    period = getattr(loaded.model, "period", None)
-    if loaded.type == "Encounter" and period is not None and period.start and period.end:
-        start, end = period.start, period.end
-        both_times = isinstance(start, datetime) and isinstance(end, datetime)
-        if (end < start) if both_times else (date_floor(end) < date_floor(start)):
-            issues.append(
-                FhirIssue(loaded.location.child("period.end"), f"an end not before the start {start}", str(end))
-            )
+    for element in PERIOD_ELEMENTS.get(loaded.type, ()):
+        for path, period in values_at(loaded.model, element):
+            if not (period.start and period.end):
+                continue
+            start, end = period.start, period.end
+            both_times = isinstance(start, datetime) and isinstance(end, datetime)
+            if (end < start) if both_times else (date_floor(end) < date_floor(start)):
+                issues.append(FhirIssue(loaded.location.child(f"{path}.end"), f"an end not before the start {start}",
+                                        str(end)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,6 +13,13 @@ from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.resource import Resource
 
 from loaders.fhir.issues import FhirIssue, FhirLocation
+
+log = logging.getLogger("loaders.input")
+
+
+def _content(loaded: LoadedResource) -> str:
+    """The resource's content in one canonical form, for telling an identical repeat from a conflicting one."""
+    return json.dumps(loaded.resource.model_dump(mode="json", exclude_none=True), sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +50,39 @@ class LoadedResource:
 
 
 class ResourceIndex:
-    """Every resource of a source by ``Type/id`` and by fullUrl, for resolving references."""
+    """Every resource of a source by ``Type/id`` and by fullUrl, for resolving references.
+
+    The same ``Type/id`` twice with the same content (exports repeat a Patient per encounter) is folded with
+    a warning: the repeat is dropped and its fullUrl points at the first. Twice with other content is an
+    issue naming both entries, since loading either one would publish what the source does not say.
+    """
 
     def __init__(self, resources: Iterable[LoadedResource]) -> None:
-        self.resources: tuple[LoadedResource, ...] = tuple(resources)
         self._by_key: dict[str, LoadedResource] = {}
         self.duplicate_issues: list[FhirIssue] = []
-        for loaded in self.resources:
+        self.folded = 0
+        kept: list[LoadedResource] = []
+        for loaded in resources:
+            first = self._by_key.get(loaded.key) or (self._by_key.get(loaded.full_url) if loaded.full_url else None)
+            if first is not None and first.key == loaded.key and _content(first) == _content(loaded):
+                self.folded += 1
+                log.warning("%s: duplicate %s (same content as %s) folded", loaded.location, loaded.key,
+                            first.location.path)
+                if loaded.full_url:
+                    self._by_key.setdefault(loaded.full_url, first)
+                continue
+            kept.append(loaded)
             for key in (loaded.key, loaded.full_url):
                 if not key:
                     continue
                 if key in self._by_key and self._by_key[key] is not loaded:
-                    first = self._by_key[key].location
-                    self.duplicate_issues.append(
-                        FhirIssue(loaded.location.child("id"), f"a resource key used once (also at {first})", key)
-                    )
+                    earlier = self._by_key[key].location
+                    reason = (f"a resource key used once (also at {earlier.path} with other content; "
+                              "a repeat with the same content is folded)")
+                    self.duplicate_issues.append(FhirIssue(loaded.location.child("id"), reason, key))
                     continue
                 self._by_key[key] = loaded
+        self.resources: tuple[LoadedResource, ...] = tuple(kept)
 
     def of_type(self, resource_type: str) -> Iterator[LoadedResource]:
         return (r for r in self.resources if r.type == resource_type)
