@@ -44,6 +44,10 @@ class RulesTable:
     guidelines: dict[str, dict[str, Any]]  # by section
     checks: dict[str, dict[str, Any]]  # by check name
     modifiers: dict[str, dict[str, Any]]  # by modifier
+    # The check's rule reference and guideline references, built once per release (every finding cites them;
+    # they are read-only once built, so findings share them).
+    refs: dict[tuple[str, str], RuleRef] = field(default_factory=dict, compare=False, repr=False)
+    guideline_refs: dict[str, list[GuidelineRef]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def build_rules_table(driver: Driver, database: str, release: str) -> RulesTable:
@@ -62,6 +66,14 @@ class Rules:
     notes: list[str] = field(default_factory=list)
 
     def check_ref(self, check: str, family: str) -> RuleRef:
+        if self.table is None:
+            return self._check_ref(check, family)
+        ref = self.table.refs.get((check, family))
+        if ref is None:
+            ref = self.table.refs[(check, family)] = self._check_ref(check, family)
+        return ref
+
+    def _check_ref(self, check: str, family: str) -> RuleRef:
         found = self.table.checks.get(check) if self.table else None
         if found is None:
             return RuleRef(id=f"{SYSTEM}:{check}", kind="RuleCheck", label=None, detail={"family": family})
@@ -75,6 +87,13 @@ class Rules:
     def guidelines(self, check: str) -> list[GuidelineRef]:
         if self.table is None or check not in self.table.checks:
             return []
+        refs = self.table.guideline_refs.get(check)
+        if refs is None:
+            refs = self.table.guideline_refs[check] = self._guidelines(check)
+        return list(refs)
+
+    def _guidelines(self, check: str) -> list[GuidelineRef]:
+        assert self.table is not None
         out = []
         for section in self.table.checks[check]["sections"]:
             g = self.table.guidelines.get(section)
