@@ -27,6 +27,7 @@ from loaders.coverage.mcd_records import (
 )
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTTED_CODE
+from loaders.input_checks import RepeatedKeys, require_rows
 
 __all__ = [
     "ArticlePairing",
@@ -67,10 +68,14 @@ def _key(row: CsvRow) -> tuple[int, int]:
 
 
 def iter_articles(source: Path | McdExport) -> Iterator[McdArticle]:
+    """Article versions; the same (article_id, article_version) twice is folded if identical, refused otherwise,
+    and an export without any article (empty, or its header alone) is refused."""
     columns = (*_KEY, "article_type", "title", "article_eff_date", "article_end_date", "status", "display_id")
-    for row in _export(source).table("article", columns):
+    seen: RepeatedKeys[tuple[int, int], McdArticle] = RepeatedKeys("article version", "article_id", _described)
+    export = _export(source)
+    for row in export.table("article", columns):
         article_id, version = _key(row)
-        yield McdArticle(
+        article = McdArticle(
             article_id=article_id,
             version=version,
             display_id=row.required("display_id"),
@@ -80,20 +85,34 @@ def iter_articles(source: Path | McdExport) -> Iterator[McdArticle]:
             end=row.optional_day("article_end_date"),
             status=row.required("status"),
         )
+        if article.end is not None and article.end < article.effective:
+            raise ParseError(row.file, row.line, "article_end_date",
+                             f"an end date not before article_eff_date {article.effective}", str(article.end))
+        if seen.first((article_id, version), article, row.file, row.line):
+            yield article
+    require_rows(export.where("article"), len(seen), "article row", 1)
+
+
+def _described(article: McdArticle) -> str:
+    return (f"{article.display_id} {article.title!r}, type {article.article_type}, in force {article.effective} to "
+            f"{article.end or 'open'}, status {article.status}")
 
 
 def iter_procedure_codes(source: Path | McdExport) -> Iterator[McdProcedureCode]:
     columns = (*_KEY, "hcpc_code_id", "hcpc_code_group", "long_description", "short_description")
+    seen: RepeatedKeys[tuple[int, int, int, str], str] = RepeatedKeys("HCPCS row", "long_description")
     for row in _export(source).table("article_x_hcpc_code", columns):
         code = row.code("hcpc_code_id", PROCEDURE_CODE, "a 5-character CPT/HCPCS code")
         article_id, version = _key(row)
-        yield McdProcedureCode(
+        listed = McdProcedureCode(
             article_id=article_id,
             version=version,
             group=row.integer("hcpc_code_group"),
             code=code,
             description=row.text("long_description") or row.text("short_description"),
         )
+        if seen.first((article_id, version, listed.group, code), listed.description, row.file, row.line):
+            yield listed
 
 
 # (table, group column, kind, asterisk-text column or None)
@@ -140,10 +159,12 @@ def iter_diagnosis_codes(source: Path | McdExport) -> Iterator[McdDiagnosisCode]
     for table, group_column, kind in tables:
         columns = (*_KEY, "icd10_code_id", group_column, "description")
         columns += ("asterisk",) if kind == "covered" else ()
+        seen: RepeatedKeys[tuple[int, int, int, str], tuple[bool, str]] = RepeatedKeys(
+            f"{kind} ICD-10 row", "asterisk, description")
         for row in export.table(table, columns):
             code = row.code("icd10_code_id", DOTTED_CODE, "a dotted ICD-10-CM code (I50.9)")
             article_id, version = _key(row)
-            yield McdDiagnosisCode(
+            listed = McdDiagnosisCode(
                 article_id=article_id,
                 version=version,
                 kind=kind,
@@ -153,6 +174,10 @@ def iter_diagnosis_codes(source: Path | McdExport) -> Iterator[McdDiagnosisCode]
                 sort_order=row.optional_integer("sort_order"),
                 description=row.text("description"),
             )
+            # sort_order is display order only: a repeat differing in it alone is still the same listing.
+            content = (listed.asterisk, listed.description)
+            if seen.first((article_id, version, listed.group, code), content, row.file, row.line):
+                yield listed
 
 
 def iter_related_lcds(source: Path | McdExport) -> Iterator[McdRelatedLcd]:
