@@ -64,10 +64,18 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fault
         key, line = new_key(Role.auditor)
         port = free_port()
         with served("api-faults", real_command(port, 2), port, tmp_path_factory.mktemp("api-faults"), workers=2,
-                    ready_path="/readyz", env={**neo4j.env, "CODEGRAPH_API_KEYS": line}, timeout_s=300) as api:
+                    ready_path="/readyz", env={**neo4j.env, **_this_server(neo4j), "CODEGRAPH_API_KEYS": line},
+                    timeout_s=300) as api:
             yield neo4j, api, key
     finally:
         neo4j.stop()
+
+
+def _this_server(neo4j: FaultServer) -> dict[str, str]:
+    """Named, not only left out of ``neo4j.env``: ``served`` merges its env over os.environ, which in CI carries
+    the session server's NEO4J_URI/PASSWORD, and the API would then serve (and survive the stop of) another graph."""
+    return {"NEO4J_URI": neo4j.settings.bolt_uri, "NEO4J_USER": "neo4j", "NEO4J_DATABASE": "neo4j",
+            "NEO4J_PASSWORD": neo4j.settings.password_file.read_text().strip()}
 
 
 def _hammer(base: str, key: str, requests: list, tally: Tally, stop: threading.Event) -> None:  # type: ignore[type-arg]
