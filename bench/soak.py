@@ -166,9 +166,11 @@ def soak(settings: Settings, *, clients: int, seconds: float, workers: int, hang
     port = free_port()
     env = {"CODEGRAPH_STATE_DIR": str(settings.state_dir), "CODEGRAPH_BOLT_PORT": str(settings.local_bolt_port),
            "CODEGRAPH_NEO4J_HEAP": settings.local_heap, "CODEGRAPH_NEO4J_PAGECACHE": settings.local_pagecache,
-           "CODEGRAPH_API_KEYS": line}
-    for foreign in ("NEO4J_URI", "NEO4J_PASSWORD", "NEO4J_USER"):
-        os.environ.pop(foreign, None)  # the soak's own server, not one the shell points at
+           "CODEGRAPH_API_KEYS": line,
+           # The soak's own server, named over whatever NEO4J_* the shell (or CI) exports: ``served`` merges this
+           # env over os.environ, and os.environ is left alone (the soak also runs inside the test session).
+           "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": "neo4j", "NEO4J_DATABASE": settings.neo4j_database,
+           "NEO4J_PASSWORD": settings.password_file.read_text().strip()}
     lock = threading.Lock()
 
     def restart_neo4j() -> None:
