@@ -33,10 +33,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 DESCRIPTIONS = {
-    400: "Bad request: understood but refused on its meaning (e.g. a Cypher query that writes, an unknown cursor)",
+    400: "Bad request: understood but refused on its meaning (e.g. a Cypher query that writes)",
     401: "Missing or unknown API key (X-API-Key)",
     403: "The API key's role may not use this endpoint",
-    404: "Not found: unknown code, system, release, encounter or named query",
+    404: "Not found: unknown code, system, release, encounter, named query or page cursor",
     408: "The query ran past its time limit and was stopped",
     413: "The request is larger than the service accepts",
     422: "Invalid request: each invalid field is listed in `errors`",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from graph_service.models.base import RequestModel
 from graph_service.models.patient import AdministrativeGender, Age
+from graph_service.models.shapes import IsoDate
 from graph_service.models.validation import ValidateCodesOut
 
 Setting = Literal["practitioner", "outpatient_hospital", "dme"]
@@ -25,7 +26,7 @@ class ClaimLineIn(_In):
     code: str = Field(min_length=1, max_length=16, description="CPT or HCPCS Level II code, e.g. 27447, G0289")
     modifiers: list[str] = Field(default_factory=list, max_length=8, description="e.g. ['59'], ['XS', 'RT']")
     units: int = Field(default=1, ge=1, le=100_000)
-    date_of_service: date
+    date_of_service: IsoDate
     setting: Setting
 
     @field_validator("code")

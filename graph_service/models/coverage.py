@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from graph_service.models.base import RequestModel
+from graph_service.models.shapes import IsoDate
 from loaders.coverage.code_shapes import PROCEDURE_CODE
 from loaders.icd10cm.codes import DOTTED_CODE, add_dot
 
@@ -29,6 +30,11 @@ EXAMPLE_COVERAGEIN: dict = {
 }
 
 
+# The code shapes the validators below take, published in the schema (either case; the validators upper-case).
+ProcedureCodeIn = Annotated[str, Field(pattern=r"^([0-9]{4}[0-9FTUftu]|[A-Za-z][0-9]{4})$")]
+DiagnosisCodeIn = Annotated[str, Field(pattern=r"^[A-Za-z][0-9A-Za-z]{2}(\.?[0-9A-Za-z]{1,4})?$")]
+
+
 class CoverageIn(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_COVERAGEIN]})
     payer: str = Field(min_length=1, max_length=100, description="'medicare' or a commercial payer id")
@@ -38,9 +44,10 @@ class CoverageIn(RequestModel):
     )
     plan: str | None = Field(default=None, max_length=100,
                              description="commercial payers: the plan id; policies limited to other plans are left out")
-    procedures: list[str] = Field(min_length=1, max_length=100, description="CPT or HCPCS Level II codes")
-    diagnoses: list[str] = Field(default_factory=list, max_length=100, description="ICD-10-CM codes, dotted or not")
-    date_of_service: date | None = Field(default=None, description="default: the latest visible ICD-10-CM release "
+    procedures: list[ProcedureCodeIn] = Field(min_length=1, max_length=100, description="CPT or HCPCS Level II codes")
+    diagnoses: list[DiagnosisCodeIn] = Field(default_factory=list, max_length=100,
+                                             description="ICD-10-CM codes, dotted or not")
+    date_of_service: IsoDate | None = Field(default=None, description="default: the latest visible ICD-10-CM release "
                                          "and the policies in force today (said in `release_used`, `warnings`)")
 
     @field_validator("procedures")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,30 +17,13 @@ from pydantic import (
 from graph_service.models.base import RequestModel
 from graph_service.models.patient import AdministrativeGender, Age, age_from_birth_date
 from graph_service.models.patient import AgeIn as AgeIn  # re-exported: callers build patients with it
-from loaders.fhir.code_systems import verhoeff_check_digit
-
-_SCTID = re.compile(r"[1-9][0-9]{5,17}")
-_CONCEPT_PARTITIONS = ("00", "10")  # short form, extension (namespaced) form
-
-
-def _concept_sctid(value: str) -> str:
-    if not _SCTID.fullmatch(value):
-        raise ValueError("a SNOMED CT concept id is 6-18 digits with no leading zero")
-    if value[-3:-1] not in _CONCEPT_PARTITIONS:
-        raise ValueError(f"{value} is not a concept id (partition {value[-3:-1]!r}; concepts use 00 or 10)")
-    check = verhoeff_check_digit(value[:-1])
-    if check != int(value[-1]):
-        raise ValueError(f"{value} fails the Verhoeff check (its last digit should be {check})")
-    return value
-
-
-ConceptId = Annotated[str, AfterValidator(_concept_sctid)]
+from graph_service.models.shapes import ConceptId, IsoDate
 
 
 class PatientIn(RequestModel):
     age: Age | None = Field(default=None, description="current age; rules on age need it (else needs_review)")
     age_at_onset: Age | None = Field(default=None, description="age at onset; default: the current age")
-    birth_date: date | None = Field(default=None, description="instead of age: with the date of service (`date`)")
+    birth_date: IsoDate | None = Field(default=None, description="instead of age: with the date of service (`date`)")
     sex: AdministrativeGender | None = Field(
         default=None, description="FHIR administrative gender; absent = not given (rules on sex then need review)")
 
@@ -59,7 +40,7 @@ class DeriveIcd10cmIn(RequestModel):
         description="the encounter's other concepts; with `concepts`, what IFA concept rules are checked against")
     release: str | None = Field(default=None, description="SNOMED CT release (20250301 or snomed@20250301)")
     icd10cm_release: str | None = Field(default=None, description="ICD-10-CM release for titles and billability")
-    on: date | None = Field(default=None, alias="date",
+    on: IsoDate | None = Field(default=None, alias="date",
                             description="date of service: the ICD-10-CM release in force then")
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from graph_service.models.base import RequestModel
 from graph_service.models.patient import AgeInYears
+from graph_service.models.shapes import IsoDate
 
 PAYMENT_BASIS = (
     "relative weight (Table 5, 10% cap applied) x the payer's base rate; no wage index/GAF, IME, DSH, "
@@ -57,8 +58,12 @@ def blank_poa(value: object) -> object:
     return value
 
 
-DxCode = Annotated[str, Field(min_length=1, max_length=10), AfterValidator(diagnosis_code)]
-PcsCode = Annotated[str, AfterValidator(procedure_code)]
+# The shapes a request may give, published as the schema's pattern (dotted or not, either case); the validators
+# then bring them to the grouper's form.
+DX_PATTERN = r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$"
+PCS_PATTERN = r"^[0-9A-HJ-NP-Za-hj-np-z]{7}$"
+DxCode = Annotated[str, Field(pattern=DX_PATTERN), AfterValidator(diagnosis_code)]
+PcsCode = Annotated[str, Field(pattern=PCS_PATTERN), AfterValidator(procedure_code)]
 PoaIn = Annotated[Poa | None, BeforeValidator(blank_poa)]
 
 
@@ -102,7 +107,7 @@ class DrgClaimIn(RequestModel):
     sex: Sex = Field(description="FHIR administrative gender male, female, other or unknown (M, F, U also "
                      "accepted); other and unknown group as unknown")
     discharge_status: int = Field(default=1, ge=1, le=99, description="UB-04 patient discharge status (20 = expired)")
-    discharge_date: date | None = Field(
+    discharge_date: IsoDate | None = Field(
         default=None, description="picks the grouper version and tables in force; default: the newest loaded release"
     )
     payer: str | None = Field(default=None, max_length=100, description="payer id: its base rate from settings")

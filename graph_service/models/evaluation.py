@@ -7,12 +7,12 @@ sections behind the check, the codes, lines and evidence it involves, and one li
 from __future__ import annotations
 
 import re
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from graph_service.models.drg import DxCode, PcsCode, PoaIn
+from graph_service.models.shapes import IsoDate
 from graph_service.models.validation import SystemId
 
 _MODIFIER = re.compile(r"[0-9A-Z]{2}")
@@ -57,8 +57,8 @@ class EncounterIn(_In):
     setting: Literal["inpatient", "outpatient_hospital", "practitioner"] = "inpatient"
     age: int = Field(ge=0, le=124, description="age in years at admission")
     sex: Literal["male", "female", "unknown"]
-    admission_date: date
-    discharge_date: date
+    admission_date: IsoDate
+    discharge_date: IsoDate
     payer: str | None = Field(default=None, max_length=100)
     discharge_status: int = Field(default=1, ge=1, le=99, description="UB-04 patient discharge status (1 = home)")
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=500)
@@ -81,16 +81,16 @@ class DiagnosisIn(_In):
 
 class ProcedureIn(_In):
     code: PcsCode = Field(description="ICD-10-PCS")
-    date_of_service: date | None = None
+    date_of_service: IsoDate | None = None
     evidence: list[str] = Field(default_factory=list, max_length=20)
 
 
 class LineIn(_In):
     line_id: str | None = Field(default=None, min_length=1, max_length=64, description="default: its position")
     code: str = Field(min_length=5, max_length=5, description="CPT or HCPCS Level II")
-    modifiers: list[str] = Field(default_factory=list, max_length=4)
+    modifiers: list[Annotated[str, Field(pattern=r"^[0-9A-Za-z]{2}$")]] = Field(default_factory=list, max_length=4)
     units: int = Field(default=1, ge=1, le=9999)
-    date_of_service: date | None = Field(default=None, description="default: the discharge date")
+    date_of_service: IsoDate | None = Field(default=None, description="default: the discharge date")
     setting: LineSetting | None = Field(default=None, description="default: from the encounter's setting")
     evidence: list[str] = Field(default_factory=list, max_length=20)
 

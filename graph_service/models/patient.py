@@ -29,8 +29,19 @@ def _bare_years(value: Any) -> Any:
     return value
 
 
+_AgeNumber = Annotated[float, Field(ge=0, le=200 * 366)]  # the bounds below, as the schema publishes them
+
+
+def _number(value: Any) -> Any:
+    """An age value is a JSON number, as the schema publishes it (not a numeric string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"an age value is a number, not {value!r}")
+    return value
+
+
 class AgeIn(RequestModel):
-    value: Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")] = Field(
+    value: Annotated[Decimal, BeforeValidator(_number, json_schema_input_type=_AgeNumber),
+                     PlainSerializer(float, return_type=float, when_used="json")] = Field(
         ge=0, le=200 * 366, description="e.g. 4 (months); read as an exact decimal")
     unit: AgeUnit = Field(description="years, months, weeks or days")
 
@@ -43,7 +54,8 @@ class AgeIn(RequestModel):
 
 
 # An age field: {value, unit}, or a bare number of years.
-Age = Annotated[AgeIn, BeforeValidator(_bare_years)]
+# The schema publishes both forms (json_schema_input_type), so a bare number is a documented input.
+Age = Annotated[AgeIn, BeforeValidator(_bare_years, json_schema_input_type=AgeIn | _AgeNumber)]
 
 
 def age_from_birth_date(birth_date: date, on: date) -> AgeIn:

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from graph_service.models.base import RequestModel
+from graph_service.models.shapes import IsoDate
 from ontology.code_systems import SYSTEMS
 
 
@@ -18,7 +19,10 @@ def _known_system(v: str) -> str:
 
 
 # A code-system id the graph knows (icd10cm, icd10pcs, cpt, hcpcs, modifier, snomed), lower-cased.
-SystemId = Annotated[str, AfterValidator(_known_system)]
+# Published as a pattern naming each system in either case, which is what the validator takes.
+SYSTEM_PATTERN = "^(" + "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in s)
+                                 for s in sorted(SYSTEMS)) + ")$"
+SystemId = Annotated[str, Field(pattern=SYSTEM_PATTERN), AfterValidator(_known_system)]
 
 
 class CodeIn(RequestModel):
@@ -44,7 +48,7 @@ EXAMPLE_VALIDATECODESIN: dict = {
 class ValidateCodesIn(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_VALIDATECODESIN]})
     codes: list[CodeIn] = Field(min_length=1, max_length=500, description="in claim sequence order")
-    date_of_service: date | None = Field(default=None, description="default: the latest visible release of each "
+    date_of_service: IsoDate | None = Field(default=None, description="default: the latest visible release of each "
                                          "system (said in `release_used`)")
     release: str | None = Field(default=None, description="validate against this release instead of by date")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -10,13 +9,14 @@ from fastapi import APIRouter, Query, Response
 from graph_service.blocking import answer
 from graph_service.deps import GraphDep, Reader
 from graph_service.models.codes import CodePage, CodeRecord, Subsumption
+from graph_service.models.shapes import IsoDate
 from graph_service.responses import json_response
 from graph_service.services import codes
 
 router = APIRouter(prefix="/v1/codes", tags=["codes"])
 
 ReleaseQ = Annotated[str | None, Query(description="release version (FY2026) or id (icd10cm@FY2026)")]
-DateQ = Annotated[date | None, Query(alias="date", description="date of service: the release in force then")]
+DateQ = Annotated[IsoDate | None, Query(alias="date", description="date of service: the release in force then")]
 
 
 @router.get("/{system}/{code}", response_model=CodeRecord)

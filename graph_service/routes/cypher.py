@@ -11,6 +11,7 @@ from graph_service.models.cypher import CypherIn, CypherOut, NamedQueryIn, Named
 from graph_service.services.cypher_guard import run_guarded
 from graph_service.services.named_queries import get_named_query, named_queries
 from graph_service.services.query_pages import (
+    Cursor,
     csv_response,
     decode_cursor,
     encode_cursor,
@@ -53,8 +54,7 @@ def list_queries(_: Auditor) -> list[NamedQueryOut]:
 def run_named_query(name: str, body: NamedQueryIn, graph: GraphDep, settings: SettingsDep, _: Auditor,
                     request: Request, limit: Annotated[int | None, Query(ge=1, description="rows per page; default "
                                                                          "and most: the row cap")] = None,
-                    cursor: Annotated[str | None, Query(max_length=400, description="the previous page's "
-                                                        "`next`")] = None) -> Response:
+                    cursor: Cursor = None) -> Response:
     """Run one named query with typed parameters (release names as the code endpoints take them: FY2025 or
     icd10cm@FY2025), a page at a time: ``truncated`` and ``next`` say more rows follow, ``cursor=next`` gets them;
     ``Accept: text/csv`` answers CSV (paging in the ``X-Next-Cursor`` header).

@@ -21,7 +21,7 @@ from graph_service.services.audits import (
 from graph_service.services.coding import record_assignment
 from graph_service.services.encounters import load_encounter_bundle
 from graph_service.services.evaluation import evaluate_assignment
-from graph_service.services.query_pages import csv_response, page_headers, wants_csv
+from graph_service.services.query_pages import Cursor, csv_response, page_headers, wants_csv
 
 router = APIRouter(prefix="/v1", tags=["encounters", "audit"])
 
@@ -72,7 +72,7 @@ def get_drg_shifts(
     from_date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     to_date: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=SHIFT_PAGE_MAX)] = SHIFT_PAGE_DEFAULT,
-    cursor: Annotated[str | None, Query(max_length=400, description="the previous page's next")] = None,
+    cursor: Cursor = None,
 ) -> DrgShiftPage:
     """Encounters whose coding revisions moved expected payment by more than ``min_delta`` dollars, largest first,
     a page at a time (follow ``next``). Example: ``GET /v1/audit/drg-shifts?min_delta=5000&limit=100``."""

@@ -99,7 +99,7 @@ def decode_shift_cursor(cursor: str) -> tuple[float, str]:
                 or not isinstance(assignment, str):
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error):
-        raise BadRequest(f"cursor {cursor!r} is not one this endpoint returned") from None
+        raise NotFound(f"cursor {cursor!r} is not one this endpoint returned") from None
     return float(shift), assignment
 
 

@@ -13,15 +13,21 @@ import csv
 import hashlib
 import io
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 
-from graph_service.errors import BadRequest, Unprocessable
+from graph_service.errors import NotFound, Unprocessable
 from graph_service.graph import Graph
 from graph_service.services.named_queries import NamedQuery
 
 CSV = "text/csv"
+# A cursor is base64url text (no padding), as the schema publishes it. One of that shape that this endpoint did not
+# return for this question names no page: 404, which the schema documents for every operation.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+Cursor = Annotated[str | None, Query(max_length=400, pattern=CURSOR_PATTERN,
+                                     description="the previous page's `next`; 404 for a cursor this endpoint did "
+                                                 "not return for these parameters")]
 
 
 def _digest(name: str, params: dict[str, Any]) -> str:
@@ -35,7 +41,8 @@ def encode_cursor(name: str, params: dict[str, Any], offset: int) -> str:
 
 
 def decode_cursor(cursor: str | None, name: str, params: dict[str, Any]) -> int:
-    """The offset a cursor stands for; 400 for a cursor of another query, other parameters, or none of ours."""
+    """The offset a cursor stands for; 404 (no such page) for a cursor of another query, other parameters, or none
+    of ours."""
     if not cursor:
         return 0
     try:
@@ -44,9 +51,9 @@ def decode_cursor(cursor: str | None, name: str, params: dict[str, Any]) -> int:
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise ValueError(cursor)
     except (ValueError, TypeError, KeyError, binascii.Error):
-        raise BadRequest(f"cursor {cursor!r} is not one this endpoint returned") from None
+        raise NotFound(f"cursor {cursor!r} is not one this endpoint returned") from None
     if digest != _digest(name, params):
-        raise BadRequest("the cursor belongs to another query or other parameters: repeat the first request's "
+        raise NotFound("the cursor belongs to another query or other parameters: repeat the first request's "
                          "parameters with it")
     return offset
 
@@ -72,7 +79,7 @@ def qualify_release_params(graph: Graph, query: NamedQuery, params: dict[str, An
             raise Unprocessable(f"parameter {p.name}: {value!r} names a release of {systems}; give the id, "
                                 f"e.g. {matching[0].id!r}")
         if not matching:
-            raise Unprocessable(f"parameter {p.name}: no visible release {value!r}; visible: "
+            raise NotFound(f"parameter {p.name}: no visible release {value!r}; visible: "
                                 f"{sorted(r.id for r in releases)}")
         out[p.name] = matching[0].id
     return out

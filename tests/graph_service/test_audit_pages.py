@@ -26,7 +26,7 @@ def test_a_named_query_pages_with_a_cursor_to_the_end(client: TestClient, audito
     # A cursor answers only the question it was made for.
     other = client.post(url, params={"limit": 2, "cursor": page["next"]}, json={"params": {"code": "I10"}},
                         headers=auditor)
-    assert other.status_code == 400 and "another query or other parameters" in other.json()["detail"]
+    assert other.status_code == 404 and "another query or other parameters" in other.json()["detail"]
 
 
 def test_accept_text_csv_gives_csv(client: TestClient, auditor) -> None:  # type: ignore[no-untyped-def]

@@ -199,8 +199,12 @@ def test_each_row_keeps_the_codes_added_and_removed_with_their_evidence(shifts: 
 
 
 def test_a_cursor_the_endpoint_did_not_return_and_an_oversized_page_are_refused(shifts: Shifts) -> None:
+    # Of the published cursor shape (base64url) but not one this endpoint returned: no such page.
     bad = shifts.client.get(URL, params={"cursor": "not-a-cursor"}, headers=shifts.auditor)
-    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
+    assert bad.status_code == 404 and bad.headers["content-type"].startswith("application/problem+json")
+    assert "not one this endpoint returned" in bad.json()["detail"]
+    # Not of that shape: refused by the schema's pattern.
+    assert shifts.client.get(URL, params={"cursor": "a cursor?"}, headers=shifts.auditor).status_code == 422
     assert shifts.client.get(URL, params={"limit": 1001}, headers=shifts.auditor).status_code == 422
     assert shifts.client.get(URL, params={"limit": 0}, headers=shifts.auditor).status_code == 422
 
