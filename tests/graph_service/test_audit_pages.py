@@ -45,7 +45,7 @@ def test_named_queries_take_release_names_as_the_code_endpoints_do(client: TestC
     short = client.get("/v1/audit/retired-codes", params={"to_release": "FY2026"}, headers=auditor)
     assert short.status_code == 200, short.text
     missing = client.get("/v1/audit/retired-codes", params={"to_release": "FY1999"}, headers=auditor)
-    assert missing.status_code == 422 and "icd10cm@FY2026" in missing.json()["detail"]
+    assert missing.status_code == 404 and "icd10cm@FY2026" in missing.json()["detail"]
     r = client.post("/v1/queries/assignments_using_retired_codes", json={"params": {"to_release": "fy2025"}},
                     headers=auditor)
     assert r.status_code == 200, r.text

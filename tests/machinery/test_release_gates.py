@@ -194,7 +194,7 @@ def test_ctrl_c_stops_a_load_within_seconds_and_leaves_the_graph_as_it_was(
     before = graph_counts(clean_graph, settings.neo4j_database)
     proc = subprocess.Popen(
         [sys.executable, "-m", "codegraph.cli", "load", "icd10cm", str(FY2025_LIST), "--release", "FY2025",
-         "--batch-size", "500"], cwd=REPO, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+         "--batch-size", "50"], cwd=REPO, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
         deadline = time.monotonic() + 300
