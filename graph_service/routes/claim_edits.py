@@ -17,6 +17,6 @@ router = APIRouter(prefix="/v1/edits", tags=["claim edits"])
 async def post_claim_edits(body: ClaimEditsIn, graph: GraphDep, _: Reader) -> Response:
     """Every NCCI PTP conflict between lines of one date of service and setting (which line is denied, whether a
     modifier bypasses it, the edit row used), MUE violations by adjudication indicator, and — when diagnoses are
-    sent — their validation on each date of service and the Medicare Code Editor's edits (with `patient`), with the table of edits that the
-    MCE version in force on the discharge date applies (`mce.edits_applied`)."""
+    sent — their validation on each date of service and the Medicare Code Editor's edits (with `patient`), with
+    the table of edits that the MCE version in force on the discharge date applies (`mce.edits_applied`)."""
     return json_response(await answer(check_claim, graph, body))
