@@ -3,6 +3,8 @@
 - ``RepeatedKeys``: the same key twice in a release. An identical repeat is folded (counted, logged once per
   file); a repeat with other content is a located error naming both lines, because a loader that kept
   either one would publish a graph the file does not support.
+- ``counting_folds`` / ``note_folded``: the folded repeats of one run, per file and record, for the run's
+  report (the pipeline puts them in its counts, so the CLI and the run ledger show them).
 - ``check_file_size``: a whole-file reader (XML, small CSV tables) refuses a file over its format's cap
   before reading a byte of it.
 - ``check_width``: a field over the format's documented width is refused, naming file, line and field.
@@ -13,7 +15,10 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Callable, Hashable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -26,6 +31,29 @@ log = logging.getLogger("loaders.input")
 # HTML is the widest real field, tens of KB); csv refuses a longer field having read only this much.
 CSV_FIELD_LIMIT = 1 << 20
 csv.field_size_limit(CSV_FIELD_LIMIT)
+
+# The folded repeats of the run in progress in this context (a load runs in one thread; a parser thread it
+# starts runs in a copy of its context): "<file name>: <record>" -> how many were folded.
+_FOLDED: ContextVar[Counter[str] | None] = ContextVar("folded_repeats", default=None)
+
+
+@contextmanager
+def counting_folds() -> Iterator[Counter[str]]:
+    """Count the identical repeats folded while the block runs (what a run's report shows)."""
+    tally: Counter[str] = Counter()
+    token = _FOLDED.set(tally)
+    try:
+        yield tally
+    finally:
+        _FOLDED.reset(token)
+
+
+def note_folded(file: str | Path, what: str, count: int = 1) -> None:
+    """An identical repeat of ``what`` in ``file`` was folded (dropped, the first kept)."""
+    tally = _FOLDED.get()
+    if tally is not None:
+        tally[f"{Path(file).name}: {what}"] += count
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -62,6 +90,7 @@ class RepeatedKeys(Generic[K, V]):
         where = f"line {earlier_line}" if earlier_file == str(file) else f"{Path(earlier_file).name}:{earlier_line}"
         if earlier == value:
             self.folded += 1
+            note_folded(file, self.what)
             if str(file) not in self._warned:
                 self._warned.add(str(file))
                 log.warning("%s:%s: duplicate %s %s (same as %s) folded", file, line, self.what, key, where)

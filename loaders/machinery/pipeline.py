@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from neo4j import Driver
 
 from loaders.errors import LoadError
+from loaders.input_checks import counting_folds
 from loaders.machinery.gates import PromotionGates, ReleaseHeldError
 from loaders.machinery.runs import (
     RETRACTED,
@@ -127,8 +128,10 @@ def run_load(
     ctx = LoadContext(writer=writer, release=release, run_id=run_id, sources=sources)
     try:
         ctx.fresh_release = ledger.stage_release(run_id, release, loader.system_name)
-        with writer:
+        with writer, counting_folds() as folded:
             loader.write(ctx)
+        # Identical repeats the parsers dropped, per file and record: shown with the run's counts.
+        ctx.counts.update({f"identical repeats folded ({where})": n for where, n in sorted(folded.items())})
         await_text_index(driver, database)  # the full-text index trails commits: caught up before diff and promotion
         phases = {"write": time.perf_counter() - started}
         report = after_staging(driver, database, ctx) if after_staging else {}
