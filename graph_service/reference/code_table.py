@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from neo4j import Driver, Record
 
 from ontology.vocabulary import L, R
 
+T = TypeVar("T")
+_MISSING = object()
 NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
 
 # One pass over the release's members; everything else about a code hangs off its node.
@@ -80,6 +82,17 @@ class CodeTable:
     _descendants: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _ancestors: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict, repr=False)
     _notes_of_kinds: dict[tuple[str, frozenset[str]], tuple[Note, ...]] = field(default_factory=dict, repr=False)
+    _self_and_ancestors: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # What a service derives from one code of this release (e.g. the notes validation folds from its ancestors):
+    # computed on first ask and kept with the table, so it is dropped with it when the release changes.
+    _derived: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def derived(self, name: str, key: str, build: Callable[[], T]) -> T:
+        """``build()`` for code ``key`` under ``name``, once per release (a race builds it twice, harmlessly)."""
+        found = self._derived.get((name, key), _MISSING)
+        if found is _MISSING:
+            found = self._derived[(name, key)] = build()
+        return found  # type: ignore[no-any-return]
 
     def notes_of(self, key: str, kinds: frozenset[str]) -> tuple[Note, ...]:
         """The notes of ``kinds`` on ``key``, filtered once per node and release (a chapter carries thousands of
@@ -105,6 +118,12 @@ class CodeTable:
                 queue.extend((p, d + 1) for p in self.parents.get(node, ()))
             found = tuple(depth.items())
             self._ancestors[key] = found
+        return found
+
+    def self_and_ancestors(self, key: str) -> tuple[str, ...]:
+        found = self._self_and_ancestors.get(key)
+        if found is None:
+            found = self._self_and_ancestors[key] = (key, *(k for k, _ in self.ancestors_by_depth(key)))
         return found
 
     def ancestor_keys(self, key: str) -> frozenset[str]:

@@ -47,73 +47,90 @@ RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.
 
 VALIDATED_NOTES = (R.EXCLUDES1, R.CODE_FIRST, R.USE_ADDITIONAL)
 VALIDATED_KINDS = frozenset(VALIDATED_NOTES)
+EXCLUDES1, CODE_FIRST = R.EXCLUDES1, R.CODE_FIRST  # bound once: the vocabulary checks each attribute read
+
+# One note on a code or an ancestor, as the checks read it: (kind, noted_on code, note, target key, target code,
+# condition, the target's descendants meet it).
+Folded = tuple[str, str, str | None, str, str, str | None, bool]
+# A note row met (or not) by the present codes: (code, kind, noted_on, note, target code, condition, present codes).
+Row = tuple[str, str, str, str | None, str, str | None, list[str]]
 
 
-def _note_rows(table: CodeTable, keys: list[str]) -> list[dict[str, Any]]:
-    """``NOTE_MATCHES`` answered from the release table: each note on an ancestor-or-self of a present code,
-    with the other present codes that meet it (the target itself, or for a ``descendants`` note any code
-    under the target)."""
+def _folded_notes(table: CodeTable, key: str) -> tuple[Folded, ...]:
+    """The validated notes on ``key`` and its ancestors, in the order the checks read them (kind, noted_on, target,
+    note; stable, so ties keep the walk's order); folded once per code and release."""
+    def fold() -> tuple[Folded, ...]:
+        found = [(n.kind, table.code_of(src), n.note, n.target, n.target_code, n.condition, n.scope == "descendants")
+                 for src in (key, *(k for k, _ in table.ancestors_by_depth(key)))
+                 for n in table.notes_of(src, VALIDATED_KINDS)]
+        return tuple(sorted(found, key=lambda f: (f[0], f[1], f[4], f[2] or "")))
+    return table.derived("validated_notes", key, fold)
+
+
+def _note_rows(table: CodeTable, keys: list[str]) -> list[Row]:
+    """``NOTE_MATCHES`` answered from the release table, in the order ``_icd10cm_notes`` reads them: each note on an
+    ancestor-or-self of a present code, with the other present codes that meet it (the target itself, or for a
+    ``descendants`` note any code under the target)."""
     present = dict.fromkeys(keys)
-    under: dict[str, set[str]] = defaultdict(set)  # target → present codes at or below it
+    under: dict[str, list[str]] = {}  # target → present codes at or below it
     for b in present:
-        under[b].add(b)
-        for ancestor in table.ancestor_keys(b):
-            under[ancestor].add(b)
-    rows = []
-    for a in present:
-        for src in (a, *(k for k, _ in table.ancestors_by_depth(a))):
-            for note in table.notes_of(src, VALIDATED_KINDS):
-                if note.scope == "descendants":
-                    meeting = under.get(note.target, ())
-                else:
-                    meeting = (note.target,) if note.target in present else ()
-                if note.kind == R.EXCLUDES1 and not any(b != a for b in meeting):
-                    continue  # an exclusion no other code of the set meets yields no conflict: no row to build
-                rows.append({"code": table.code_of(a), "kind": note.kind, "noted_on": table.code_of(src),
-                             "note": note.note, "target": note.target_code, "condition": note.condition,
-                             "present": sorted(table.code_of(b) for b in meeting if b != a)})
+        for node in table.self_and_ancestors(b):
+            under.setdefault(node, []).append(b)
+    code_of = table.code_of
+    rows: list[Row] = []
+    for a in sorted(present, key=code_of):
+        code = code_of(a)
+        for kind, noted_on, note, target, target_code, condition, descendants in _folded_notes(table, a):
+            meeting = under.get(target, ()) if descendants else ((target,) if target in present else ())
+            others = sorted(code_of(b) for b in meeting if b != a)
+            if kind == EXCLUDES1 and not others:
+                continue  # an exclusion no other code of the set meets yields no conflict: no row to build
+            rows.append((code, kind, noted_on, note, target_code, condition, others))
+    return rows
+
+
+def _graph_rows(graph: Graph, keys: list[str], release: str) -> list[Row]:
+    rows = [(r["code"], r["kind"], r["noted_on"], r["note"], r["target"], r["condition"], sorted(r["present"]))
+            for r in graph.read(NOTE_MATCHES, keys=keys, release=release)]
+    rows.sort(key=lambda r: (r[0], r[1], r[2], r[4], r[3] or ""))  # the table's order; first wins below
     return rows
 
 
 def _icd10cm_notes(graph: Graph, table: CodeTable | None, keys: list[str], release: str,
                    codes_in_order: list[str]) -> tuple[list[Excludes1Conflict], list[NoteRequirement]]:
-    rows = _note_rows(table, keys) if table is not None else graph.read(NOTE_MATCHES, keys=keys, release=release)
-    rows.sort(key=lambda r: (r["code"], r["kind"], r["noted_on"], r["target"], r["note"] or ""))  # first wins below
-    conflicts: dict[tuple[str, str], Excludes1Conflict] = {}
-    requirements: dict[tuple[str, str, str], NoteRequirement] = {}
-    targets_by_note: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    notes_by_note: dict[tuple[str, str, str], set[tuple[str, str]]] = defaultdict(set)
-    # The conditions of an instruction's alternatives; None for an alternative that always applies.
-    conditions_by_note: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
-    position = {code: i for i, code in enumerate(codes_in_order)}
-    for row in rows:
-        if row["kind"] == R.EXCLUDES1:
-            for other in sorted(row["present"]):
-                pair = tuple(sorted((row["code"], other)))
-                conflicts.setdefault(pair, Excludes1Conflict(
-                    code=row["code"], excluded=other, noted_on=row["noted_on"], target=row["target"],
-                    note=row["note"]))
+    rows = _note_rows(table, keys) if table is not None else _graph_rows(graph, keys, release)
+    conflicts: dict[tuple[str, ...], Excludes1Conflict] = {}
+    # One requirement per instruction (code, kind, noted_on): its listed conditions are alternatives ("code first,
+    # such as: …"). Per instruction: targets, (target, note) pairs, the present codes meeting it, and the conditions
+    # of its alternatives (None for an alternative that always applies).
+    found: dict[tuple[str, str, str], tuple[set[str], set[tuple[str, str]], set[str], set[str | None]]] = {}
+    for code, kind, noted_on, note, target, condition, others in rows:
+        if kind == EXCLUDES1:
+            for other in others:
+                pair = (code, other) if code <= other else (other, code)
+                if pair not in conflicts:
+                    conflicts[pair] = Excludes1Conflict(code=code, excluded=other, noted_on=noted_on, target=target,
+                                                        note=note)
             continue
-        # One requirement per instruction: its listed conditions are alternatives ("code first, such as: …").
-        key = (row["code"], row["kind"], row["noted_on"])
-        targets_by_note[key].add(row["target"])
-        req = requirements.setdefault(key, NoteRequirement(
-            code=row["code"], kind=row["kind"], noted_on=row["noted_on"], notes=[], met_by=[],
-            targets=[], sequenced_correctly=None))
-        if row["note"]:
-            notes_by_note[key].add((row["target"], row["note"]))
-        conditions_by_note[key].add(row.get("condition"))
-        req.met_by = sorted(set(req.met_by) | set(row["present"]))
-    for key, req in requirements.items():
-        req.targets = sorted(targets_by_note[key])
-        req.notes = list(dict.fromkeys(note for _, note in sorted(notes_by_note[key])))  # in target order
-        if None not in conditions_by_note[key]:
+        targets, notes, met_by, conditions = found.setdefault((code, kind, noted_on), (set(), set(), set(), set()))
+        targets.add(target)
+        if note:
+            notes.add((target, note))
+        conditions.add(condition)
+        met_by.update(others)
+    position = {code: i for i, code in enumerate(codes_in_order)}
+    requirements = []
+    for (code, kind, noted_on), (targets, notes, met_by, conditions) in sorted(found.items()):
+        met = sorted(met_by)
+        requirements.append(NoteRequirement(
+            code=code, kind=kind, noted_on=noted_on, targets=sorted(targets), met_by=met,
+            notes=list(dict.fromkeys(note for _, note in sorted(notes))),  # in target order
             # Every alternative says "if applicable" (or "if known"): the codes alone cannot tell it is unmet.
-            req.condition = ", ".join(sorted(c for c in conditions_by_note[key] if c))
-        if req.kind == R.CODE_FIRST and req.met_by:
+            condition=None if None in conditions else ", ".join(sorted(c for c in conditions if c)),
             # The etiology must come before the manifestation in the submitted sequence.
-            req.sequenced_correctly = min(position[c] for c in req.met_by) < position[req.code]
-    return list(conflicts.values()), sorted(requirements.values(), key=lambda r: (r.code, r.kind, r.noted_on))
+            sequenced_correctly=(min(position[c] for c in met) < position[code]
+                                 if kind == CODE_FIRST and met else None)))
+    return list(conflicts.values()), requirements
 
 
 def _membership(table: CodeTable, key: str) -> dict[str, Any]:
@@ -124,20 +141,26 @@ def _membership(table: CodeTable, key: str) -> dict[str, Any]:
 
 
 def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
+    return check_codes(graph, [(item.system, item.code) for item in body.codes], body.date_of_service, body.release)
+
+
+def check_codes(graph: Graph, codes_in: list[tuple[str, str]], on: date | None,
+                release: str | None = None) -> ValidateCodesOut:
+    """``validate_codes`` for (system, code) pairs already checked (the evaluation's codes): without a date of
+    service, the latest visible release of each system, said in release_used."""
     by_system: dict[str, list[str]] = defaultdict(list)
     positions: dict[str, list[int]] = defaultdict(list)  # each code's place in the request, per system
-    for position, item in enumerate(body.codes):
-        by_system[item.system].append(item.code)
-        positions[item.system].append(position)
+    for position, (system_id, code) in enumerate(codes_in):
+        by_system[system_id].append(code)
+        positions[system_id].append(position)
     results: list[CodeValidity] = []
     conflicts: list[Excludes1Conflict] = []
     requirements: list[NoteRequirement] = []
     releases: dict[str, str] = {}
-    on: date | None = body.date_of_service  # none: the latest visible release of each system, said in release_used
     for system_id, codes in by_system.items():
         cs = system(system_id)
         try:
-            rel = resolve_release(graph, cs.releases_of, body.release, on)
+            rel = resolve_release(graph, cs.releases_of, release, on)
         except NotFound as exc:
             results += [CodeValidity(system=cs.id, code=cs.normalise(c), exists=False, billable=None, position=p,
                                      valid_on_date=False, release=None, reason=exc.detail)
@@ -168,7 +191,7 @@ def validate_codes(graph: Graph, body: ValidateCodesIn) -> ValidateCodesOut:
             conflicts += c1
             requirements += reqs
     results.sort(key=lambda r: r.position)  # the order of the request, whatever the systems
-    note = None if on is not None or body.release else (
+    note = None if on is not None or release else (
         "no date of service given: each system's latest visible release was used")
     return ValidateCodesOut(
         date_of_service=on, releases=releases, release_used=releases, release_note=note, codes=results,

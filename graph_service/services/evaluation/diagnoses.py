@@ -4,37 +4,43 @@ validation and the MCE services, each result turned into a finding naming its ru
 
 from __future__ import annotations
 
+from graph_service.graph import Graph
 from graph_service.models.claim_edits import DiagnosisIn as ClaimDiagnosis
 from graph_service.models.claim_edits import PatientIn
 from graph_service.models.evaluation import RuleRef
-from graph_service.models.validation import CodeIn, ValidateCodesIn, ValidateCodesOut
+from graph_service.models.validation import CodeValidity, ValidateCodesOut
 from graph_service.services.claim_edits import run_mce
 from graph_service.services.drg_grouper import dotted
 from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.findings import Findings, edge_ref
-from graph_service.services.validation import validate_codes
+from graph_service.services.validation import check_codes
 from ontology.vocabulary import L, R
 
 # MCE edits that question the claim rather than make it wrong.
 MCE_WARNINGS = {"QUESTIONABLE_ADMISSION", "NONSPECIFIC_PDX", "UNSPECIFIED"}
 
 
-def validate(graph, case: Case) -> ValidateCodesOut:  # type: ignore[no-untyped-def]
-    codes = [CodeIn(system="icd10cm", code=c) for c in case.dx_codes()]
-    codes += [CodeIn(system="icd10pcs", code=p.code) for p in case.procedures]
-    codes += [CodeIn(system="hcpcs" if ln.code[0].isalpha() else "cpt", code=ln.code) for ln in case.lines]
-    return validate_codes(graph, ValidateCodesIn(codes=codes, date_of_service=case.encounter.discharge_date))
+def validate(graph: Graph, case: Case) -> ValidateCodesOut:
+    # The codes were checked by the request model already: (system, code) pairs, no request model again.
+    codes = [("icd10cm", c) for c in case.dx_codes()]
+    codes += [("icd10pcs", p.code) for p in case.procedures]
+    codes += [("hcpcs" if ln.code[0].isalpha() else "cpt", ln.code) for ln in case.lines]
+    return check_codes(graph, codes, case.encounter.discharge_date)
+
+
+def _release_ref(v: CodeValidity, out: ValidateCodesOut) -> RuleRef:
+    return RuleRef(id=v.release or f"{v.system} (no release)", kind="Release", label=L.Release, release=v.release,
+                   detail={"system": v.system, "date_of_service": str(out.date_of_service)})
 
 
 def check_valid(out: ValidateCodesOut, found: Findings) -> None:
     for v in out.codes:
-        release = RuleRef(id=v.release or f"{v.system} (no release)", kind="Release", label=L.Release,
-                          release=v.release, detail={"system": v.system, "date_of_service": str(out.date_of_service)})
         if not v.exists:
-            found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=release, codes=[v.code])
-        elif not v.billable:
-            found.add("valid", "billable", "error", f"{v.code} is {v.reason} ({v.release})", rule=release,
+            found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=_release_ref(v, out),
                       codes=[v.code])
+        elif not v.billable:
+            found.add("valid", "billable", "error", f"{v.code} is {v.reason} ({v.release})",
+                      rule=_release_ref(v, out), codes=[v.code])
 
 
 def check_notes(out: ValidateCodesOut, found: Findings) -> None:
