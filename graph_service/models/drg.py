@@ -147,23 +147,7 @@ class ClaimChange(RequestModel):
 
 
 EXAMPLE_WHATIFIN: dict = {
-    "claim": {
-        "principal_dx": "I50.23",
-        "secondary_dx": [
-            {
-                "code": "N17.9",
-                "poa": "Y"
-            }
-        ],
-        "procedures": [],
-        "age": {
-            "value": 72,
-            "unit": "years"
-        },
-        "sex": "female",
-        "discharge_status": 1,
-        "discharge_date": "2025-11-03"
-    },
+    "claim": EXAMPLE_DRGCLAIMIN,
     "alternatives": [
         {
             "label": "acute kidney failure documented as present",
@@ -185,23 +169,7 @@ class WhatIfIn(RequestModel):
 
 
 EXAMPLE_OPPORTUNITIESIN: dict = {
-    "claim": {
-        "principal_dx": "I50.23",
-        "secondary_dx": [
-            {
-                "code": "N17.9",
-                "poa": "Y"
-            }
-        ],
-        "procedures": [],
-        "age": {
-            "value": 72,
-            "unit": "years"
-        },
-        "sex": "female",
-        "discharge_status": 1,
-        "discharge_date": "2025-11-03"
-    },
+    "claim": EXAMPLE_DRGCLAIMIN,
     "candidates": [
         {
             "code": "E87.1"
