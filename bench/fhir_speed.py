@@ -7,6 +7,12 @@ One ``codegraph serve`` (ready when ``/readyz`` answers, i.e. the release tables
 it is missing). wrk with 16 connections asks for random billable FY2026 codes; the ``/v1/codes`` baseline is
 run before and after the FHIR rows and averaged, and each FHIR row's throughput is given as a ratio to it
 (goal ≥ 0.8×). ``$expand`` of the largest chapter asks random pages of ``count=100``; its p99 is reported.
+
+``--first-ask N`` measures instead, in process, the CPU (``time.process_time``) of a first ask — the answer built
+and serialised before it is kept as bytes — for ``/v1/codes`` (``get_code_json``), ``$lookup`` and
+``$validate-code``, on N distinct random billable codes each. ``--compare-tree DIR`` runs the same measurement
+with the ``graph_service`` of another checkout (e.g. ``git archive`` of an earlier commit) in a subprocess,
+interleaved round by round with this tree, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -99,6 +105,65 @@ def one_run(base: str, work: Path, name: str, items: list[str], key: str, connec
     return result
 
 
+FIRST_ASKS = ("v1", "lookup", "validate")
+
+
+def first_ask_cpu(codes: list[str]) -> dict[str, float]:
+    """Mean CPU ms of a first ask per operation, in this process, each operation on its own codes."""
+    from graph_service.fhir import lookup
+    from graph_service.fhir.params import Inputs
+    from graph_service.graph import Graph
+    from graph_service.reference.store import ReferenceStore
+    from graph_service.reference.warm import warm_reference_tables
+    from graph_service.services.codes import get_code_json
+
+    settings = get_settings()
+    driver = open_driver(settings)
+    store = ReferenceStore(driver, settings.neo4j_database, poll_s=settings.release_poll_s)
+    try:
+        store.start()
+        graph = Graph(driver, settings.neo4j_database, store)
+        warm_reference_tables(graph)
+        ops = {
+            "v1": lambda c: get_code_json(graph, "icd10cm", c, None, None),
+            "lookup": lambda c: lookup.lookup(graph, Inputs({"system": [ICD], "code": [c]}, lookup.LOOKUP_PARAMS)),
+            "validate": lambda c: lookup.validate(graph, Inputs({"url": [ICD], "code": [c]}, lookup.VALIDATE_PARAMS)),
+        }
+        per = len(codes) // len(ops)
+        out = {}
+        for i, (name, op) in enumerate(ops.items()):
+            mine = codes[i * per:(i + 1) * per]
+            op(mine[0])  # imports and lazily built tables out of the timing
+            started = time.process_time()
+            for code in mine[1:]:
+                op(code)
+            out[name] = (time.process_time() - started) * 1000 / (len(mine) - 1)
+        return out
+    finally:
+        store.close()
+        driver.close()
+
+
+def first_ask_rows(args: argparse.Namespace, codes: list[str]) -> dict[str, Any]:
+    """Rounds of this tree and, if given, the other tree (a subprocess), alternating; each round new codes."""
+    rounds: dict[str, list[dict[str, float]]] = {"this": [], "other": []}
+    rng = random.Random(7)
+    for r in range(args.rounds):
+        sample = rng.sample(codes, args.first_ask * len(FIRST_ASKS))
+        trees = [("this", None), ("other", args.compare_tree)] if args.compare_tree else [("this", None)]
+        for name, tree in (trees if r % 2 == 0 else trees[::-1]):
+            env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}" if tree else str(ROOT)}
+            done = subprocess.run([sys.executable, "-c", "import json, sys; from bench.fhir_speed import "
+                                   "first_ask_cpu; print(json.dumps(first_ask_cpu(json.load(sys.stdin))))"],
+                                  input=json.dumps(sample), env=env, cwd=tree or ROOT, capture_output=True,
+                                  text=True, check=True)
+            rounds[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            log(f"  round {r + 1} {name}: " + ", ".join(f"{k} {v:.2f} ms" for k, v in rounds[name][-1].items()))
+    mean = {name: {op: sum(x[op] for x in rows) / len(rows) for op in FIRST_ASKS} for name, rows in rounds.items()
+            if rows}
+    return {"rounds": rounds, "mean": mean, "load": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+
+
 def markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     r = results["runs"]
     v1_rps = results["v1_rps"]
@@ -140,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--codes", type=int, default=1000, help="random billable codes in the request pool")
     parser.add_argument("--profile", choices=("lookup", "validate", "expand", "v1"), default=None)
     parser.add_argument("--append-results", action="store_true", help="append the section to bench/RESULTS.md")
+    parser.add_argument("--first-ask", type=int, default=0, help="CPU of first asks in process, N codes each")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--compare-tree", default=None, help="another checkout to measure first asks with")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -149,8 +217,13 @@ def main(argv: list[str] | None = None) -> None:
         codes = random.Random(13).sample(billable_codes(driver, settings.neo4j_database), args.codes)
         records, _, _ = driver.execute_query(LARGEST_CHAPTER, release=RELEASE, database_=settings.neo4j_database)
         chapter, chapter_size = records[0]["code"], records[0]["size"]
+        if args.first_ask:
+            every = billable_codes(driver, settings.neo4j_database)
     finally:
         driver.close()
+    if args.first_ask:
+        print(json.dumps(first_ask_rows(args, every), indent=2))
+        return
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
     results: dict[str, Any] = {"started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit,

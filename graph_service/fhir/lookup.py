@@ -16,7 +16,7 @@ from graph_service.errors import NotFound
 from graph_service.fhir import systems
 from graph_service.fhir.outcome import invalid, required
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import AnswerCache, fhir_bytes, parameters, part
+from graph_service.fhir.render import AnswerCache, Part, fhir_bytes, group, parameters, part
 from graph_service.graph import Graph
 from graph_service.models.codes import CodeRecord
 from graph_service.services import codes
@@ -55,7 +55,7 @@ def coded_input(inputs: Inputs, code_name: str = "code", coding_name: str = "cod
     return system, code
 
 
-def _window(graph: Graph, record: CodeRecord) -> list[dict[str, Any]]:
+def _window(graph: Graph, record: CodeRecord) -> list[Part]:
     catalog = {r.id: r for r in graph.reference.catalog().of()}
     first, last = catalog.get(record.valid_from or ""), catalog.get(record.valid_to or "")
     props = []
@@ -70,11 +70,11 @@ def _window(graph: Graph, record: CodeRecord) -> list[dict[str, Any]]:
     return props
 
 
-def _prop(code: str, value_type: str, value: Any, description: str | None = None) -> dict[str, Any]:
+def _prop(code: str, value_type: str, value: Any, description: str | None = None) -> Part:
     parts = [part("code", "Code", code), part("value", value_type, value)]
     if description:
         parts.append(part("description", "String", description))
-    return {"name": "property", "part": parts}
+    return group("property", parts)
 
 
 def direct_parents(graph: Graph, cs: CodeSystem, release: str, code: str) -> list[str]:
@@ -85,12 +85,12 @@ def direct_parents(graph: Graph, cs: CodeSystem, release: str, code: str) -> lis
 
 
 def lookup_parameters(graph: Graph, resolved: systems.Resolved, record: CodeRecord,
-                      wanted: set[str] | None = None) -> list[dict[str, Any]]:
+                      wanted: set[str] | None = None) -> list[Part]:
     """The $lookup out-parameters for one code record; ``wanted`` limits the properties returned."""
     cs = resolved.cs
-    params: list[dict[str, Any]] = [part("name", "String", cs.name), part("version", "String", resolved.version),
+    params: list[Part] = [part("name", "String", cs.name), part("version", "String", resolved.version),
                                     part("display", "String", record.title)]
-    props: list[dict[str, Any]] = []
+    props: list[Part] = []
     active = record.properties.get("active")
     props.append(_prop("inactive", "Boolean", active is False))
     if record.billable is not None:
@@ -108,20 +108,21 @@ def lookup_parameters(graph: Graph, resolved: systems.Resolved, record: CodeReco
     props += [_prop("replaced-by", "Code", s["code"], f"{s.get('release')}: {s.get('basis')}")
               for s in record.replaced_by if s.get("code")]
     if wanted is not None:
-        props = [p for p in props if p["part"][0]["valueCode"] in wanted]
-    designations = [{"name": "designation", "part": [
+        props = [p for p in props if p.part[0].valueCode in wanted]
+    designations = [group("designation", [
         part("language", "Code", "en"), part("use", "Coding", {"system": DESIGNATION_USE, "code": "inclusion-term",
                                                                "display": "Inclusion term"}),
-        part("value", "String", term)]} for term in record.inclusion_terms]
+        part("value", "String", term)]) for term in record.inclusion_terms]
     fsn = record.properties.get("fsn")
     if fsn:
-        designations.insert(0, {"name": "designation", "part": [
-            part("language", "Code", "en"), part("use", "Coding", SNOMED_FSN), part("value", "String", fsn)]})
+        designations.insert(0, group("designation", [
+            part("language", "Code", "en"), part("use", "Coding", SNOMED_FSN), part("value", "String", fsn)]))
     return params + designations + props
 
 
 def lookup(graph: Graph, inputs: Inputs) -> bytes:
     url, code = coded_input(inputs)
+    inputs.display_language()
     resolved = systems.resolve(graph, url, inputs.text("version"), inputs.day("date"))
     wanted = {str(p) for p in inputs.all("property")} or None
 
@@ -153,6 +154,7 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
     else:
         system_url, code = coded_input(inputs)
         url = url or system_url
+    inputs.display_language()
     resolved = systems.resolve(graph, url, inputs.text("version"), inputs.day("date"), expression="url")
     display, abstract_ok = inputs.text("display"), inputs.boolean("abstract")
 
@@ -166,7 +168,7 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
 
 
 def validate_parameters(graph: Graph, resolved: systems.Resolved, code: str, display: str | None,
-                        abstract_ok: bool | None) -> list[dict[str, Any]]:
+                        abstract_ok: bool | None) -> list[Part]:
     cs, rel = resolved.cs, resolved.release
     try:
         record = codes.get_code(graph, cs.id, code, rel.id)

@@ -1,8 +1,10 @@
 """An operation's inputs from either form: the query string (GET) or a ``Parameters`` resource (POST).
 
-A POST body is parsed with the R4 ``Parameters`` model first, so a malformed body is refused with the
-element the model rejected. Each operation names the parameters it serves; any other is refused as
-not supported rather than silently ignored (``_format`` and ``_pretty`` aside).
+A POST body is parsed with the ``Parameters`` model (``render`` says which model set), so a malformed body is
+refused with the element the model rejected, and the values are read from the parsed model: each value as the
+model serialises its type (a date as its text, a Coding with only the elements it has). Each operation names
+the parameters it serves; any other is refused as not supported rather than silently ignored (``_format``,
+``_pretty`` and ``_summary`` aside).
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ class Inputs:
         except ValueError:
             raise invalid(f"the parameter {name!r} must be a date (YYYY-MM-DD), not {value!r}", name) from None
 
+    def display_language(self) -> None:
+        """``displayLanguage``: every display and designation held is English, so ``en`` (any region) is served
+        and any other language is refused rather than answered in English as if it were that language."""
+        tag = self.text("displayLanguage")
+        if tag is not None and tag.split("-", 1)[0].casefold() != "en":
+            raise not_supported(f"displayLanguage {tag!r} is not served: displays and designations are held in "
+                                "English only (en)", "displayLanguage")
+
     def coding(self, name: str) -> dict[str, Any] | None:
         value = self.one(name)
         if value is None:
@@ -120,14 +130,14 @@ async def from_body(request: Request, served: frozenset[str]) -> Inputs:
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise invalid("the body must be a FHIR Parameters resource (resourceType 'Parameters')", "resourceType")
     try:
-        Parameters.model_validate(body)  # R4 structure: names, one value[x] per parameter, typed values
+        parsed = Parameters.model_validate(body)  # names, one value[x] per parameter, typed values
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise invalid(f"not a valid Parameters resource: {where}: {first.get('msg', '')}", where) from None
     values: dict[str, list[Any]] = {}
-    for param in body.get("parameter") or []:
-        values.setdefault(param["name"], []).append(_value(param))
+    for param in parsed.parameter or []:
+        values.setdefault(param.name, []).append(_value(param.model_dump(mode="json")))
     # The query string may carry parameters too (e.g. the ValueSet url); the body wins on a clash.
     for name, value in request.query_params.multi_items():
         values.setdefault(name, [value])

@@ -9,12 +9,11 @@ without them every target comes back with its conditions, for the caller to choo
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from graph_service.fhir import systems
-from graph_service.fhir.outcome import invalid, not_supported
+from graph_service.fhir.outcome import invalid, not_found, not_supported
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import part
+from graph_service.fhir.render import Part, group, part
 from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
 from ontology.code_systems import SYSTEMS
@@ -33,13 +32,23 @@ ORDER BY t.system, t.code, m.key
 _MAP_IDS = f"MATCH (m:{L.ProcedureMap}) WHERE m.release = $release RETURN DISTINCT m.map_id AS map_id"
 
 
-def loaded(graph: Graph) -> str | None:
-    """The newest visible procedure-map release, if any."""
+def loaded(graph: Graph, version: str | None = None) -> str | None:
+    """The procedure-map release ``version`` names (a ConceptMap.version: the release's version), else the
+    newest visible one; None if none is loaded."""
     releases = list_releases(graph, SOURCE)
-    return releases[-1].id if releases else None
+    if version is None:
+        return releases[-1].id if releases else None
+    for release in releases:
+        if version in (release.version, release.id):
+            return release.id
+    if releases:
+        raise not_found(f"no procedure map version {version!r}; loaded: {[r.version for r in releases]}",
+                        "conceptMapVersion")
+    return None
 
 
 def map_ids(graph: Graph) -> list[str]:
+    """The map ids of the newest procedure-map release."""
     release = loaded(graph)
     return [] if release is None else [r["map_id"] for r in graph.read(_MAP_IDS, release=release)]
 
@@ -58,8 +67,8 @@ def _given(inputs: Inputs) -> dict[str, set[str]]:
 
 
 def translate(graph: Graph, inputs: Inputs, code: str, target_url: str | None, map_id: str | None,
-              url: str) -> list[dict[str, Any]]:
-    release = loaded(graph)
+              url: str, version: str | None = None) -> list[Part]:
+    release = loaded(graph, version)
     if release is None:
         raise not_supported("no procedure map is loaded (codegraph load procedure_maps)", "targetsystem")
     target = systems.code_system(target_url, "targetsystem").id if target_url else None
@@ -73,8 +82,8 @@ def translate(graph: Graph, inputs: Inputs, code: str, target_url: str | None, m
         parts = [part("equivalence", "Code", row["equivalence"] or "relatedto"),
                  part("concept", "Coding", {"system": SYSTEMS[row["system"]].fhir_uri, "code": row["code"]}),
                  part("source", "Uri", url)]
-        parts += [{"name": "product", "part": [part("element", "Uri", MODIFIER),
-                                                part("concept", "Coding", {"system": MODIFIER, "code": m})]}
+        parts += [group("product", [part("element", "Uri", MODIFIER),
+                                    part("concept", "Coding", {"system": MODIFIER, "code": m})])
                   for m in row["modifiers"] or []]
         parts += [part("depends-on", "String", f"{c['property']} = {c['value']}"
                        + (f" ({c['display']})" if c.get("display") else "")) for c in conditions]
@@ -86,7 +95,7 @@ def translate(graph: Graph, inputs: Inputs, code: str, target_url: str | None, m
             why = "every condition is given" if selected else "not given: " + ", ".join(
                 f"{c['property']} = {c['value']}" for c in unmet)
             parts += [part("selected", "Boolean", selected), part("why", "String", why)]
-        matches.append({"name": "match", "part": parts})
+        matches.append(group("match", parts))
     if not matches:
         return [part("result", "Boolean", False),
                 part("message", "String", f"no procedure map row for {code} in {release}")]

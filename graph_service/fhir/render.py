@@ -1,59 +1,53 @@
-"""FHIR resources out, and the bytes of the hot answers kept per release.
+"""FHIR resources out, built with the ``fhir.resources`` models, and the bytes of the hot answers kept per release.
 
-Small, rare resources (CapabilityStatement, CodeSystem, ConceptMap, Bundle, OperationOutcome) are built as
-``fhir.resources`` R4 models. The operation answers (``Parameters``, ValueSet expansions) are assembled from
-the part builders below and written with ``json``: the R4 model's validation and serialiser cost 20–70 ms
-for a 40-parameter ``$lookup`` on this machine, longer than the whole ``/v1`` answer. With
-``CODEGRAPH_FHIR_VALIDATE=1`` (the /fhir tests set it, for every request they make) each answer is also
-validated with the R4 model before it is sent, so a shape the model refuses fails the tests as a 500.
+Every answer is a model instance: a resource (CapabilityStatement, CodeSystem, ConceptMap, ValueSet, Bundle,
+OperationOutcome) or a ``Parameters`` whose parameters are ``ParametersParameter`` models made by ``part`` and
+``group`` below. A shape the model refuses therefore fails where it is built, in every process, not only under
+a test switch; the bytes sent are the model's own serialisation.
 
-A release held in memory never changes, so an answer in it is built on first ask and kept as bytes beside
-that release's table (``AnswerCache``): the hot path is then a dict probe, as ``/v1/codes`` is.
+The models are ``fhir.resources``' R4B set, the one the encounter loader uses: the package has no 4.0.1 set,
+and the resources served here are the same in R4 and R4B (the tests also read every answer with the R4 4.0.1
+models of ``fhirclient``). Building and serialising with the model costs a few milliseconds for a
+40-parameter ``$lookup``, so the answers of a release held in memory are built on first ask and kept as bytes
+beside that release's table (``AnswerCache``): a release never changes, and the hot path is then a dict probe,
+as ``/v1/codes`` is.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable, Hashable
 from typing import Any
 
 from fastapi import Response
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.parameters import Parameters
+from fhir.resources.R4B.parameters import Parameters, ParametersParameter
 from fhir.resources.R4B.resource import Resource
 
 from graph_service.fhir.outcome import FHIR_JSON
 
 MAX_CACHED = 200_000  # answers per table; past it the cache starts again (a bound on memory, never reached in use)
+Part = ParametersParameter
 
 
-def validating() -> bool:
-    return os.environ.get("CODEGRAPH_FHIR_VALIDATE", "") == "1"
+def part(name: str, value_type: str, value: Any) -> Part:
+    """One named value: ``part("display", "String", "…")`` is ``{"name": "display", "valueString": "…"}``."""
+    return ParametersParameter(**{"name": name, f"value{value_type}": value})
 
 
-def checked(model: type[Resource], body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` as is, after the R4 model accepted it when validation is on (see the module doc)."""
-    if validating():
-        model.model_validate(body)
-    return body
+def group(name: str, parts: list[Part]) -> Part:
+    """A parameter made of parts (a ``property``, a ``designation``, a ``match``)."""
+    return ParametersParameter(name=name, part=parts)
 
 
-def parameters(params: list[dict[str, Any]]) -> dict[str, Any]:
-    return checked(Parameters, {"resourceType": "Parameters", "parameter": params})
+def parameters(params: list[Part]) -> Parameters:
+    return Parameters(parameter=params or None)
 
 
-def part(name: str, value_type: str, value: Any) -> dict[str, Any]:
-    return {"name": name, f"value{value_type}": value}
-
-
-def fhir_bytes(resource: Resource | dict[str, Any]) -> bytes:
-    if isinstance(resource, dict):
-        return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
+def fhir_bytes(resource: Resource) -> bytes:
     return resource.model_dump_json().encode()
 
 
-def fhir_response(content: Resource | dict[str, Any] | bytes, status_code: int = 200) -> Response:
+def fhir_response(content: Resource | bytes, status_code: int = 200) -> Response:
     body = content if isinstance(content, bytes) else fhir_bytes(content)
     return Response(body, status_code=status_code, media_type=FHIR_JSON)
 
@@ -61,7 +55,7 @@ def fhir_response(content: Resource | dict[str, Any] | bytes, status_code: int =
 def searchset(base: str, resources: list[Resource]) -> Bundle:
     return Bundle.model_validate({
         "resourceType": "Bundle", "type": "searchset", "total": len(resources),
-        "entry": [{"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}", "resource": r.model_dump(),
+        "entry": [{"fullUrl": f"{base}/{r.get_resource_type()}/{r.id}", "resource": r,
                    "search": {"mode": "match"}} for r in resources],
     })
 

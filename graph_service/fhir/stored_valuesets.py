@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fhir.resources.R4B.valueset import ValueSet
+from fhir.resources.R4B.valueset import ValueSet, ValueSetExpansionContains
 
 from graph_service.fhir import systems
-from graph_service.fhir.render import checked, part
+from graph_service.fhir.render import Part, part
 from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
 from graph_service.services.search import search_codes
@@ -40,7 +40,7 @@ _RELEASES = f"MATCH (:{L.ValueSet} {{key: $key}})-[m:{R.CONTAINS}]->() RETURN DI
 _MEMBER = f"""
 MATCH (vs:{L.ValueSet} {{key: $key}})-[m:{R.CONTAINS}]->(c:{L.Code} {{key: $code}})
 MATCH (c)-[im:{R.IN_RELEASE}]->(:{L.Release} {{id: m.code_release}})
-RETURN c.code AS code, im.title AS title
+RETURN c.code AS code, im.title AS title, m.code_release AS release
 """
 _SEARCH_ALL = 1_000_000
 
@@ -93,13 +93,11 @@ def search(graph: Graph, url: str | None) -> list[ValueSet]:
     return found
 
 
-def _entry(graph: Graph, item: dict[str, Any]) -> dict[str, Any]:
+def _entry(graph: Graph, item: dict[str, Any]) -> ValueSetExpansionContains:
     cs = system(item["system"])
     release = graph.reference.catalog().resolve(cs.releases_of, item["release"])
-    entry = {"system": cs.fhir_uri, "version": systems.version_of(graph, cs, release), "code": item["code"]}
-    if item.get("title"):
-        entry["display"] = item["title"]
-    return entry
+    return ValueSetExpansionContains(system=cs.fhir_uri, version=systems.version_of(graph, cs, release),
+                                     code=item["code"], display=item.get("title") or None)
 
 
 def _filtered(graph: Graph, vs: Stored, text: str) -> list[dict[str, Any]]:
@@ -114,7 +112,7 @@ def _filtered(graph: Graph, vs: Stored, text: str) -> list[dict[str, Any]]:
     return hits
 
 
-def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> dict[str, Any]:
+def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> ValueSet:
     if text:
         found = _filtered(graph, vs, text)
         total, items = len(found), found[offset:offset + count]
@@ -128,10 +126,11 @@ def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | Non
     body.update({"status": vs.status, "expansion": {
         "identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(), "total": total,
         "offset": offset, "parameter": used, "contains": [_entry(graph, i) for i in items] or None}})
-    return checked(ValueSet, {k: v for k, v in body.items() if k != "id"})
+    return ValueSet.model_validate({k: v for k, v in body.items() if k != "id"})
 
 
-def validate(graph: Graph, vs: Stored, system_url: str | None, code: str, display: str | None) -> list[dict[str, Any]]:
+def validate(graph: Graph, vs: Stored, system_url: str | None, code: str, display: str | None,
+             system_version: str | None = None) -> list[Part]:
     cs = systems.code_system(system_url) if system_url else None
     candidates = [cs] if cs is not None else [system(r["release"].split("@", 1)[0])
                                               for r in graph.read(_RELEASES, key=vs.key)]
@@ -140,6 +139,13 @@ def validate(graph: Graph, vs: Stored, system_url: str | None, code: str, displa
         if row is None:
             continue
         out = [part("display", "String", row["title"])] if row["title"] else []
+        if system_version is not None:
+            held = systems.version_of(graph, candidate,
+                                      graph.reference.catalog().resolve(candidate.releases_of, row["release"]))
+            if system_version not in (held, row["release"], row["release"].split("@", 1)[-1]):
+                return [part("result", "Boolean", False),
+                        part("message", "String", f"{row['code']} is in value set {vs.url}|{vs.version} as of "
+                             f"{candidate.name} {held}, not {system_version}"), *out]
         if display is not None and row["title"] and display.casefold() != row["title"].casefold():
             return [part("result", "Boolean", False),
                     part("message", "String", f"{row['code']}: the display {display!r} is not {row['title']!r}"),

@@ -19,6 +19,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from fhir.resources.R4B.coding import Coding
 from pydantic import ValidationError
 
 from graph_service.errors import NotFound
@@ -26,7 +27,7 @@ from graph_service.fhir import procedure_maps, systems
 from graph_service.fhir.lookup import coded_input
 from graph_service.fhir.outcome import invalid, not_found, not_supported
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import fhir_bytes, parameters, part
+from graph_service.fhir.render import Part, fhir_bytes, group, parameters, part
 from graph_service.graph import Graph
 from graph_service.models.codes import CodeRecord
 from graph_service.models.derivation import AgeIn, DeriveIcd10cmIn, MapGroupDerivation, PatientIn
@@ -106,16 +107,12 @@ def patient_context(inputs: Inputs) -> tuple[PatientIn, list[str]] | None:
     return PatientIn(age=age, age_at_onset=onset, sex=sex), others  # type: ignore[arg-type]
 
 
-def _coding(code: str, title: str | None, version: str | None) -> dict[str, Any]:
-    coding: dict[str, Any] = {"system": ICD10CM_URL, "code": code}
-    if version:
-        coding["version"] = version
-    if title:
-        coding["display"] = title
-    return coding
+def _coding(code: str, title: str | None, version: str | None) -> Coding:
+    return Coding(system=ICD10CM_URL, code=code, version=version or None, display=title or None)
 
 
-def _match(row: dict[str, Any], title: str | None, icd_version: str | None, source: str) -> dict[str, Any]:
+def _match(row: dict[str, Any], title: str | None, icd_version: str | None, source: str) -> list[Part]:
+    """The parts of one map row's ``match``; the caller adds what evaluation said and wraps them."""
     parts = [part("equivalence", "Code", "relatedto" if row["target"] else "unmatched")]
     if row["target"]:
         parts.append(part("concept", "Coding", _coding(row["target"], title, icd_version)))
@@ -123,7 +120,7 @@ def _match(row: dict[str, Any], title: str | None, icd_version: str | None, sour
               part("priority", "Integer", row["priority"]), part("rule", "String", row["rule"])]
     if row.get("advice"):
         parts.append(part("advice", "String", row["advice"]))
-    return {"name": "match", "part": parts}
+    return parts
 
 
 def _icd_titles(graph: Graph) -> tuple[Any, Any]:
@@ -146,30 +143,30 @@ def _title(graph: Graph, release: Any, table: Any, code: str) -> str | None:
         return None
 
 
-def _all_rows(graph: Graph, record: CodeRecord, source: str) -> list[dict[str, Any]]:
+def _all_rows(graph: Graph, record: CodeRecord, source: str) -> list[Part]:
     release, table = _icd_titles(graph)
     version = release.version if release else None
-    matches = [_match(r.model_dump(), _title(graph, release, table, r.target) if r.target else None, version, source)
-               for r in record.maps]
+    matches = [group("match", _match(r.model_dump(), _title(graph, release, table, r.target) if r.target else None,
+                                     version, source)) for r in record.maps]
     with_target = sum(1 for r in record.maps if r.target)
     return [part("result", "Boolean", with_target > 0),
             part("message", "String", f"{len(record.maps)} map rows for {record.code}, {with_target} with a target; "
                  "no patient context given, so no rule was evaluated"), *matches]
 
 
-def _group_summary(group: MapGroupDerivation) -> dict[str, Any]:
-    parts = [part("group", "Integer", group.group), part("status", "Code", group.status.replace("_", "-"))]
-    if group.code is not None:
-        parts.append(part("concept", "Coding", _coding(group.code.code, group.code.title, None)))
-    chosen = next((s for s in group.explanation if s.map_rule == group.map_rule), None)
+def _group_summary(derived: MapGroupDerivation) -> Part:
+    parts = [part("group", "Integer", derived.group), part("status", "Code", derived.status.replace("_", "-"))]
+    if derived.code is not None:
+        parts.append(part("concept", "Coding", _coding(derived.code.code, derived.code.title, None)))
+    chosen = next((s for s in derived.explanation if s.map_rule == derived.map_rule), None)
     if chosen is not None:
         parts += [part("rule", "String", chosen.rule), part("priority", "Integer", chosen.priority)]
-    if group.advice:
-        parts.append(part("advice", "String", group.advice))
-    if group.reason:
-        parts.append(part("reason", "String", group.reason))
-    parts += [part("warning", "String", w) for w in group.warnings]
-    return {"name": "map-group", "part": parts}
+    if derived.advice:
+        parts.append(part("advice", "String", derived.advice))
+    if derived.reason:
+        parts.append(part("reason", "String", derived.reason))
+    parts += [part("warning", "String", w) for w in derived.warnings]
+    return group("map-group", parts)
 
 
 def _group_message(group: MapGroupDerivation) -> str:
@@ -182,7 +179,7 @@ def _group_message(group: MapGroupDerivation) -> str:
 
 
 def _evaluated(graph: Graph, record: CodeRecord, context: tuple[PatientIn, list[str]], snomed_version: str,
-               source: str) -> list[dict[str, Any]]:
+               source: str) -> list[Part]:
     patient, others = context
     try:
         body = DeriveIcd10cmIn(concepts=[record.code], patient=patient, other_concepts=others, release=snomed_version)
@@ -192,26 +189,26 @@ def _evaluated(graph: Graph, record: CodeRecord, context: tuple[PatientIn, list[
     derived = derive_icd10cm(graph, body)
     [concept] = derived.concepts
     icd_version = derived.icd10cm_release.split("@", 1)[1] if derived.icd10cm_release else None
-    out: list[dict[str, Any]] = []
-    matches: list[dict[str, Any]] = []
+    out: list[Part] = []
+    matches: list[Part] = []
     by_group = {g.group: g for g in concept.groups}
     for row in record.maps:
-        group = by_group.get(row.group)
-        step = next((s for s in group.explanation if s.priority == row.priority), None) if group else None
-        title = group.code.title if group and group.code and group.code.code == row.target else None
-        match = _match(row.model_dump(), title, icd_version, source)
-        selected = bool(group and step and step.map_rule == group.map_rule and group.status != "needs_review")
-        match["part"].append(part("selected", "Boolean", selected))
+        derived = by_group.get(row.group)
+        step = next((s for s in derived.explanation if s.priority == row.priority), None) if derived else None
+        title = derived.code.title if derived and derived.code and derived.code.code == row.target else None
+        parts = _match(row.model_dump(), title, icd_version, source)
+        selected = bool(derived and step and step.map_rule == derived.map_rule and derived.status != "needs_review")
+        parts.append(part("selected", "Boolean", selected))
         if step is not None:
-            match["part"] += [part("outcome", "Code", step.outcome), part("why", "String", step.why)]
-        elif group is not None and group.status == "needs_review":
-            match["part"] += [part("outcome", "Code", "not-evaluated"),
-                              part("why", "String", f"not evaluated: {group.reason}")]
-        elif group is not None:
-            held = next((s.priority for s in group.explanation if s.outcome == "true"), None)
-            match["part"] += [part("outcome", "Code", "not-evaluated"),
-                              part("why", "String", f"not evaluated: priority {held} held first")]
-        matches.append(match)
+            parts += [part("outcome", "Code", step.outcome), part("why", "String", step.why)]
+        elif derived is not None and derived.status == "needs_review":
+            parts += [part("outcome", "Code", "not-evaluated"),
+                      part("why", "String", f"not evaluated: {derived.reason}")]
+        elif derived is not None:
+            held = next((s.priority for s in derived.explanation if s.outcome == "true"), None)
+            parts += [part("outcome", "Code", "not-evaluated"),
+                      part("why", "String", f"not evaluated: priority {held} held first")]
+        matches.append(group("match", parts))
     mapped = [g for g in concept.groups if g.status == "mapped"]
     review = [g for g in concept.groups if g.status == "needs_review"]
     summary = "; ".join(_group_message(g) for g in concept.groups) or (concept.reason or "no map rows")
@@ -231,31 +228,52 @@ def _source_code(inputs: Inputs) -> tuple[str | None, str]:
     return coded_input(inputs)
 
 
+def _map_version(inputs: Inputs, url: str | None) -> tuple[str | None, str | None]:
+    """(map url, map version) from ``url`` — a canonical, possibly ``url|version`` — and ``conceptMapVersion``."""
+    version = inputs.text("conceptMapVersion")
+    if url is not None and "|" in url:
+        url, _, pinned = url.partition("|")
+        if version is not None and pinned and version != pinned:
+            raise invalid(f"url names version {pinned!r} and conceptMapVersion {version!r}", "conceptMapVersion")
+        version = version or pinned or None
+    return url, version
+
+
 def translate(graph: Graph, inputs: Inputs) -> bytes:
     if inputs.boolean("reverse"):
         raise not_supported("reverse translation is not served", "reverse")
-    url = inputs.text("url")
+    url, map_version = _map_version(inputs, inputs.text("url"))
     system_url, code = _source_code(inputs)
     target = inputs.text("targetsystem")
     if url is None:
         url = CONVERSION_MAP if (system_url or "").split("|")[0] == ICD10CM_URL else SNOMED_ICD10CM_MAP
     if url == SNOMED_ICD10CM_MAP and target and target != ICD10CM_URL:
         # Procedures: the maps loaded from FHIR ConceptMaps (SNOMED CT → CPT, HCPCS, ICD-10-PCS).
-        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, None, url)))
+        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, None, url, map_version)))
     map_id = url.rstrip("/").rsplit("/", 1)[-1]
     if map_id in procedure_maps.map_ids(graph):
-        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, map_id, url)))
+        return fhir_bytes(parameters(procedure_maps.translate(graph, inputs, code, target, map_id, url, map_version)))
     if url == SNOMED_ICD10CM_MAP:
-        return fhir_bytes(parameters(_translate_snomed(graph, inputs, system_url or systems.SNOMED_URL, code, url)))
+        return fhir_bytes(parameters(_translate_snomed(graph, inputs, system_url or systems.SNOMED_URL, code, url,
+                                                       map_version)))
     if url == CONVERSION_MAP:
-        return fhir_bytes(parameters(_translate_conversion(graph, inputs, system_url or ICD10CM_URL, code)))
+        return fhir_bytes(parameters(_translate_conversion(graph, inputs, system_url or ICD10CM_URL, code,
+                                                           map_version)))
     raise not_found(f"no ConceptMap {url!r}; served: {[SNOMED_ICD10CM_MAP, CONVERSION_MAP]}", "url")
 
 
-def _translate_snomed(graph: Graph, inputs: Inputs, system_url: str, code: str, url: str) -> list[dict[str, Any]]:
+def _translate_snomed(graph: Graph, inputs: Inputs, system_url: str, code: str, url: str,
+                      map_version: str | None) -> list[Part]:
+    """The map is versioned with the SNOMED CT release that carries it (its ConceptMap.version is that
+    release's version URI), so ``conceptMapVersion`` and the source ``version`` name the same thing."""
     if system_url.split("|")[0] != systems.SNOMED_URL:
         raise invalid(f"{SNOMED_ICD10CM_MAP} maps SNOMED CT concepts, not {system_url} codes", "system")
-    resolved = systems.resolve(graph, system_url, inputs.text("version") or inputs.text("conceptMapVersion"))
+    resolved = systems.resolve(graph, system_url, inputs.text("version") or map_version)
+    if map_version is not None:
+        by_map = systems.resolve(graph, systems.SNOMED_URL, map_version, expression="conceptMapVersion")
+        if by_map.release.id != resolved.release.id:
+            raise invalid(f"conceptMapVersion {map_version!r} is the map of {by_map.release.id}, but the code's "
+                          f"version names {resolved.release.id}", "conceptMapVersion")
     try:
         record = codes.get_code(graph, "snomed", code, resolved.release.id)
     except NotFound as exc:
@@ -266,10 +284,24 @@ def _translate_snomed(graph: Graph, inputs: Inputs, system_url: str, code: str, 
     return _evaluated(graph, record, context, resolved.release.id, url)
 
 
-def _translate_conversion(graph: Graph, inputs: Inputs, system_url: str, code: str) -> list[dict[str, Any]]:
+def _conversion_release(graph: Graph, map_version: str | None) -> str | None:
+    """The conversion-table release ``conceptMapVersion`` names (None: every visible one)."""
+    if map_version is None:
+        return None
+    releases = list_releases(graph, "icd10cm_conversion")
+    for release in releases:
+        if map_version in (release.version, release.id):
+            return release.id
+    raise not_found(f"no conversion table version {map_version!r}; loaded: {[r.version for r in releases]}",
+                    "conceptMapVersion")
+
+
+def _translate_conversion(graph: Graph, inputs: Inputs, system_url: str, code: str,
+                          map_version: str | None) -> list[Part]:
     cs = systems.code_system(system_url)
     if cs.id != "icd10cm":
         raise invalid(f"{CONVERSION_MAP} converts ICD-10-CM codes, not {system_url} codes", "system")
+    table_release = _conversion_release(graph, map_version)
     version = inputs.text("version")
     candidates = ([resolve_release(graph, "icd10cm", version)] if version
                   else list(reversed(list_releases(graph, "icd10cm"))))
@@ -278,7 +310,8 @@ def _translate_conversion(graph: Graph, inputs: Inputs, system_url: str, code: s
             record = codes.get_code(graph, "icd10cm", code, release.id)
         except NotFound:
             continue
-        successors = [s for s in record.replaced_by if s.get("code")]
+        successors = [s for s in record.replaced_by
+                      if s.get("code") and (table_release is None or s.get("release") == table_release)]
         matches = []
         for s in successors:
             target_version = str(s.get("release") or "").split("@")[-1] or None
@@ -287,9 +320,10 @@ def _translate_conversion(graph: Graph, inputs: Inputs, system_url: str, code: s
                      part("source", "Uri", CONVERSION_MAP)]
             if s.get("basis"):
                 parts.append(part("basis", "String", str(s["basis"])))
-            matches.append({"name": "match", "part": parts})
+            matches.append(group("match", parts))
         message = (f"{record.code} ({release.id}) is replaced by {', '.join(str(s['code']) for s in successors)}"
-                   if successors else f"{record.code} ({release.id}) has no successor in the conversion table")
+                   if successors else f"{record.code} ({release.id}) has no successor in the conversion table"
+                   + (f" {table_release}" if table_release else ""))
         return [part("result", "Boolean", bool(successors)), part("message", "String", message), *matches]
     where = version or "any visible release"
     return [part("result", "Boolean", False),

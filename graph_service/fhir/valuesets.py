@@ -12,25 +12,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from fhir.resources.R4B.valueset import ValueSet
+from fhir.resources.R4B.valueset import ValueSet, ValueSetExpansionContains
 
 from graph_service.errors import NotFound
 from graph_service.fhir import stored_valuesets, systems
 from graph_service.fhir.lookup import coded_input, validate_parameters
 from graph_service.fhir.outcome import invalid, not_found, required
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import AnswerCache, checked, fhir_bytes, parameters, part
+from graph_service.fhir.render import AnswerCache, fhir_bytes, parameters, part
 from graph_service.graph import Graph
 from graph_service.reference.code_table import CodeTable
 from graph_service.services import codes
 from graph_service.services.search import search_codes
 from ontology.vocabulary import L, R
 
-EXPAND_PARAMS = frozenset({"url", "valueSetVersion", "filter", "date", "offset", "count", "system-version"})
-VALIDATE_PARAMS = frozenset({"url", "valueSetVersion", "code", "system", "display", "coding",
-                             "codeableConcept", "date", "abstract", "system-version"})
+EXPAND_PARAMS = frozenset({"url", "valueSetVersion", "filter", "date", "offset", "count", "system-version",
+                           "displayLanguage"})
+VALIDATE_PARAMS = frozenset({"url", "valueSetVersion", "code", "system", "systemVersion", "display", "coding",
+                             "codeableConcept", "date", "abstract", "system-version", "displayLanguage"})
 DEFAULT_COUNT, MAX_COUNT = 100, 1000
 _SEARCH_ALL = 1_000_000
 _ALL_PAGE = f"""
@@ -68,7 +68,9 @@ def implicit(graph: Graph, inputs: Inputs, url: str) -> Implicit:
     if base.startswith(systems.SNOMED_URL + "/"):
         version = version or base  # an edition/version URI names the release
         base = systems.SNOMED_URL
-    version = version or _system_version(inputs, base)
+    # What else names the release when the value set's version does not: system-version ($expand) or
+    # systemVersion ($validate-code, the version of the code's system).
+    version = version or _system_version(inputs, base) or inputs.text("systemVersion")
     resolved = systems.resolve(graph, base, version, inputs.day("date"), expression="url")
     root = None
     if query.startswith("fhir_vs="):
@@ -98,16 +100,13 @@ def _members_from_table(vs: Implicit, table: CodeTable) -> list[str] | tuple[str
     return [key, *table.descendants(key)]
 
 
-def _contains(vs: Implicit, code: str, display: str | None, kind: str | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"system": vs.resolved.cs.fhir_uri, "version": vs.resolved.version, "code": code}
-    if display:
-        entry["display"] = display
-    if kind in ("chapter", "section"):
-        entry["abstract"] = True  # a grouping of the classification, not a code
-    return entry
+def _contains(vs: Implicit, code: str, display: str | None, kind: str | None) -> ValueSetExpansionContains:
+    # A chapter or section is a grouping of the classification, not a code: abstract.
+    return ValueSetExpansionContains(system=vs.resolved.cs.fhir_uri, version=vs.resolved.version, code=code,
+                                     display=display or None, abstract=True if kind in ("chapter", "section") else None)
 
 
-def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, list[dict[str, Any]]]:
+def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, list[ValueSetExpansionContains]]:
     cs, rel = vs.resolved.cs, vs.resolved.release
     table = codes.code_table(graph, cs, rel)
     if table is not None:
@@ -131,7 +130,8 @@ def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, lis
     return 1 + below.total, items
 
 
-def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int) -> tuple[int, list[dict[str, Any]]]:
+def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int
+              ) -> tuple[int, list[ValueSetExpansionContains]]:
     cs, rel = vs.resolved.cs, vs.resolved.release
     hits = search_codes(graph, text, cs.id, rel.id, 0, _SEARCH_ALL).items
     if vs.root is not None:
@@ -145,13 +145,13 @@ def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int) ->
     return len(hits), [_contains(vs, h.code, h.title, h.kind) for h in hits[offset:offset + count]]
 
 
-def _expansion(vs: Implicit, total: int, offset: int, count: int, contains: list[dict[str, Any]],
-               text: str | None) -> dict[str, Any]:
+def _expansion(vs: Implicit, total: int, offset: int, count: int, contains: list[ValueSetExpansionContains],
+               text: str | None) -> ValueSet:
     used = [{"name": "offset", "valueInteger": offset}, {"name": "count", "valueInteger": count},
             {"name": "version", "valueUri": f"{vs.resolved.cs.fhir_uri}|{vs.resolved.version}"}]
     if text:
         used.append({"name": "filter", "valueString": text})
-    return checked(ValueSet, {
+    return ValueSet.model_validate({
         "resourceType": "ValueSet", "url": vs.url, "version": vs.resolved.version, "status": "active",
         "name": vs.resolved.cs.name.replace("-", "").replace(" ", ""),
         "expansion": {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(),
@@ -167,6 +167,7 @@ def expand(graph: Graph, inputs: Inputs) -> bytes:
     count = inputs.integer("count", maximum=MAX_COUNT)
     count = DEFAULT_COUNT if count is None else count
     text = inputs.text("filter")
+    inputs.display_language()
     if "?fhir_vs" not in url:
         stored = stored_valuesets.find(graph, url, inputs.text("valueSetVersion"))
         if stored is not None:
@@ -195,17 +196,24 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
         system_url, code = codings[0].get("system"), codings[0]["code"]
     else:
         system_url, code = coded_input(inputs)
+    inputs.display_language()
+    system_version = inputs.text("systemVersion")
     if "?fhir_vs" not in url:
         stored = stored_valuesets.find(graph, url, inputs.text("valueSetVersion"))
         if stored is not None:
             return fhir_bytes(parameters(stored_valuesets.validate(graph, stored, system_url, code,
-                                                                   inputs.text("display"))))
+                                                                   inputs.text("display"), system_version)))
     vs = implicit(graph, inputs, url)
     if system_url and system_url.split("|")[0] != vs.resolved.cs.fhir_uri:
         return fhir_bytes(parameters([part("result", "Boolean", False), part(
             "message", "String", f"value set {url!r} holds {vs.resolved.cs.fhir_uri} codes, not {system_url} codes")]))
+    if system_version is not None:
+        named = systems.resolve(graph, vs.resolved.cs.fhir_uri, system_version, expression="systemVersion")
+        if named.release.id != vs.resolved.release.id:
+            raise invalid(f"systemVersion {system_version!r} names {named.release.id}, but the value set {url!r} is "
+                          f"expanded from {vs.resolved.release.id}", "systemVersion")
     out = validate_parameters(graph, vs.resolved, code, inputs.text("display"), inputs.boolean("abstract"))
-    if out[0]["valueBoolean"] and vs.root is not None:
+    if out[0].valueBoolean and vs.root is not None:
         cs, rel = vs.resolved.cs, vs.resolved.release
         try:
             outcome = codes.subsumes(graph, cs.id, vs.root, code, release=rel.id).outcome

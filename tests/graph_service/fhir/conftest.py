@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
 from fhir.resources.R4B import get_fhir_model_class
+from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
 FHIR_JSON = "application/fhir+json"
-# The service validates every answer with the R4 models before sending it (a refused shape is a 500 here);
-# `codegraph serve` started by these tests inherits it.
-os.environ["CODEGRAPH_FHIR_VALIDATE"] = "1"
+
+
+def valid_r4(body: dict[str, Any]) -> None:
+    """``body`` read by two model sets: the R4B models the service builds with (``fhir.resources``) and the FHIR
+    4.0.1 models of ``fhirclient`` (strict: unknown or mistyped elements and missing required ones are refused)."""
+    resource_type = body["resourceType"]
+    get_fhir_model_class(resource_type).model_validate(body)
+    r4 = FHIRElementFactory.instantiate(resource_type, body)  # raises FHIRValidationError on a bad shape
+    assert getattr(r4, "resource_type", None) == resource_type, f"{resource_type} is not an R4 resource"
+    assert r4.as_json() == body, "the R4 model does not read back the same resource"
 
 
 def resource(response: httpx.Response, resource_type: str, status: int = 200) -> dict[str, Any]:
-    """The body of a FHIR answer, after checking status, media type and that the R4 model accepts it."""
+    """The body of a FHIR answer, after checking status, media type and that it is a valid R4 resource."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(FHIR_JSON), response.headers["content-type"]
     body = response.json()
     assert body["resourceType"] == resource_type, body
-    get_fhir_model_class(resource_type).model_validate(body)
+    valid_r4(body)
     return body
 
 

@@ -10,7 +10,7 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.registry import load_source
-from tests.graph_service.fhir.conftest import param, params, resource
+from tests.graph_service.fhir.conftest import issue, param, params, resource
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "conceptmap" / "snomed-procedure-to-billing.json"
 SCT, CPT = "http://snomed.info/sct", "http://www.ama-assn.org/go/cpt"
@@ -46,3 +46,11 @@ def test_procedure_targets_come_with_their_conditions_and_the_given_ones_are_sel
     maps = resource(client.get("/fhir/ConceptMap", headers=engine), "Bundle")
     assert [e["resource"]["url"] for e in maps["entry"]] == [
         "https://codegraph.dev/fhir/ConceptMap/snomed-procedure-to-billing"]
+    # conceptMapVersion is the version the ConceptMap resource carries: the procedure-map release.
+    assert [e["resource"]["version"] for e in maps["entry"]] == ["2026"]
+    query = {"system": SCT, "code": "40701008", "targetsystem": CPT}
+    pinned = resource(client.get("/fhir/ConceptMap/$translate", params={**query, "conceptMapVersion": "2026"},
+                                 headers=engine), "Parameters")
+    assert pinned == every
+    issue(client.get("/fhir/ConceptMap/$translate", params={**query, "conceptMapVersion": "2025"}, headers=engine),
+          404, "not-found")

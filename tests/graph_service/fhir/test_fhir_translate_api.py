@@ -211,6 +211,31 @@ def test_the_conversion_table_is_a_concept_map_between_fiscal_years(
     assert [m["concept"]["code"] for m in params(unchanged, "match")] == ["M51.360"]
     missing = resource(client.get(TRANSLATE, params={"system": ICD, "code": "A00.0"}, headers=engine), "Parameters")
     assert param(missing, "result") is False
+    # conceptMapVersion is the ConceptMap's version: the conversion table's release.
+    pinned = resource(client.get(TRANSLATE, params={"system": ICD, "code": "C83.39", "conceptMapVersion": "FY2025"},
+                                 headers=engine), "Parameters")
+    assert params(pinned, "match") == params(body, "match")
+    unknown = issue(client.get(TRANSLATE, params={"system": ICD, "code": "C83.39", "conceptMapVersion": "FY2099"},
+                               headers=engine), 404, "not-found")
+    assert unknown["expression"] == ["conceptMapVersion"]
     maps = resource(client.get("/fhir/ConceptMap", headers=engine), "Bundle")
     assert [(e["resource"]["url"], e["resource"]["version"]) for e in maps["entry"]] == [
         ("http://hl7.org/fhir/sid/icd-10-cm?fhir_cm=conversion", "FY2025")]
+
+
+@pytest.mark.usefixtures("graph")
+def test_concept_map_version_names_the_map_and_may_come_in_the_url(client: TestClient, engine: dict[str, str]) -> None:
+    def translate(**query: str) -> dict[str, Any]:
+        return resource(client.get(TRANSLATE, params={"url": MAP, "system": SCT, "code": "127013003", **query},
+                                   headers=engine), "Parameters")
+
+    plain = translate()
+    assert translate(conceptMapVersion=SCT_VERSION) == plain  # the version the ConceptMap resource carries
+    assert translate(conceptMapVersion="20250301") == plain
+    assert translate(url=f"{MAP}|{SCT_VERSION}") == plain
+    later = issue(client.get(TRANSLATE, params={"url": MAP, "system": SCT, "code": "127013003",
+                                                "conceptMapVersion": "http://snomed.info/sct/731000124108/version/20990301"},
+                             headers=engine), 404, "not-found")
+    assert "snomed@20990301" in later["diagnostics"]
+    issue(client.get(TRANSLATE, params={"url": f"{MAP}|20250301", "conceptMapVersion": "20240301", "system": SCT,
+                                        "code": "127013003"}, headers=engine), 400, "invalid")
