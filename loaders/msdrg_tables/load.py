@@ -37,6 +37,7 @@ from typing import Any
 
 from loaders.errors import LoadError, ParseError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.release_nodes import release_nodes_statement
 from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.msdrg_tables.cc_exclusions import (
@@ -231,18 +232,12 @@ MERGE (m:{L.MDC} {{key: row.key}})
   ON CREATE SET m.mdc = row.mdc, m.title = row.title, m.load_run = $run
 """
 
-WRITE_DRGS = f"""
-MATCH (rel:{L.Release} {{id: $release}})
-UNWIND $rows AS row
-MERGE (d:{L.MSDRG} {{key: row.key}})
-  ON CREATE SET d += row.props, d.load_run = $run
-MERGE (d)-[m:{R.IN_RELEASE}]->(rel)
-  ON CREATE SET m.release = $release, m.load_run = $run
-WITH d, row WHERE row.mdc_key IS NOT NULL
+WRITE_DRGS = release_nodes_statement(L.MSDRG, then=f"""
+WITH node, row WHERE row.mdc_key IS NOT NULL
 MATCH (mdc:{L.MDC} {{key: row.mdc_key}})
-MERGE (d)-[e:{R.IN_MDC}]->(mdc)
+MERGE (node)-[e:{R.IN_MDC}]->(mdc)
   ON CREATE SET e.release = $release, e.load_run = $run
-"""
+""")
 
 WRITE_COLLECTIONS = f"""
 UNWIND $rows AS row

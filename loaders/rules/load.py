@@ -15,41 +15,22 @@ from typing import Any
 
 from loaders.errors import LoadError
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.release_nodes import release_nodes_statement
 from loaders.registry import register
 from loaders.rules.records import CodingRules, read_coding_rules
 from ontology.vocabulary import L, R
 
 SYSTEM = "coding_rules"
 
-GUIDELINES = f"""
-MATCH (rel:{L.Release} {{id: $release}})
-UNWIND $rows AS row
-MERGE (g:{L.Guideline} {{key: row.key}})
-  ON CREATE SET g += row.props, g.load_run = $run
-MERGE (g)-[m:{R.IN_RELEASE}]->(rel)
-  ON CREATE SET m.release = $release, m.load_run = $run
-"""
-CHECKS = f"""
-MATCH (rel:{L.Release} {{id: $release}})
-UNWIND $rows AS row
-MERGE (c:{L.RuleCheck} {{key: row.key}})
-  ON CREATE SET c += row.props, c.load_run = $run
-MERGE (c)-[m:{R.IN_RELEASE}]->(rel)
-  ON CREATE SET m.release = $release, m.load_run = $run
-WITH c, row
+GUIDELINES = release_nodes_statement(L.Guideline)
+CHECKS = release_nodes_statement(L.RuleCheck, then=f"""
+WITH node, row
 UNWIND row.guidelines AS gkey
 MATCH (g:{L.Guideline} {{key: gkey}})
-MERGE (c)-[i:{R.IMPLEMENTS} {{release: $release}}]->(g)
+MERGE (node)-[i:{R.IMPLEMENTS} {{release: $release}}]->(g)
   ON CREATE SET i.load_run = $run
-"""
-MODIFIERS = f"""
-MATCH (rel:{L.Release} {{id: $release}})
-UNWIND $rows AS row
-MERGE (m:{L.ModifierRule} {{key: row.key}})
-  ON CREATE SET m += row.props, m.load_run = $run
-MERGE (m)-[i:{R.IN_RELEASE}]->(rel)
-  ON CREATE SET i.release = $release, i.load_run = $run
-"""
+""")
+MODIFIERS = release_nodes_statement(L.ModifierRule)
 
 
 def rule_rows(release: str, rules: CodingRules, source_file: str) -> dict[str, list[dict[str, Any]]]:
