@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from graph_service.errors import NotFound
@@ -66,7 +67,11 @@ class Case:
 
     def dx_codes(self) -> list[str]:
         """Dotted, in claim order (principal first)."""
-        return [dotted(d.code) for d in self.diagnoses]
+        return list(self._dx_codes)
+
+    @cached_property
+    def _dx_codes(self) -> tuple[str, ...]:  # the codes never change once the case is built
+        return tuple(dotted(d.code) for d in self.diagnoses)
 
 
 def _native_date(value: Any) -> date | None:

@@ -9,7 +9,7 @@ from graph_service.models.claim_edits import DiagnosisIn as ClaimDiagnosis
 from graph_service.models.claim_edits import PatientIn
 from graph_service.models.evaluation import RuleRef
 from graph_service.models.validation import CodeValidity, ValidateCodesOut
-from graph_service.services.claim_edits import run_mce
+from graph_service.services.claim_edits import _mce_claim, mce_editor, run_mce
 from graph_service.services.drg_grouper import dotted
 from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.findings import Findings, edge_ref
@@ -72,9 +72,16 @@ def check_notes(out: ValidateCodesOut, found: Findings) -> None:
 
 def check_mce(case: Case, found: Findings) -> None:
     e = case.encounter
+    codes = case.dx_codes()
+    patient = PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status)
     try:
-        mce = run_mce([ClaimDiagnosis(code=c, sequence=i + 1) for i, c in enumerate(case.dx_codes())],
-                      PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status), e.discharge_date)
+        # One editor call first: most claims raise no edit, and then there is nothing to trace to its codes or
+        # explain (run_mce makes this same call first and returns no edit either).
+        bare = [c.replace(".", "") for c in codes]
+        if not mce_editor().edit(_mce_claim(e.discharge_date, patient, bare[0], bare[1:]))["edits"]:
+            return
+        mce = run_mce([ClaimDiagnosis(code=c, sequence=i + 1) for i, c in enumerate(codes)], patient,
+                      e.discharge_date)
     except (ValueError, RuntimeError) as exc:
         found.add("compliant", "medicare_code_editor", "info", f"the Medicare Code Editor was not run: {exc}",
                   needs_review="the editor refused the claim")

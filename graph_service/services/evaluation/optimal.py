@@ -4,7 +4,7 @@ principal — with weight and payment deltas. Only codes the encounter's evidenc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from codegraph.settings import Settings
 from graph_service.errors import Unprocessable
@@ -42,16 +42,18 @@ def _alternatives(case: Case, base: Claim, docs: Documented) -> list[_Try]:
         if code in coded or len(base.sdx) >= 24:
             continue
         poa = docs.poa.get(code, "Y")
-        tries.append(_Try("missed_cc_mcc", code, replace(base, sdx=(*base.sdx, (code.replace(".", ""), poa))),
-                          docs.codes[f"icd10cm:{code}"], [f"add {code} (POA {poa})"]))
+        # Claims are built directly: dataclasses.replace re-reads every field through the constructor's checks.
+        added = Claim(base.pdx, base.pdx_poa, (*base.sdx, (code.replace(".", ""), poa)), base.procedures, base.age,
+                      base.sex, base.discharge_status)
+        tries.append(_Try("missed_cc_mcc", code, added, docs.codes[f"icd10cm:{code}"], [f"add {code} (POA {poa})"]))
     for i, d in enumerate(case.secondary):
         ids = docs.codes.get(f"icd10cm:{dotted(d.code)}", [])
         if not any(case.evidence[x].admission_reason for x in ids if x in case.evidence):
             continue  # only a condition documented as a reason for admission may be principal (II, II.C)
         sdx = list(base.sdx)
         sdx[i] = (base.pdx, base.pdx_poa)
-        tries.append(_Try("resequence_principal", dotted(d.code), replace(base, pdx=d.code, pdx_poa=d.poa,
-                                                                            sdx=tuple(sdx)),
+        tries.append(_Try("resequence_principal", dotted(d.code), Claim(d.code, d.poa, tuple(sdx), base.procedures,
+                                                                          base.age, base.sex, base.discharge_status),
                           ids, [f"sequence {dotted(d.code)} as principal, {dotted(base.pdx)} as secondary"]))
     return tries
 
