@@ -9,6 +9,7 @@ A source loads whole or not at all: every problem is collected, then raised as o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def parse_fhir_source(path: Path, today: date) -> EncounterBundle:
     if issues:
         issues.sort(key=lambda i: (i.location.file, i.location.line or 0, i.location.entry or 0))
         raise FhirValidationError(path, issues)
-    return encounter_bundle
+    return replace(encounter_bundle, folded=index.folded) if index.folded else encounter_bundle
 
 
 def read_fhir_source(path: Path) -> tuple[list[LoadedResource], list[FhirIssue]]:

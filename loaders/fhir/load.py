@@ -37,6 +37,7 @@ from loaders.fhir.graph_codes import GraphCodeCheck, dated_codes
 from loaders.fhir.issues import FhirIssue, FhirLocation, FhirValidationError
 from loaders.fhir.loaded import date_floor
 from loaders.fhir.records import EncounterBundle, FhirTime
+from loaders.input_checks import note_folded
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import SYSTEMS, system
@@ -356,6 +357,8 @@ class FhirLoader:
                 continue  # keep checking the rest, so that every problem is reported at once
             pending.extend(EncounterRows.of(bundle))
             add_counts(counts, bundle)
+            if bundle.folded:  # parsed in a worker process, which cannot note it for the run itself
+                note_folded(shard, "resource", bundle.folded)
             if pending.count() >= self.flush_rows:
                 write_encounter_rows(ctx, pending)
                 pending = EncounterRows()

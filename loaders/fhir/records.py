@@ -131,3 +131,4 @@ class EncounterBundle:
     documents: tuple[DocumentRecord, ...]
     evidence: tuple[EvidenceRecord, ...]
     codes_to_check: tuple[CodeToCheck, ...]
+    folded: int = 0  # identical repeats of a resource dropped (counted in the run's report)

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from loaders.errors import ParseError, WrongFileError
-from loaders.input_checks import DuplicateKeyError
+from loaders.input_checks import DuplicateKeyError, note_folded
 from loaders.ncci.common import PROCEDURE_CODE, NcciSetting, decoded_lines, yyyymmdd
 from loaders.text_lines import tab_field_at
 
@@ -209,6 +209,7 @@ class PtpRepeats:
             self._seen[identity] = value
             return True
         if seen == value:
+            note_folded(edit.file, "PTP edit")
             return False
         earlier = _earlier_line(edit)
         raise DuplicateKeyError(

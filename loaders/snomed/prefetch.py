@@ -8,6 +8,7 @@ lives here because loaders/machinery is being reworked at the same time.)
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -45,7 +46,9 @@ def prefetched(items: Iterable[T], *, chunk: int = 2000, depth: int = 8) -> Iter
         except BaseException as exc:  # handed to the consumer, which raises it
             _put(buffer, _Failed(exc), stop)
 
-    worker = threading.Thread(target=produce, name="snomed-parse", daemon=True)
+    # In a copy of this context: what the parser notes for the run's report (folded repeats) reaches the run.
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(produce,), name="snomed-parse",
+                              daemon=True)
     worker.start()
     try:
         while True:

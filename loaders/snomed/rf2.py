@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTTED_CODE
-from loaders.input_checks import DuplicateKeyError, require_rows
+from loaders.input_checks import DuplicateKeyError, note_folded, require_rows
 from loaders.snomed.release import ReleaseType, Rf2Kind, parse_rf2_name
 from loaders.text_lines import decoded_lines, tab_field_at
 
@@ -288,7 +288,9 @@ def _snapshot_concepts(path: Path, kind: Rf2Kind, check: Callable[[_Row], object
         earlier = seen.setdefault(int(cells[0]), (content, number))
         if earlier[1] == number:
             yield build(cells)
-        elif earlier[0] != content:
+        elif earlier[0] == content:
+            note_folded(path, "concept")
+        else:
             raise DuplicateKeyError(
                 path, number, "id", f"one row per concept id in a Snapshot: concept {cells[0]} is already at line "
                 f"{earlier[1]} with other attributes", f"duplicate concept {cells[0]}: {' '.join(cells[1:])}")

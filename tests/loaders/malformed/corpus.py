@@ -39,6 +39,7 @@ class Variant:
     inflate: dict[str, Any] | None = None
     inputs: tuple[str, ...] | None = None
     changed: tuple[str, ...] = field(default=())  # file names the variant overlays (one must be named)
+    folded: dict[str, int] = field(default_factory=dict)  # "<file>: <record>" -> identical repeats folded
 
     @property
     def id(self) -> str:
@@ -113,6 +114,7 @@ def load_cases() -> list[FormatCases]:
                 format=fmt, name=v["name"], why=v["why"], expect=tuple(v.get("expect", ())),
                 outcome=v.get("outcome", "refused"), remove=tuple(v.get("remove", ())), inflate=v.get("inflate"),
                 inputs=tuple(v["inputs"]) if "inputs" in v else None, changed=_changed(toml.parent, v["name"], v),
+                folded=dict(v.get("folded", {})),
             )
             for v in spec.get("variant", [])
         )

@@ -62,6 +62,11 @@ def test_a_variant_is_refused_with_a_located_message_and_the_graph_unchanged(
         _baselines.clear()
         assert report.status == "completed", variant.why
         assert _release_statuses(driver, settings, report.release) == ["visible"]
+        # An identical repeat is folded with a warning, and the run's report says how many, in which file.
+        print(f"\n[{variant.id}] {report.counts}")
+        folded = {k.removeprefix("identical repeats folded (")[:-1]: v for k, v in report.counts.items()
+                  if k.startswith("identical repeats folded (")}
+        assert folded == variant.folded, variant.why
         return
     with pytest.raises(LoadError) as refused:
         load_source(driver, settings, cases.source, paths, cases.release)
