@@ -48,6 +48,7 @@ from loaders.msdrg_tables.cc_exclusions import (
     read_cc_exclusions,
 )
 from loaders.msdrg_tables.cc_lists import CcListEntry, read_cc_list
+from loaders.msdrg_tables.code_check import codes_absent_from_icd10cm
 from loaders.msdrg_tables.common import decode, text_lines
 from loaders.msdrg_tables.table5 import DrgWeightRow, read_table5
 from loaders.registry import register
@@ -326,6 +327,12 @@ class MsdrgLoader:
         check_tables(tables, ctx.release)
         writer, counts = ctx.writer, ctx.counts
         counts["grouper_version"] = version
+        listed = {d.code for d in tables.designations} | {m.pdx_code for m in tables.members} | {
+            e.code for _, entries in tables.cc_lists for e in entries} | {
+            r.code for r in (*tables.alive_only, *tables.drg_specific)}
+        checked = codes_absent_from_icd10cm(writer.driver, writer.database, version + 1983, listed)
+        if checked is not None:
+            counts[f"codes_not_in {checked[0]}"] = len(checked[1])
         if tables.ignored:
             counts["ignored_files"] = ", ".join(tables.ignored)
         writer.run(
