@@ -81,8 +81,8 @@ def _note_rows(table: CodeTable, keys: list[str]) -> list[Row]:
     for a in sorted(present, key=code_of):
         code = code_of(a)
         for kind, noted_on, note, target, target_code, condition, descendants in _folded_notes(table, a):
-            meeting = under.get(target, ()) if descendants else ((target,) if target in present else ())
-            others = sorted(code_of(b) for b in meeting if b != a)
+            meeting = under.get(target) if descendants else ((target,) if target in present else None)
+            others = sorted(code_of(b) for b in meeting if b != a) if meeting else []
             if kind == EXCLUDES1 and not others:
                 continue  # an exclusion no other code of the set meets yields no conflict: no row to build
             rows.append((code, kind, noted_on, note, target_code, condition, others))

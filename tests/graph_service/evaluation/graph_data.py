@@ -36,6 +36,18 @@ TABULAR = ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ICD10CM.tabular><versio
              _diag("E11", "Type 2 diabetes mellitus", _diag("E11.9", "Type 2 diabetes mellitus without complications"),
                    notes="<excludes1><note>type 1 diabetes mellitus (E10.-)</note></excludes1><useAdditionalCode>"
                          "<note>code to identify control using insulin (Z79.4)</note></useAdditionalCode>")),
+    # A manifestation (code first its underlying condition) and a condition that meets the note.
+    _chapter(5, "Mental, Behavioral and Neurodevelopmental disorders (F01-F99)", "F01", "F09",
+             "Mental disorders due to known physiological conditions",
+             _diag("F02", "Dementia in other diseases classified elsewhere", _diag(
+                 "F02.8", "Dementia in other diseases classified elsewhere, unspecified severity", _diag(
+                     "F02.80", "Dementia in other diseases classified elsewhere, unspecified severity, without "
+                               "behavioral disturbance (fixture text)")),
+                   notes="<codeFirst><note>the underlying physiological condition, such as Alzheimer's disease "
+                         "(G30.-)</note></codeFirst>")),
+    _chapter(6, "Diseases of the nervous system (G00-G99)", "G30", "G32", "Other degenerative diseases of the "
+             "nervous system", _diag("G30", "Alzheimer's disease", _diag("G30.9", "Alzheimer's disease, "
+                                                                                 "unspecified (fixture text)"))),
     _chapter(9, "Diseases of the circulatory system (I00-I99)", "I10", "I1A", "Hypertensive diseases",
              _diag("I10", "Essential (primary) hypertension")),
     _chapter(10, "Diseases of the respiratory system (J00-J99)", "J09", "J18", "Influenza and pneumonia",
@@ -67,11 +79,16 @@ EXPECTED = sorted(["icd10cm@FY2026", "icd10pcs@FY2026", "cpt@2026", "ncci_ptp@20
 
 
 def _loaded(driver: Driver, settings: Settings) -> bool:
-    """The graph holds exactly these releases, visible, and no encounter (left by an earlier run of this module)."""
+    """The graph holds exactly these releases, visible, and no encounter (left by an earlier run of this module),
+    and the newest code of the tabular above (a graph loaded from an older version of it is reloaded)."""
     records, _, _ = driver.execute_query(
         "MATCH (r:Release) WITH collect(r.id + ':' + r.status) AS releases "
-        "RETURN releases, COUNT { MATCH (:Encounter) } AS encounters", database_=settings.neo4j_database)
-    return sorted(records[0]["releases"]) == [f"{r}:visible" for r in EXPECTED] and records[0]["encounters"] == 0
+        "RETURN releases, COUNT { MATCH (:Encounter) } AS encounters, "
+        "COUNT { MATCH (:Code {key: $newest}) } AS newest", newest="icd10cm|F02.80",
+        database_=settings.neo4j_database)
+    row = records[0]
+    return (sorted(row["releases"]) == [f"{r}:visible" for r in EXPECTED] and row["encounters"] == 0
+            and row["newest"] == 1)
 
 
 def load_evaluation_graph(driver: Driver, settings: Settings, work: Path) -> None:

@@ -69,6 +69,38 @@ def test_compliant_use_additional_code_unmet_needs_review(evaluation_graph: Driv
     assert [g["section"] for g in f["guidelines"]] == ["I.A.13"]
 
 
+def test_compliant_code_first_a_manifestation_sequenced_before_its_etiology(evaluation_graph: Driver,
+                                                                            client: TestClient,
+                                                                            engine: dict[str, str]) -> None:
+    items = [*PNEUMONIA, evidence("x-dem", "icd10cm", "F02.80"), evidence("x-alz", "icd10cm", "G30.9")]
+    out = evaluate(client, engine, body(("J18.9", ["x-pna"]), [("F02.80", ["x-dem"]), ("G30.9", ["x-alz"])],
+                                        evidence_items=items))
+    (f,) = findings(out, "compliant", "code_first")
+    assert (f["severity"], f["codes"], f["needs_review"]) == ("error", ["F02.80", "G30.9"], False)
+    assert "sequence G30.9 before it" in f["explanation"]
+    assert f["rule"]["kind"] == "ICD-10-CM note" and f["rule"]["release"] == "icd10cm@FY2026"
+    assert (f["rule"]["detail"]["type"], f["rule"]["detail"]["noted_on"], f["rule"]["detail"]["targets"]) == (
+        "CODE_FIRST", "F02", ["G30"])
+    assert f["check_node"] == "coding_rules@FY2026|code_first"
+    assert [(g["section"], g["node"]) for g in f["guidelines"]] == [("I.A.13", "coding_rules@FY2026|I.A.13")]
+    assert out["compliant"]["status"] == "fail"
+    # The etiology first: the instruction is met, no finding.
+    out = evaluate(client, engine, body(("J18.9", ["x-pna"]), [("G30.9", ["x-alz"]), ("F02.80", ["x-dem"])],
+                                        evidence_items=items))
+    assert findings(out, "compliant", "code_first") == []
+
+
+def test_compliant_code_first_without_the_underlying_condition_needs_review(evaluation_graph: Driver,
+                                                                            client: TestClient,
+                                                                            engine: dict[str, str]) -> None:
+    items = [*PNEUMONIA, evidence("x-dem", "icd10cm", "F02.80")]
+    out = evaluate(client, engine, body(("J18.9", ["x-pna"]), [("F02.80", ["x-dem"])], evidence_items=items))
+    (f,) = findings(out, "compliant", "code_first")
+    assert (f["severity"], f["codes"], f["needs_review"]) == ("warning", ["F02.80"], True)
+    assert "Alzheimer's disease (G30.-)" in f["explanation"] and f["rule"]["detail"]["noted_on"] == "F02"
+    assert out["compliant"]["status"] == "review"
+
+
 def test_compliant_the_medicare_code_editor_flags_an_age_conflict(evaluation_graph: Driver, client: TestClient,
                                                                   engine: dict[str, str]) -> None:
     items = [*PNEUMONIA, evidence("x-bph", "icd10cm", "N40.0")]
