@@ -39,8 +39,7 @@ SLOT_WAIT_S = 10.0
 _MEMORY_CODES = ("MemoryPoolOutOfMemoryError", "TransactionOutOfMemoryError", "MemoryLimitExceeded")
 _TERMINATE = """
 SHOW TRANSACTIONS YIELD transactionId, metaData WHERE metaData.request = $tag
-WITH collect(transactionId) AS ids WHERE size(ids) > 0
-TERMINATE TRANSACTIONS ids YIELD transactionId RETURN transactionId
+TERMINATE TRANSACTIONS transactionId YIELD transactionId AS terminated RETURN terminated
 """
 
 

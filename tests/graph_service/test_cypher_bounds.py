@@ -3,6 +3,8 @@ service answers the next request normally."""
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,9 +18,24 @@ from graph_service.services.cypher_bounds import DEADLINE_GRACE_S
 
 # A cartesian product collected into one list: hundreds of MB on the server within seconds.
 MEMORY_HOG = "UNWIND range(1, 4000) AS a UNWIND range(1, 4000) AS b RETURN size(collect([a, b, 'padding'])) AS n"
-# One expression Neo4j does not interrupt at its transaction timeout: quadratic string building in reduce (sized so a
-# quiet machine still needs well over the 2 s deadline: 60,000 steps finished inside it on a fresh CI machine).
-EXPRESSION_HOG = "RETURN size(reduce(s = '', x IN range(1, 200000) | s + 'xxxxxxxxxx')) AS n"
+# One expression Neo4j does not interrupt at its transaction timeout (nor when asked to terminate it): quadratic
+# string building in reduce. Its size is calibrated on this machine so that it runs ~HOG_SECONDS: well past the 2 s
+# deadline (a fixed size finished inside it on a quiet CI machine) yet short enough that the stuck slot frees within
+# the recovery test's wait (a fixed size 3x bigger held it for minutes on a busy one).
+HOG_SECONDS = 10.0
+_HOG = "RETURN size(reduce(s = '', x IN range(1, $steps) | s + 'xxxxxxxxxx')) AS n"
+_PROBE_STEPS = 30_000
+
+
+@pytest.fixture(scope="module")
+def expression_hog(driver: Driver, settings: Settings) -> str:
+    """The hog query, sized to run about ``HOG_SECONDS`` here (its cost grows with the square of the steps)."""
+    driver.execute_query(_HOG, {"steps": _PROBE_STEPS}, database_=settings.neo4j_database)  # plan and JIT warm
+    t0 = time.monotonic()
+    driver.execute_query(_HOG, {"steps": _PROBE_STEPS}, database_=settings.neo4j_database)
+    took = max(time.monotonic() - t0, 0.05)
+    steps = int(_PROBE_STEPS * math.sqrt(HOG_SECONDS / took))
+    return _HOG.replace("$steps", str(min(max(steps, _PROBE_STEPS), 400_000)))
 
 
 def _client(settings: Settings, api_keys, **overrides) -> TestClient:  # type: ignore[no-untyped-def]
@@ -55,10 +72,10 @@ def test_a_memory_hungry_query_is_stopped_with_a_4xx_and_the_service_stays_healt
 
 
 def test_an_uninterruptible_expression_is_answered_408_at_the_deadline(
-    fast_client: TestClient, auditor  # type: ignore[no-untyped-def]
+    fast_client: TestClient, auditor, expression_hog: str  # type: ignore[no-untyped-def]
 ) -> None:
     t0 = time.monotonic()
-    r = fast_client.post("/v1/cypher", json={"query": EXPRESSION_HOG}, headers=auditor)
+    r = fast_client.post("/v1/cypher", json={"query": expression_hog}, headers=auditor)
     took = time.monotonic() - t0
     assert r.status_code == 408, r.text
     assert r.headers["content-type"] == "application/problem+json" and "2s limit" in r.json()["detail"]
@@ -66,9 +83,9 @@ def test_an_uninterruptible_expression_is_answered_408_at_the_deadline(
 
 
 def test_while_stuck_queries_hold_every_slot_the_next_one_gets_503_then_the_service_recovers(
-    fast_client: TestClient, auditor  # type: ignore[no-untyped-def]
+    fast_client: TestClient, auditor, expression_hog: str  # type: ignore[no-untyped-def]
 ) -> None:
-    assert fast_client.post("/v1/cypher", json={"query": EXPRESSION_HOG}, headers=auditor).status_code == 408
+    assert fast_client.post("/v1/cypher", json={"query": expression_hog}, headers=auditor).status_code == 408
     busy = fast_client.post("/v1/cypher", json={"query": "RETURN 1 AS n"}, headers=auditor)
     assert busy.status_code == 503 and busy.headers["retry-after"], busy.text
     assert busy.json()["type"] == "/problems/cypher-busy"
@@ -96,3 +113,33 @@ def test_a_runaway_path_expansion_is_a_4xx_never_a_500(
         assert 400 <= r.status_code < 500, r.text
         assert time.monotonic() - t0 < 2.0 + DEADLINE_GRACE_S + 3.0
         _healthy(c, auditor)
+
+
+def test_the_deadline_asks_the_server_to_terminate_the_query_by_its_request_tag(
+    driver: Driver, settings: Settings
+) -> None:
+    from neo4j import Query
+    from neo4j.exceptions import ClientError
+
+    from graph_service.services.cypher_bounds import _terminate
+
+    ended: list[BaseException] = []
+
+    def long_read() -> None:
+        with driver.session(database=settings.neo4j_database) as session:
+            try:
+                session.run(Query("UNWIND range(1, 1000000000) AS x WITH x WHERE x < 0 RETURN count(*)",
+                                  metadata={"request": "probe-tag"})).consume()
+            except ClientError as exc:
+                ended.append(exc)
+
+    worker = threading.Thread(target=long_read)
+    worker.start()
+    listed = "SHOW TRANSACTIONS YIELD metaData WHERE metaData.request = 'probe-tag' RETURN count(*) AS n"
+    deadline = time.monotonic() + 30
+    while driver.execute_query(listed, database_=settings.neo4j_database).records[0]["n"] == 0:
+        assert time.monotonic() < deadline, "the probe query never started"
+        time.sleep(0.05)
+    _terminate(driver, settings.neo4j_database, "probe-tag")
+    worker.join(30)
+    assert not worker.is_alive() and ended and "Terminated" in (ended[0].code or ""), ended
