@@ -119,6 +119,19 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str, every_s: f
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
+def run_writing(driver: Driver, loader: subprocess.Popen[str], before: str, extra: Callable[[], None] = lambda: None,
+                timeout_s: float = 240) -> str:
+    """The id of the load run that ``loader`` started, once it has written rows (the moment to inject a fault);
+    fails if the load ends first (``before`` says what it should not have ended before)."""
+    def writing() -> str | None:
+        assert loader.poll() is None, f"the load ended before {before}: {loader.communicate()}"
+        extra()
+        running = [r["id"] for r in runs(driver) if r["status"] == "running"]
+        return running[0] if running and rows_of_run(driver, running[0]) > 0 else None
+
+    return wait_until(writing, timeout_s, "the load to write its first batches")
+
+
 def wipe(driver: Driver) -> None:
     with driver.session() as session:
         session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()

@@ -17,7 +17,7 @@ import pytest
 
 from codegraph.runtime.local_server import LocalNeo4j
 from tests.faults.conftest import RELEASE, clean_load, load_args
-from tests.faults.harness import FaultServer, fingerprint, release_status, rows_of_run, runs, wait_until
+from tests.faults.harness import FaultServer, fingerprint, release_status, run_writing, runs
 from tests.faults.harness import wipe as wipe_graph
 
 pytestmark = pytest.mark.faults
@@ -83,13 +83,8 @@ def test_a_disk_filling_up_mid_load_leaves_nothing_visible_and_a_rerun_equals_a_
         wipe_graph(driver)
         loader = server.popen(*load_args(codes_file))
 
-        def writing() -> str | None:
-            assert loader.poll() is None, f"the load ended before the disk filled up: {loader.communicate()}"
-            running = [r["id"] for r in runs(driver) if r["status"] == "running"]
-            return running[0] if running and rows_of_run(driver, running[0]) > 0 else None
-
         try:
-            failed_run = wait_until(writing, 240, "the load to write its first batches")
+            failed_run = run_writing(driver, loader, "the disk filled up")
             filler = _fill(data)
             _, stderr = loader.communicate(timeout=240)
         finally:

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import RELEASE, load_args
-from tests.faults.harness import FaultServer, Fingerprint, fingerprint, release_status, rows_of_run, runs, wait_until
+from tests.faults.harness import (
+    FaultServer,
+    Fingerprint,
+    fingerprint,
+    release_status,
+    rows_of_run,
+    run_writing,
+    runs,
+)
 from tests.faults.harness import wipe as wipe_graph
 
 pytestmark = pytest.mark.faults
@@ -22,13 +30,10 @@ def test_kill9_of_the_loader_mid_load_then_rerun_equals_a_clean_load(
         wipe_graph(driver)
         loader = loads_server.popen(*load_args(codes_file))
         try:
-            def writing() -> str | None:
-                assert loader.poll() is None, f"the load ended before it was killed: {loader.communicate()}"
+            def never_visible() -> None:
                 assert release_status(driver, RELEASE) != "visible"
-                running = [r["id"] for r in runs(driver) if r["status"] == "running"]
-                return running[0] if running and rows_of_run(driver, running[0]) > 0 else None
 
-            killed_run = wait_until(writing, 240, "the load to write its first batches")
+            killed_run = run_writing(driver, loader, "it was killed", never_visible)
             loader.send_signal(signal.SIGKILL)
             loader.wait(30)
         finally:

@@ -9,7 +9,14 @@ import pytest
 
 from codegraph.runtime.local_server import RecoveryWatch
 from tests.faults.conftest import RELEASE, load_args
-from tests.faults.harness import FaultServer, Fingerprint, fingerprint, release_status, rows_of_run, runs, wait_until
+from tests.faults.harness import (
+    FaultServer,
+    Fingerprint,
+    fingerprint,
+    release_status,
+    run_writing,
+    runs,
+)
 from tests.faults.harness import wipe as wipe_graph
 
 pytestmark = pytest.mark.faults
@@ -22,13 +29,8 @@ def test_kill9_of_neo4j_mid_load_then_restart_and_rerun_equals_a_clean_load(
         wipe_graph(driver)
         loader = loads_server.popen(*load_args(codes_file))
 
-        def writing() -> str | None:
-            assert loader.poll() is None, f"the load ended before Neo4j was killed: {loader.communicate()}"
-            running = [r["id"] for r in runs(driver) if r["status"] == "running"]
-            return running[0] if running and rows_of_run(driver, running[0]) > 0 else None
-
         try:
-            crashed_run = wait_until(writing, 240, "the load to write its first batches")
+            crashed_run = run_writing(driver, loader, "Neo4j was killed")
             loads_server.kill9()
             _, stderr = loader.communicate(timeout=180)  # the driver retries for 30 s, then the load gives up
         finally:

@@ -188,6 +188,13 @@ def test_a_code_expanded_into_subcodes_is_reported_as_expanded_and_linked_to_the
 
 
 # ---- Ctrl-C --------------------------------------------------------------------------------------------
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A foreground command in a terminal gets SIGINT's default action, so Python turns it into KeyboardInterrupt.
+    A test session started in the background (``nohup … &`` from a script, as CI may be) inherits SIGINT
+    *ignored*, and so would the load, which then never sees the Ctrl-C this test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_a_load_within_seconds_and_leaves_the_graph_as_it_was(
     clean_graph: Driver, settings: Settings
 ) -> None:
@@ -195,7 +202,7 @@ def test_ctrl_c_stops_a_load_within_seconds_and_leaves_the_graph_as_it_was(
     proc = subprocess.Popen(
         [sys.executable, "-m", "codegraph.cli", "load", "icd10cm", str(FY2025_LIST), "--release", "FY2025",
          "--batch-size", "50"], cwd=REPO, env=cli_env(settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 300
         # the release staged for this run: the load is inside its clean-up scope and now parses and writes
