@@ -108,7 +108,7 @@ def lookup_parameters(graph: Graph, resolved: systems.Resolved, record: CodeReco
     props += [_prop("replaced-by", "Code", s["code"], f"{s.get('release')}: {s.get('basis')}")
               for s in record.replaced_by if s.get("code")]
     if wanted is not None:
-        props = [p for p in props if p.part[0].valueCode in wanted]
+        props = [p for p in props if p["part"][0]["valueCode"] in wanted]
     designations = [group("designation", [
         part("language", "Code", "en"), part("use", "Coding", {"system": DESIGNATION_USE, "code": "inclusion-term",
                                                                "display": "Inclusion term"}),

@@ -11,13 +11,13 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from fhir.resources.R4B.valueset import ValueSet, ValueSetExpansionContains
+from fhir.resources.R4B.valueset import ValueSet
 
 from graph_service.fhir import systems
-from graph_service.fhir.render import Part, part
+from graph_service.fhir.render import Checked, Part, checked, part
+from graph_service.fhir.render import timestamp as _now
 from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
 from graph_service.services.search import search_codes
@@ -93,11 +93,11 @@ def search(graph: Graph, url: str | None) -> list[ValueSet]:
     return found
 
 
-def _entry(graph: Graph, item: dict[str, Any]) -> ValueSetExpansionContains:
+def _entry(graph: Graph, item: dict[str, Any]) -> dict[str, Any]:
     cs = system(item["system"])
     release = graph.reference.catalog().resolve(cs.releases_of, item["release"])
-    return ValueSetExpansionContains(system=cs.fhir_uri, version=systems.version_of(graph, cs, release),
-                                     code=item["code"], display=item.get("title") or None)
+    return {"system": cs.fhir_uri, "version": systems.version_of(graph, cs, release), "code": item["code"],
+            "display": item.get("title") or None}
 
 
 def _filtered(graph: Graph, vs: Stored, text: str) -> list[dict[str, Any]]:
@@ -112,7 +112,7 @@ def _filtered(graph: Graph, vs: Stored, text: str) -> list[dict[str, Any]]:
     return hits
 
 
-def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> ValueSet:
+def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | None) -> Checked:
     if text:
         found = _filtered(graph, vs, text)
         total, items = len(found), found[offset:offset + count]
@@ -124,9 +124,9 @@ def expansion(graph: Graph, vs: Stored, offset: int, count: int, text: str | Non
         used.append({"name": "filter", "valueString": text})
     body = {key: value for key, value in vs.resource.items() if key not in ("text", "expansion", "compose")}
     body.update({"status": vs.status, "expansion": {
-        "identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(), "total": total,
+        "identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": _now(), "total": total,
         "offset": offset, "parameter": used, "contains": [_entry(graph, i) for i in items] or None}})
-    return ValueSet.model_validate({k: v for k, v in body.items() if k != "id"})
+    return checked(ValueSet, {k: v for k, v in body.items() if k != "id"})
 
 
 def validate(graph: Graph, vs: Stored, system_url: str | None, code: str, display: str | None,

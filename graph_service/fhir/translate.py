@@ -19,7 +19,6 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fhir.resources.R4B.coding import Coding
 from pydantic import ValidationError
 
 from graph_service.errors import NotFound
@@ -107,8 +106,8 @@ def patient_context(inputs: Inputs) -> tuple[PatientIn, list[str]] | None:
     return PatientIn(age=age, age_at_onset=onset, sex=sex), others  # type: ignore[arg-type]
 
 
-def _coding(code: str, title: str | None, version: str | None) -> Coding:
-    return Coding(system=ICD10CM_URL, code=code, version=version or None, display=title or None)
+def _coding(code: str, title: str | None, version: str | None) -> dict[str, Any]:
+    return {"system": ICD10CM_URL, "code": code, "version": version or None, "display": title or None}
 
 
 def _match(row: dict[str, Any], title: str | None, icd_version: str | None, source: str) -> list[Part]:

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from fhir.resources.R4B.valueset import ValueSet, ValueSetExpansionContains
+from fhir.resources.R4B.valueset import ValueSet
 
 from graph_service.errors import NotFound
 from graph_service.fhir import stored_valuesets, systems
 from graph_service.fhir.lookup import coded_input, validate_parameters
 from graph_service.fhir.outcome import invalid, not_found, required
 from graph_service.fhir.params import Inputs
-from graph_service.fhir.render import AnswerCache, fhir_bytes, parameters, part
+from graph_service.fhir.render import AnswerCache, Checked, Part, checked, fhir_bytes, parameters, part
+from graph_service.fhir.render import timestamp as _now
 from graph_service.graph import Graph
 from graph_service.reference.code_table import CodeTable
 from graph_service.services import codes
@@ -100,13 +100,13 @@ def _members_from_table(vs: Implicit, table: CodeTable) -> list[str] | tuple[str
     return [key, *table.descendants(key)]
 
 
-def _contains(vs: Implicit, code: str, display: str | None, kind: str | None) -> ValueSetExpansionContains:
+def _contains(vs: Implicit, code: str, display: str | None, kind: str | None) -> Part:
     # A chapter or section is a grouping of the classification, not a code: abstract.
-    return ValueSetExpansionContains(system=vs.resolved.cs.fhir_uri, version=vs.resolved.version, code=code,
-                                     display=display or None, abstract=True if kind in ("chapter", "section") else None)
+    return {"system": vs.resolved.cs.fhir_uri, "version": vs.resolved.version, "code": code, "display": display or None,
+            "abstract": True if kind in ("chapter", "section") else None}
 
 
-def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, list[ValueSetExpansionContains]]:
+def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, list[Part]]:
     cs, rel = vs.resolved.cs, vs.resolved.release
     table = codes.code_table(graph, cs, rel)
     if table is not None:
@@ -131,7 +131,7 @@ def _page(graph: Graph, vs: Implicit, offset: int, count: int) -> tuple[int, lis
 
 
 def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int
-              ) -> tuple[int, list[ValueSetExpansionContains]]:
+              ) -> tuple[int, list[Part]]:
     cs, rel = vs.resolved.cs, vs.resolved.release
     hits = search_codes(graph, text, cs.id, rel.id, 0, _SEARCH_ALL).items
     if vs.root is not None:
@@ -145,16 +145,16 @@ def _filtered(graph: Graph, vs: Implicit, text: str, offset: int, count: int
     return len(hits), [_contains(vs, h.code, h.title, h.kind) for h in hits[offset:offset + count]]
 
 
-def _expansion(vs: Implicit, total: int, offset: int, count: int, contains: list[ValueSetExpansionContains],
-               text: str | None) -> ValueSet:
+def _expansion(vs: Implicit, total: int, offset: int, count: int, contains: list[Part],
+               text: str | None) -> Checked:
     used = [{"name": "offset", "valueInteger": offset}, {"name": "count", "valueInteger": count},
             {"name": "version", "valueUri": f"{vs.resolved.cs.fhir_uri}|{vs.resolved.version}"}]
     if text:
         used.append({"name": "filter", "valueString": text})
-    return ValueSet.model_validate({
+    return checked(ValueSet, {
         "resourceType": "ValueSet", "url": vs.url, "version": vs.resolved.version, "status": "active",
         "name": vs.resolved.cs.name.replace("-", "").replace(" ", ""),
-        "expansion": {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": datetime.now(UTC).isoformat(),
+        "expansion": {"identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": _now(),
                       "total": total, "offset": offset, "parameter": used, "contains": contains or None},
     })
 
@@ -213,7 +213,7 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
             raise invalid(f"systemVersion {system_version!r} names {named.release.id}, but the value set {url!r} is "
                           f"expanded from {vs.resolved.release.id}", "systemVersion")
     out = validate_parameters(graph, vs.resolved, code, inputs.text("display"), inputs.boolean("abstract"))
-    if out[0].valueBoolean and vs.root is not None:
+    if out[0]["valueBoolean"] and vs.root is not None:
         cs, rel = vs.resolved.cs, vs.resolved.release
         try:
             outcome = codes.subsumes(graph, cs.id, vs.root, code, release=rel.id).outcome

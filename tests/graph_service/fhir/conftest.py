@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -12,10 +13,12 @@ FHIR_JSON = "application/fhir+json"
 
 
 def valid_r4(body: dict[str, Any]) -> None:
-    """``body`` read by two model sets: the R4B models the service builds with (``fhir.resources``) and the FHIR
-    4.0.1 models of ``fhirclient`` (strict: unknown or mistyped elements and missing required ones are refused)."""
+    """``body`` read by two model sets: the R4B models the service checks its answers with (``fhir.resources``),
+    whose own serialisation must give back the very answer sent, and the FHIR 4.0.1 models of ``fhirclient``
+    (strict: unknown or mistyped elements and missing required ones are refused)."""
     resource_type = body["resourceType"]
-    get_fhir_model_class(resource_type).model_validate(body)
+    model = get_fhir_model_class(resource_type).model_validate(body)
+    assert json.loads(model.model_dump_json()) == body, "the model does not write the answer as it was sent"
     r4 = FHIRElementFactory.instantiate(resource_type, body)  # raises FHIRValidationError on a bad shape
     assert getattr(r4, "resource_type", None) == resource_type, f"{resource_type} is not an R4 resource"
     assert r4.as_json() == body, "the R4 model does not read back the same resource"
