@@ -46,8 +46,10 @@ POSITIVE_PENDING = {
                                 "not one field",
     "/v1/edits/claim": "a diagnosis sequence or line id given twice is refused (uniqueItems cannot say it either)",
     # The FHIR operations read their inputs from the query string or a Parameters body that the published schema
-    # does not declare (graph_service/fhir), so an empty request is schema-valid and refused; /fhir/metadata's
-    # `mode` is declared as any text where FHIR allows full | normative | terminology.
+    # does not declare (graph_service/fhir), so an empty request is schema-valid and refused. Declaring them
+    # would not be enough: an operation takes alternative forms (system+code or coding or codeableConcept; url
+    # or a value set), and OpenAPI cannot say "one of these groups of query parameters". /fhir/metadata's `mode`
+    # is declared as any text where FHIR allows full | normative | terminology (an enum would turn it on).
     **{f"/fhir/{op}": "inputs not declared in the published schema" for op in (
         "metadata", "CodeSystem/$lookup", "CodeSystem/$validate-code", "CodeSystem/$subsumes", "ValueSet/$expand",
         "ValueSet/$validate-code", "ConceptMap/$translate")},
