@@ -26,10 +26,12 @@ MATCH (r:{L.Release} {{system: $system}})
 WHERE r.status = '{VISIBLE}' AND r.effective_from <= $day AND (r.effective_to IS NULL OR r.effective_to >= $day)
 RETURN r.id AS id ORDER BY r.effective_from DESC LIMIT 1
 """
+# By Code.key (the unique index): with the ICD10CMCode label the planner expanded every membership of the release
+# for each key (18k keys x 98k members: a fresh MS-DRG load after ICD-10-CM took over 15 minutes here).
 _ABSENT = f"""
 MATCH (r:{L.Release} {{id: $release}})
 UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.ICD10CMCode} {{key: key}})-[m:{R.IN_RELEASE}]->(r)
+OPTIONAL MATCH (c:{L.Code} {{key: key}})-[m:{R.IN_RELEASE}]->(r)
 WITH key, m WHERE m IS NULL
 RETURN collect(key) AS absent
 """
