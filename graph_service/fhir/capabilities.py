@@ -78,7 +78,7 @@ def terminology_capabilities(graph: Graph, base: str) -> TerminologyCapabilities
         or None,
         "expansion": {"hierarchical": False, "paging": True, "incomplete": False,
                       "parameter": [{"name": n} for n in ("url", "valueSetVersion", "filter", "date", "offset",
-                                                          "count", "system-version")],
+                                                          "count", "system-version", "displayLanguage")],
                       "textFilter": "every word of the filter must match a word of a title or inclusion term "
                                     "(the last as a prefix), as GET /v1/search"},
         "validateCode": {"translations": False},

@@ -102,6 +102,12 @@ def test_the_mcc_and_cc_lists_are_value_sets_of_their_fiscal_year(
                                                                       "code": "D89.833"}, headers=engine),
                   "Parameters")
     assert (param(cc, "result"), param(cc, "display")) == (True, "Cytokine release syndrome, grade 3")
+    for version, held in (("FY2026", True), ("icd10cm@FY2026", True), ("FY2025", False)):  # the member's release
+        pinned = resource(client.get("/fhir/ValueSet/$validate-code", params={
+            "url": base + "cc", "system": ICD, "code": "D89.833", "systemVersion": version}, headers=engine),
+            "Parameters")
+        assert param(pinned, "result") is held, version
+    assert "as of ICD-10-CM FY2026, not FY2025" in param(pinned, "message")
     not_cc = resource(client.get("/fhir/ValueSet/$validate-code", params={"url": base + "cc", "system": ICD,
                                                                           "code": "I46.2"}, headers=engine),
                       "Parameters")
