@@ -124,6 +124,7 @@ def test_value_set_validate_code_takes_the_code_system_version(
     assert param(validate(systemVersion="FY2026"), "result") is True
     assert param(validate(valueSetVersion="FY2024"), "result") is False
     assert param(validate(date="2024-03-01"), "result") is False
+    assert param(validate(**{"system-version": f"{ICD}|FY2024"}), "result") is False
     clash = issue(client.get(VS_VALIDATE, params={"url": f"{ICD}?fhir_vs", "system": ICD, "code": new_code,
                                                   "valueSetVersion": "FY2026", "systemVersion": "FY2024"},
                              headers=engine), 400, "invalid")
