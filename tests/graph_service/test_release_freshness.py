@@ -3,10 +3,6 @@ made it, and within the catalog poll interval by a separately running server."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +14,9 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from graph_service.app import create_app
-from graph_service.security import Role, new_key
 from loaders.registry import load_source
 from tests.conftest import wipe_graph
+from tests.served_api import served_api
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_S = 0.2
@@ -76,38 +72,12 @@ def test_a_release_promoted_by_this_process_is_served_at_once(
         assert client.get("/v1/codes/icd10cm/A00.0", headers=engine).status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def served(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
+def served(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`codegraph serve` in its own process, against the tests' Neo4j."""
-    key, line = new_key(Role.engine)
-    port = _free_port()
-    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.neo4j_user,
-           "NEO4J_PASSWORD": settings.resolved_password(), "NEO4J_DATABASE": settings.neo4j_database,
-           "CODEGRAPH_API_KEYS": line, "CODEGRAPH_RELEASE_POLL_S": str(POLL_S), "CODEGRAPH_API_WORKERS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "codegraph.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
-        yield base, {"X-API-Key": key}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    poll = {"CODEGRAPH_RELEASE_POLL_S": str(POLL_S)}
+    with served_api(settings, tmp_path, env=poll, timeout_s=60) as (server, engine):
+        yield server.base_url, engine
 
 
 def _first_change(fetch, expected, timeout_s: float = 10.0) -> float:  # type: ignore[no-untyped-def]

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.valueset import ValueSet
@@ -19,47 +13,20 @@ from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import BaseFHIRError, ResourceNotFound
 
 from codegraph.settings import Settings
-from graph_service.security import Role, new_key
 from tests.graph_service.fhir.conftest import param, params, properties
 from tests.graph_service.test_derivation_api import graph  # noqa: F401  SNOMED CT fixture + ICD-10-CM excerpts
+from tests.served_api import served_api
 
 REPO = Path(__file__).resolve().parents[3]
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def fhir(settings: Settings) -> Iterator[SyncFHIRClient]:
+def fhir(settings: Settings, tmp_path: Path) -> Iterator[SyncFHIRClient]:
     """`codegraph serve` against the tests' Neo4j, and a fhirpy client of its /fhir base with an engine key."""
-    key, line = new_key(Role.engine)
-    port = _free_port()
-    env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.neo4j_user,
-           "NEO4J_PASSWORD": settings.resolved_password(), "NEO4J_DATABASE": settings.neo4j_database,
-           "CODEGRAPH_API_KEYS": line, "CODEGRAPH_API_WORKERS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "codegraph.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        yield SyncFHIRClient(f"{base}/fhir", extra_headers={"X-API-Key": key})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with served_api(settings, tmp_path) as (server, engine):
+        yield SyncFHIRClient(f"{server.base_url}/fhir", extra_headers=engine)
 
 
 def _operation(client: SyncFHIRClient, path: str, **kw: Any) -> dict[str, Any]:
