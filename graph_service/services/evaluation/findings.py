@@ -1,4 +1,8 @@
-"""Collecting findings: each names its check's node and guideline sections from the loaded rules."""
+"""Collecting findings: each names its check's node and guideline sections from the loaded rules.
+
+Findings and rule references are built from the service's own data (the request was validated on the way in, the
+rest comes from the release tables and the engines), so they are made with ``model_construct``: every field
+given, in its declared type, without running the validators again for each of the ~15 findings of a claim."""
 
 from __future__ import annotations
 
@@ -7,6 +11,16 @@ from typing import Any
 
 from graph_service.models.evaluation import Alternative, Family, Finding, RuleRef, Severity
 from graph_service.services.evaluation.rules import Rules
+
+_construct_rule = RuleRef.model_construct
+_construct_finding = Finding.model_construct
+
+
+def rule_ref(id: str, kind: str, label: str | None = None, release: str | None = None,
+             source_file: str | None = None, detail: dict[str, Any] | None = None) -> RuleRef:
+    """A ``RuleRef`` from trusted values (strings, and a detail of JSON values)."""
+    return _construct_rule(id=id, kind=kind, label=label, release=release, source_file=source_file,
+                           detail={} if detail is None else detail)
 
 
 @dataclass
@@ -18,11 +32,13 @@ class Findings:
             cited: list[RuleRef] | None = None, codes: list[str] | None = None, lines: list[str] | None = None,
             evidence: list[str] | None = None, needs_review: str | None = None,
             alternative: Alternative | None = None) -> Finding:
-        found = Finding(
+        found = _construct_finding(
             family=family, check=check, severity=severity, rule=rule or self.rules.check_ref(check, family),
-            check_node=self.rules.check_node(check), guidelines=self.rules.guidelines(check), cited=cited or [],
-            codes=codes or [], lines=lines or [], evidence=evidence or [], explanation=explanation,
-            needs_review=needs_review is not None, review_reason=needs_review, alternative=alternative)
+            check_node=self.rules.check_node(check), guidelines=self.rules.guidelines(check),
+            cited=list(cited) if cited else [], codes=list(codes) if codes else [],
+            lines=list(lines) if lines else [], evidence=list(evidence) if evidence else [],
+            explanation=explanation, needs_review=needs_review is not None, review_reason=needs_review,
+            alternative=alternative)
         self.items.append(found)
         return found
 
@@ -32,4 +48,4 @@ class Findings:
 
 def edge_ref(kind: str, rule_id: str, release: str | None, **detail: Any) -> RuleRef:
     """A rule that is a relationship of the graph (an NCCI PTP row, an ICD-10-CM note), not a node."""
-    return RuleRef(id=rule_id, kind=kind, label=None, release=release, detail=detail)
+    return rule_ref(rule_id, kind, None, release, detail=detail)
