@@ -146,9 +146,9 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
     url = inputs.text("url") or inputs.text("system")
     concept = inputs.one("codeableConcept")
     if concept is not None:
-        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict)]
+        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict) and c.get("code")]
         if not codings:
-            raise invalid("the codeableConcept has no coding", "codeableConcept")
+            raise invalid("the codeableConcept has no coding with a code", "codeableConcept")
         coding = next((c for c in codings if not url or c.get("system") == url), codings[0])
         url, code = coding.get("system") or url, coding["code"]
     else:

@@ -23,6 +23,7 @@ from graph_service.fhir import (
     translate,
     valuesets,
 )
+from graph_service.fhir.openapi import get_extra, post_extra
 from graph_service.fhir.outcome import FHIR_JSON, FhirError, FhirRoute, invalid, outcome_response
 from graph_service.fhir.params import Inputs, from_body, from_query
 from graph_service.fhir.render import fhir_response, searchset
@@ -33,6 +34,7 @@ Operation = Callable[[Graph, Inputs], bytes]
 FHIR_RESPONSES = {200: {"content": {FHIR_JSON: {}}, "description": "a FHIR resource"},
                   400: {"content": {FHIR_JSON: {}}, "description": "OperationOutcome"},
                   404: {"content": {FHIR_JSON: {}}, "description": "OperationOutcome"}}
+METADATA_MODES = ("full", "normative", "terminology")
 
 
 def _base(request: Request) -> str:
@@ -49,20 +51,23 @@ def _operation(path: str, operation: Operation, served: frozenset[str], summary:
         return fhir_response(await answer(operation, graph, await from_body(request, served)))
 
     name = path.strip("/").replace("/$", "_").replace("-", "_")
-    router.add_api_route(path, get, methods=["GET"], summary=summary, name=f"{name}_get", responses=FHIR_RESPONSES)
+    # The inputs are read by ``params``; ``openapi`` only states them in the published schema.
+    router.add_api_route(path, get, methods=["GET"], summary=summary, name=f"{name}_get", responses=FHIR_RESPONSES,
+                         openapi_extra=get_extra(path))
     router.add_api_route(path, post, methods=["POST"], summary=summary, name=f"{name}_post",
-                         responses=FHIR_RESPONSES)
+                         responses=FHIR_RESPONSES, openapi_extra=post_extra(path))
 
 
 @router.get("/metadata", responses=FHIR_RESPONSES)
 async def metadata(request: Request, graph: GraphDep, _: Reader,
-                   mode: Annotated[str | None, Query()] = None) -> Response:
+                   mode: Annotated[str | None, Query(json_schema_extra={"enum": list(METADATA_MODES)})] = None
+                   ) -> Response:
     """CapabilityStatement; ``?mode=terminology``: TerminologyCapabilities with the loaded systems/versions."""
-    if mode in (None, "full", "normative"):
+    if mode in (None, *METADATA_MODES[:2]):
         return fhir_response(capabilities.capability_statement(_base(request)))
     if mode == "terminology":
         return fhir_response(await answer(capabilities.terminology_capabilities, graph, _base(request)))
-    raise invalid(f"mode {mode!r} is not one of full, normative, terminology", "mode")
+    raise invalid(f"mode {mode!r} is not one of {', '.join(METADATA_MODES)}", "mode")
 
 
 _operation("/CodeSystem/$lookup", lookup.lookup, lookup.LOOKUP_PARAMS, "CodeSystem $lookup")
