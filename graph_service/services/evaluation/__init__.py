@@ -22,6 +22,7 @@ from graph_service.services.evaluation.procedure_maps import map_procedures, pro
 from graph_service.services.evaluation.rules import rules_for
 from graph_service.services.evaluation.stored import assignment_body, store_evaluation
 from graph_service.services.evaluation.supported import check_support, documented
+from graph_service.services.evaluation.trusted import trusted
 from graph_service.services.evaluation.verdict import overall, recommendations, verdict
 
 __all__ = ["evaluate", "evaluate_assignment"]
@@ -65,11 +66,11 @@ def evaluate(graph: Graph, settings: Settings, body: EvaluateIn) -> EvaluationOu
         releases["msdrg"] = drg.release
     for used in edits.releases if edits else []:
         releases.update({k: v for k, v in (("ncci_ptp", used.ncci_ptp), ("ncci_mue", used.ncci_mue)) if v})
-    return EvaluationOut(
-        overall=answer, reasons=reasons, valid=verdicts["valid"], compliant=verdicts["compliant"],  # type: ignore[arg-type]
+    return trusted(
+        EvaluationOut, overall=answer, reasons=reasons, valid=verdicts["valid"], compliant=verdicts["compliant"],  # type: ignore[arg-type]
         supported=verdicts["supported"], optimal=verdicts["optimal"], drg=drg, history=history,
         recommendations=recommendations(found.items), releases=releases, notes=[*rules.notes, *case.notes],
-        encounter_id=case.encounter_id,
+        encounter_id=case.encounter_id, assignment_id=None, evaluation_id=None,
     )
 
 

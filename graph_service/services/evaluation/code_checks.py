@@ -25,7 +25,7 @@ from ontology.code_systems import system
 HEADER = "a header: a more specific code is required"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per code of every claim, and a frozen init costs a setattr per field
 class CodeCheck:
     system: str
     code: str  # normalised

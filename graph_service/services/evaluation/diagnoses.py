@@ -35,13 +35,18 @@ def _release_ref(v: CodeCheck, out: CodeChecks) -> RuleRef:
 
 
 def check_valid(out: CodeChecks, found: Findings) -> None:
+    refs: dict[str, RuleRef] = {}  # one release reference per system (findings only read it)
     for v in out.codes:
+        if v.exists and v.billable:
+            continue
+        ref = refs.get(v.system)
+        if ref is None:
+            ref = refs[v.system] = _release_ref(v, out)
         if not v.exists:
-            found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=_release_ref(v, out),
+            found.add("valid", "code_in_release", "error", f"{v.code}: {v.reason}", rule=ref, codes=[v.code])
+        else:
+            found.add("valid", "billable", "error", f"{v.code} is {v.reason} ({v.release})", rule=ref,
                       codes=[v.code])
-        elif not v.billable:
-            found.add("valid", "billable", "error", f"{v.code} is {v.reason} ({v.release})",
-                      rule=_release_ref(v, out), codes=[v.code])
 
 
 def check_notes(out: CodeChecks, found: Findings) -> None:

@@ -1,8 +1,8 @@
 """Collecting findings: each names its check's node and guideline sections from the loaded rules.
 
 Findings and rule references are built from the service's own data (the request was validated on the way in, the
-rest comes from the release tables and the engines), so they are made with ``model_construct``: every field
-given, in its declared type, without running the validators again for each of the ~15 findings of a claim."""
+rest comes from the release tables and the engines), so they are made with ``trusted``: every field given, in its
+declared type, without running the validators again for each of the ~15 findings of a claim."""
 
 from __future__ import annotations
 
@@ -11,16 +11,14 @@ from typing import Any
 
 from graph_service.models.evaluation import Alternative, Family, Finding, RuleRef, Severity
 from graph_service.services.evaluation.rules import Rules
-
-_construct_rule = RuleRef.model_construct
-_construct_finding = Finding.model_construct
+from graph_service.services.evaluation.trusted import trusted
 
 
 def rule_ref(id: str, kind: str, label: str | None = None, release: str | None = None,
              source_file: str | None = None, detail: dict[str, Any] | None = None) -> RuleRef:
     """A ``RuleRef`` from trusted values (strings, and a detail of JSON values)."""
-    return _construct_rule(id=id, kind=kind, label=label, release=release, source_file=source_file,
-                           detail={} if detail is None else detail)
+    return trusted(RuleRef, id=id, kind=kind, label=label, release=release, source_file=source_file,
+                   detail={} if detail is None else detail)
 
 
 @dataclass
@@ -32,9 +30,10 @@ class Findings:
             cited: list[RuleRef] | None = None, codes: list[str] | None = None, lines: list[str] | None = None,
             evidence: list[str] | None = None, needs_review: str | None = None,
             alternative: Alternative | None = None) -> Finding:
-        found = _construct_finding(
-            family=family, check=check, severity=severity, rule=rule or self.rules.check_ref(check, family),
-            check_node=self.rules.check_node(check), guidelines=self.rules.guidelines(check),
+        check_ref, check_node, guidelines = self.rules.cited(check, family)
+        found = trusted(
+            Finding, family=family, check=check, severity=severity, rule=rule or check_ref,
+            check_node=check_node, guidelines=guidelines,
             cited=list(cited) if cited else [], codes=list(codes) if codes else [],
             lines=list(lines) if lines else [], evidence=list(evidence) if evidence else [],
             explanation=explanation, needs_review=needs_review is not None, review_reason=needs_review,

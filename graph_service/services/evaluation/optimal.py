@@ -14,7 +14,7 @@ from graph_service.services.drg import base_rate
 from graph_service.services.drg_facts import Facts, read_facts
 from graph_service.services.drg_grouper import Claim, Grouped, dotted, group_claims, grouper_for, grouper_sex_code
 from graph_service.services.evaluation.case import Case
-from graph_service.services.evaluation.findings import Findings
+from graph_service.services.evaluation.findings import Findings, rule_ref
 from graph_service.services.evaluation.supported import Documented
 from loaders.msdrg_tables.load import drg_key
 from ontology.vocabulary import L
@@ -36,7 +36,8 @@ def base_claim(case: Case) -> Claim:
 
 
 def _alternatives(case: Case, base: Claim, docs: Documented) -> list[_Try]:
-    coded = {dotted(d.code) for d in case.diagnoses}
+    dx = case.dx_codes()  # dotted, principal first
+    coded = set(dx)
     tries: list[_Try] = []
     for code in docs.diagnoses():
         if code in coded or len(base.sdx) >= 24:
@@ -47,14 +48,15 @@ def _alternatives(case: Case, base: Claim, docs: Documented) -> list[_Try]:
                       base.sex, base.discharge_status)
         tries.append(_Try("missed_cc_mcc", code, added, docs.codes[f"icd10cm:{code}"], [f"add {code} (POA {poa})"]))
     for i, d in enumerate(case.secondary):
-        ids = docs.codes.get(f"icd10cm:{dotted(d.code)}", [])
+        code = dx[i + 1]
+        ids = docs.codes.get(f"icd10cm:{code}", [])
         if not any(case.evidence[x].admission_reason for x in ids if x in case.evidence):
             continue  # only a condition documented as a reason for admission may be principal (II, II.C)
         sdx = list(base.sdx)
         sdx[i] = (base.pdx, base.pdx_poa)
-        tries.append(_Try("resequence_principal", dotted(d.code), Claim(d.code, d.poa, tuple(sdx), base.procedures,
-                                                                          base.age, base.sex, base.discharge_status),
-                          ids, [f"sequence {dotted(d.code)} as principal, {dotted(base.pdx)} as secondary"]))
+        tries.append(_Try("resequence_principal", code, Claim(d.code, d.poa, tuple(sdx), base.procedures, base.age,
+                                                             base.sex, base.discharge_status),
+                          ids, [f"sequence {code} as principal, {dx[0]} as secondary"]))
     return tries
 
 
@@ -64,8 +66,8 @@ def _payment(weight: float | None, rate: float) -> float | None:
 
 def _drg_ref(facts: Facts, version: int, drg: str) -> RuleRef:
     d = facts.drgs.get(drg, {})
-    return RuleRef(id=drg_key(version, drg), kind="MSDRG", label=L.MSDRG, release=facts.release,
-                   detail={"title": d.get("title"), "weight": d.get("weight")})
+    return rule_ref(drg_key(version, drg), "MSDRG", L.MSDRG, facts.release,
+                    detail={"title": d.get("title"), "weight": d.get("weight")})
 
 
 def check_optimal(graph: Graph, settings: Settings, case: Case, docs: Documented, found: Findings) -> DrgNow | None:
@@ -118,8 +120,8 @@ def _consider(t: _Try, grouped: Grouped, head: Grouped, facts: Facts, version: i
     if t.kind == "missed_cc_mcc":
         des = facts.designations.get(t.code)
         level = des["level"] if des else "a severity-changing code"
-        rule = (RuleRef(id=drg_key(version, t.code), kind="SeverityDesignation", label=L.SeverityDesignation,
-                        release=facts.release, detail={"level": level, "collection": des.get("collection")})
+        rule = (rule_ref(drg_key(version, t.code), "SeverityDesignation", L.SeverityDesignation, facts.release,
+                         detail={"level": level, "collection": des.get("collection")})
                 if des else _drg_ref(facts, version, grouped.drg))
         found.add("optimal", "missed_cc_mcc", "opportunity",
                   f"{t.code} ({level}) is documented ({', '.join(t.evidence)}) but not coded: DRG {head.drg} → "

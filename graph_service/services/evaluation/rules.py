@@ -48,6 +48,9 @@ class RulesTable:
     # they are read-only once built, so findings share them).
     refs: dict[tuple[str, str], RuleRef] = field(default_factory=dict, compare=False, repr=False)
     guideline_refs: dict[str, list[GuidelineRef]] = field(default_factory=dict, compare=False, repr=False)
+    # What a finding of (check, family) cites: its check reference, check node and guidelines.
+    cites: dict[tuple[str, str], tuple[RuleRef, str | None, list[GuidelineRef]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
 
 def build_rules_table(driver: Driver, database: str, release: str) -> RulesTable:
@@ -79,6 +82,17 @@ class Rules:
             return RuleRef(id=f"{SYSTEM}:{check}", kind="RuleCheck", label=None, detail={"family": family})
         return RuleRef(id=found["key"], kind="RuleCheck", label=L.RuleCheck, release=self.table.release,  # type: ignore[union-attr]
                        source_file=found.get("source_file"), detail={"family": family, "title": found["title"]})
+
+    def cited(self, check: str, family: str) -> tuple[RuleRef, str | None, list[GuidelineRef]]:
+        """What every finding of ``check`` in ``family`` cites (once per rules release): the check's reference, its
+        RuleCheck node key and its guideline references (a list of its own each time)."""
+        if self.table is None:
+            return self.check_ref(check, family), None, []
+        found = self.table.cites.get((check, family))
+        if found is None:
+            found = self.table.cites[(check, family)] = (
+                self.check_ref(check, family), self.check_node(check), self.guidelines(check))
+        return found[0], found[1], list(found[2])
 
     def check_node(self, check: str) -> str | None:
         found = self.table.checks.get(check) if self.table else None

@@ -30,12 +30,13 @@ class Documented:
     poa: dict[str, str] = field(default_factory=dict)  # dotted ICD-10-CM → POA documented
 
     def add(self, key: str, evidence: str, via: RuleRef | None = None, poa: str | None = None) -> None:
-        if evidence not in self.codes[key]:
-            self.codes[key].append(evidence)
+        ids = self.codes[key]
+        if evidence not in ids:
+            ids.append(evidence)
         if via is not None:
             self.via.setdefault(key, via)
         if poa and key.startswith("icd10cm:"):
-            self.poa.setdefault(key.split(":", 1)[1], poa)
+            self.poa.setdefault(key[8:], poa)  # the dotted code after "icd10cm:"
 
     def diagnoses(self) -> list[str]:
         return [k.split(":", 1)[1] for k in self.codes if k.startswith("icd10cm:")]
@@ -76,7 +77,8 @@ def documented(graph: Graph, case: Case, mapped: list[MappedProcedure], found: F
 
 def check_support(case: Case, docs: Documented, undecided: list[UndecidedProcedure], found: Findings) -> None:
     coded: list[tuple[str, str, list[str], str | None]] = [  # key, shown code, evidence listed, line id
-        *((f"icd10cm:{dotted(d.code)}", dotted(d.code), d.evidence, None) for d in case.diagnoses),
+        *((f"icd10cm:{code}", code, d.evidence, None) for code, d in zip(case.dx_codes(), case.diagnoses,
+                                                                         strict=True)),
         *((f"icd10pcs:{p.code}", p.code, p.evidence, None) for p in case.procedures),
         *((f"{'hcpcs' if ln.code[0].isalpha() else 'cpt'}:{ln.code}", ln.code, ln.evidence, ln.line_id)
           for ln in case.lines),
