@@ -1,7 +1,7 @@
 """What the evaluation derives from a release and keeps in memory (each code's checked notes folded from its
-ancestors) is dropped with the release's table: a release retracted and reloaded under the same id with other
-notes is answered from the new notes at once, by the process that made the change (the catalog poll is an hour
-away here)."""
+ancestors: its Excludes1 notes and its code first / use additional instructions, ``evaluation.code_checks``) is
+dropped with the release's table: a release retracted and reloaded under the same id with other notes is answered
+from the new notes at once, by the process that made the change (the catalog poll is an hour away here)."""
 
 from __future__ import annotations
 
@@ -20,15 +20,20 @@ TABULAR = REPO / "tests/fixtures/icd10cm/icd10cm-tabular-excerpt.xml"
 # A04 (Other bacterial intestinal infections) gains an Excludes1 note opening category A00 in the first load.
 A04_EXCLUDES1 = "<note>tuberculous enteritis (A18.32)</note>"
 EXTRA_NOTE = "<note>cholera (A00.-)</note>"
+# ... and a use-additional instruction naming a code the claim does not carry.
+A04_EXCLUDES1_END = A04_EXCLUDES1 + "\n        </excludes1>"
+EXTRA_INSTRUCTION = "<useAdditionalCode><note>cholera, unspecified (A00.9)</note></useAdditionalCode>"
 
 
 @pytest.fixture
 def tabulars(tmp_path: Path) -> tuple[Path, Path]:
     text = TABULAR.read_text()
-    assert A04_EXCLUDES1 in text
+    assert A04_EXCLUDES1_END in text
     with_note = tmp_path / "with-note" / "icd10cm-tabular-2026.xml"
     without = tmp_path / "without" / "icd10cm-tabular-2026.xml"
-    for path, body in ((with_note, text.replace(A04_EXCLUDES1, A04_EXCLUDES1 + EXTRA_NOTE)), (without, text)):
+    noted = text.replace(A04_EXCLUDES1_END, A04_EXCLUDES1_END + EXTRA_INSTRUCTION).replace(
+        A04_EXCLUDES1, A04_EXCLUDES1 + EXTRA_NOTE)
+    for path, body in ((with_note, noted), (without, text)):
         path.parent.mkdir()
         path.write_text(body)
     return with_note, without
@@ -48,6 +53,11 @@ def _excludes1(evaluation: dict) -> list[dict]:  # type: ignore[type-arg]
     return [f for f in evaluation["compliant"]["findings"] if f["check"] == "excludes1"]
 
 
+def _use_additional(evaluation: dict) -> list[tuple[list[str], str, list[str]]]:  # type: ignore[type-arg]
+    return [(f["codes"], f["rule"]["detail"]["noted_on"], f["rule"]["detail"]["targets"])
+            for f in evaluation["compliant"]["findings"] if f["check"] == "use_additional"]
+
+
 def test_a_reloaded_release_is_evaluated_with_its_new_notes_at_once(
     clean_graph: Driver, settings: Settings, api_keys, engine, maintainer, tabulars: tuple[Path, Path]
 ) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +66,9 @@ def test_a_reloaded_release_is_evaluated_with_its_new_notes_at_once(
     keyed = settings.model_copy(update={"api_keys": ",".join(line for _, line in api_keys.values()),
                                         "release_poll_s": 3600.0})
     with TestClient(create_app(keyed)) as client:
-        first = _excludes1(_evaluation(client, engine))
+        evaluation = _evaluation(client, engine)
+        first = _excludes1(evaluation)
+        assert _use_additional(evaluation) == [(["A04.71"], "A04", ["A00.9"])]
         assert [(f["codes"], f["rule"]["detail"]["noted_on"], f["rule"]["detail"]["target"]) for f in first] == [
             (["A04.71", "A00.0"], "A04", "A00")]
         assert first[0]["rule"]["release"] == "icd10cm@FY2026"
@@ -66,7 +78,8 @@ def test_a_reloaded_release_is_evaluated_with_its_new_notes_at_once(
                                 headers=maintainer)
         assert retracted.status_code == 200, retracted.text
         load_source(clean_graph, settings, "icd10cm", [without], "FY2026")
-        assert _excludes1(_evaluation(client, engine)) == []
+        reloaded = _evaluation(client, engine)
+        assert _excludes1(reloaded) == [] and _use_additional(reloaded) == []
         check = client.post("/v1/validate/codes", headers=engine, json={
             "codes": [{"code": "A04.71"}, {"code": "A00.0"}], "date_of_service": "2026-01-10"}).json()
         assert check["excludes1_conflicts"] == []
