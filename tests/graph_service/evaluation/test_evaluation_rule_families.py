@@ -108,7 +108,8 @@ def test_compliant_the_medicare_code_editor_flags_an_age_conflict(evaluation_gra
                                         evidence_items=items, sex="male", age=5))
     (f,) = findings(out, "compliant", "medicare_code_editor")
     assert f["severity"] == "error" and f["codes"] == ["N40.0"] and f["rule"]["kind"] == "MCE edit"
-    assert f["rule"]["id"].endswith("|AGE_CONFLICT")
+    # The rule names the MCE in force on the discharge date (its fiscal year), as a release id reads.
+    assert (f["rule"]["id"], f["rule"]["release"]) == ("mce@FY2026|AGE_CONFLICT", "mce@FY2026")
     assert [g["section"] for g in f["guidelines"]] == ["I.A.13", "II"]
 
 
