@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from graph_service.errors import BadRequest, NotFound
 from graph_service.graph import Graph
 from graph_service.models.codes import CodePage, CodeRecord, CodeRef, MapRow, NoteTarget, Subsumption
@@ -13,6 +15,8 @@ from graph_service.reference.code_table import NOTE_TYPES, CodeTable, build_code
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import CodeSystem, system
 from ontology.vocabulary import L, R
+
+_NOTES_JSON = TypeAdapter(list[NoteTarget])
 
 # Classifications answered from release tables held in memory (trees of up to ~10^5 codes). SNOMED CT is
 # a large polyhierarchy and stays on the graph queries below.
@@ -97,13 +101,27 @@ def _ref(cs: CodeSystem, table: CodeTable, key: str) -> CodeRef:
     return CodeRef(system=cs.id, code=entry.code, title=entry.title, billable=entry.billable)
 
 
+def _note_sources(table: CodeTable, key: str) -> list[tuple[str, bool]]:
+    """Whose notes a code shows: its own, then each ancestor's, nearest first (marked inherited): what validation
+    applies to the code."""
+    return [(key, False), *((source, True) for source, _depth in table.ancestors_by_depth(key))]
+
+
 def _table_notes(cs: CodeSystem, table: CodeTable, key: str) -> list[NoteTarget]:
-    """The code's own notes, then those of each ancestor, nearest first, marked with the ancestor: what
-    validation applies to the code."""
-    notes = list(_notes_of(cs, table, key, inherited=False))
-    for source, _depth in table.ancestors_by_depth(key):
-        notes += _notes_of(cs, table, source, inherited=True)
-    return notes
+    return [n for source, inherited in _note_sources(table, key)
+            for n in _notes_of(cs, table, source, inherited=inherited)]
+
+
+def _notes_json(cs: CodeSystem, table: CodeTable, key: str) -> bytes:
+    """``_table_notes`` as the JSON of its list, from each source's notes serialised once per release."""
+    def fragment(source: str, inherited: bool) -> bytes:
+        notes = _notes_of(cs, table, source, inherited=inherited)
+        return _NOTES_JSON.dump_json(list(notes))[1:-1]  # the items, without the list's brackets
+
+    parts = [table.derived("notes json, inherited" if inherited else "notes json", source,
+                           lambda s=source, i=inherited: fragment(s, i))
+             for source, inherited in _note_sources(table, key)]
+    return b"[" + b",".join(p for p in parts if p) + b"]"
 
 
 def _notes_of(cs: CodeSystem, table: CodeTable, source: str, *, inherited: bool) -> tuple[NoteTarget, ...]:
@@ -118,7 +136,8 @@ def _notes_of(cs: CodeSystem, table: CodeTable, source: str, *, inherited: bool)
     return table.derived("inherited notes" if inherited else "own notes", source, build)
 
 
-def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code: str) -> CodeRecord:
+def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code: str, *,
+                       with_notes: bool = True) -> CodeRecord:
     key = cs.key(code)
     entry = table.entries.get(key)
     if entry is None:
@@ -133,7 +152,7 @@ def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code:
         children_count=len(table.children.get(key, ())),
         inclusion_terms=list(m.get("inclusion_terms") or []),
         unresolved_notes=list(m.get("unresolved_notes") or []),
-        notes=_table_notes(cs, table, key),
+        notes=_table_notes(cs, table, key) if with_notes else [],
         maps=[MapRow(**mp) for mp in table.maps.get(key, ())],
         replaced_by=[dict(s) for s in table.successors.get(key, ())],
         properties={k: v for k, v in m.items() if k not in _MEMBERSHIP_FIELDS},
@@ -187,7 +206,10 @@ def get_code_json(graph: Graph, system_id: str, code: str, release: str | None =
     key = cs.key(code)
     found = table.records_json.get(key)
     if found is None:
-        found = table.records_json[key] = _record_from_table(cs, rel, table, code).model_dump_json().encode()
+        # The notes (~200 per billable code, mostly its block's and chapter's) are spliced in from per-source JSON
+        # serialised once per release; the rest of the record is serialised here, once per code and release.
+        rest = _record_from_table(cs, rel, table, code, with_notes=False).model_dump_json(exclude={"notes"})
+        found = table.records_json[key] = rest[:-1].encode() + b',"notes":' + _notes_json(cs, table, key) + b"}"
     return found
 
 
