@@ -27,6 +27,8 @@ from graph_service.services.evaluation.verdict import overall, recommendations, 
 
 __all__ = ["evaluate", "evaluate_assignment"]
 
+FAMILIES = ("valid", "compliant", "supported", "optimal")
+
 
 def evaluate(graph: Graph, settings: Settings, body: EvaluateIn) -> EvaluationOut:
     case = build_case(graph, body)
@@ -57,7 +59,7 @@ def evaluate(graph: Graph, settings: Settings, body: EvaluateIn) -> EvaluationOu
     if body.include_history:
         history = similar_history(graph, principal=case.principal.code, drg=drg.drg if drg else None,
                                   payer=case.encounter.payer, exclude=case.encounter_id)
-    verdicts = {family: verdict(found.of(family)) for family in ("valid", "compliant", "supported", "optimal")}
+    verdicts = {family: verdict(items) for family, items in found.by_family(FAMILIES).items()}
     answer, reasons = overall(verdicts)  # type: ignore[arg-type]
     releases = dict(checked.releases)
     if rules.table is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any
 
 from graph_service.errors import NotFound
@@ -56,6 +55,7 @@ class Case:
     lines: list[Line]
     evidence: dict[str, EvidenceIn] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    _dx_codes: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     @property
     def inpatient(self) -> bool:
@@ -65,13 +65,12 @@ class Case:
     def diagnoses(self) -> list[DiagnosisIn]:
         return [self.principal, *self.secondary]
 
-    def dx_codes(self) -> list[str]:
+    def dx_codes(self) -> tuple[str, ...]:
         """Dotted, in claim order (principal first)."""
-        return list(self._dx_codes)
+        return self._dx_codes
 
-    @cached_property
-    def _dx_codes(self) -> tuple[str, ...]:  # the codes never change once the case is built
-        return tuple(dotted(d.code) for d in self.diagnoses)
+    def __post_init__(self) -> None:  # the codes never change once the case is built: dotted once
+        self._dx_codes = tuple(dotted(d.code) for d in (self.principal, *self.secondary))
 
 
 def _native_date(value: Any) -> date | None:

@@ -79,7 +79,9 @@ def check_notes(out: CodeChecks, found: Findings) -> None:
 def _mce_input(case: Case, bare: list[str]) -> dict[str, Any]:
     """The editor's claim, as ``claim_edits._mce_claim`` builds it (age in whole years, the grouper's sex code)."""
     e = case.encounter
-    return {"discharge_date": int(e.discharge_date.strftime("%Y%m%d")), "age": e.age, "sex": grouper_sex_code(e.sex),
+    day = e.discharge_date
+    return {"discharge_date": day.year * 10000 + day.month * 100 + day.day, "age": e.age,  # YYYYMMDD
+            "sex": grouper_sex_code(e.sex),
             "discharge_status": e.discharge_status, "pdx": {"code": bare[0]},
             "sdx": [{"code": c} for c in bare[1:]], "procedures": []}
 

@@ -44,6 +44,15 @@ class Findings:
     def of(self, family: Family) -> list[Finding]:
         return [f for f in self.items if f.family == family]
 
+    def by_family(self, families: tuple[Family, ...]) -> dict[Family, list[Finding]]:
+        """The findings of each of ``families`` in the order found (one pass over them)."""
+        out: dict[Family, list[Finding]] = {family: [] for family in families}
+        for f in self.items:
+            found = out.get(f.family)
+            if found is not None:
+                found.append(f)
+        return out
+
 
 def edge_ref(kind: str, rule_id: str, release: str | None, **detail: Any) -> RuleRef:
     """A rule that is a relationship of the graph (an NCCI PTP row, an ICD-10-CM note), not a node."""

@@ -110,7 +110,7 @@ def check_coverage_of_lines(graph: Graph, case: Case, found: Findings) -> None:
         return
     try:
         out = check_coverage(graph, CoverageIn(
-            payer=case.encounter.payer, procedures=[ln.code for ln in case.lines], diagnoses=case.dx_codes(),
+            payer=case.encounter.payer, procedures=[ln.code for ln in case.lines], diagnoses=list(case.dx_codes()),
             date_of_service=case.encounter.discharge_date))
     except ServiceError as exc:
         found.add("compliant", "coverage", "info", f"coverage not checked: {exc.detail}")
