@@ -20,6 +20,7 @@ from typing import Any
 from graph_service.fhir.outcome import FHIR_JSON
 from graph_service.fhir.systems import BY_URL, SNOMED_URL
 from graph_service.fhir.translate import CONVERSION_MAP, ICD10CM_URL, SNOMED_ICD10CM_MAP
+from graph_service.fhir.valuesets import MAX_COUNT, MAX_OFFSET
 
 SYSTEM_URLS = sorted(BY_URL)
 HIERARCHICAL_URLS = sorted(url for url, cs in BY_URL.items() if cs.hierarchical)
@@ -127,10 +128,11 @@ OPERATIONS: dict[str, list[Param]] = {
         _VS_URL, _VS_VERSION,
         Param("filter", _TEXT, "text matched by the /v1/search full-text index; only members are kept"),
         _DATE_PARAM,
-        Param("offset", {"type": "integer", "minimum": 0}, "the first member returned (default 0)",
+        Param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}, "the first member returned "
+              "(default 0)",
               value="valueInteger"),
-        Param("count", {"type": "integer", "minimum": 0, "maximum": 1000}, "members per page (default 100, at most "
-              "1000); the total is in the answer", value="valueInteger"),
+        Param("count", {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
+              f"members per page (default 100, at most {MAX_COUNT}); the total is in the answer", value="valueInteger"),
         _SYSTEM_VERSION, _LANGUAGE,
     ],
     "/ValueSet/$validate-code": [

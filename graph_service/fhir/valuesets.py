@@ -32,6 +32,7 @@ EXPAND_PARAMS = frozenset({"url", "valueSetVersion", "filter", "date", "offset",
 VALIDATE_PARAMS = frozenset({"url", "valueSetVersion", "code", "system", "systemVersion", "display", "coding",
                              "codeableConcept", "date", "abstract", "system-version", "displayLanguage"})
 DEFAULT_COUNT, MAX_COUNT = 100, 1000
+MAX_OFFSET = 2**31 - 1  # FHIR's integer; beyond it the graph's paging (SKIP, list slices) would overflow
 _SEARCH_ALL = 1_000_000
 _ALL_PAGE = f"""
 MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
@@ -163,7 +164,7 @@ def expand(graph: Graph, inputs: Inputs) -> bytes:
     url = inputs.text("url")
     if url is None:
         raise required("url")
-    offset = inputs.integer("offset") or 0
+    offset = inputs.integer("offset", maximum=MAX_OFFSET) or 0
     count = inputs.integer("count", maximum=MAX_COUNT)
     count = DEFAULT_COUNT if count is None else count
     text = inputs.text("filter")
