@@ -32,7 +32,7 @@ from bench.common import BenchContext, Row, load_average, percentile, timed
 from bench.encounters import MSDRG_6K_SAMPLE, discard_release, raw_ceiling
 from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
-from codegraph.synthetic_encounters import generate
+from demo_data.synthetic_encounters import generate
 from graph_service.graph import Graph
 from graph_service.services.audits import drg_shifts_page
 from graph_service.services.cypher_guard import run_guarded

@@ -29,7 +29,7 @@ from typing import Any
 
 from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
-from codegraph.synthetic_encounters import generate
+from demo_data.synthetic_encounters import generate
 from graph_service.graph import Graph
 from graph_service.services.audits import drg_shifts_page, encounter_trace, run_audit
 from loaders.bundled import package_file

@@ -357,7 +357,7 @@ def demo_generate(
     """Write seeded synthetic inpatient encounters (FHIR R4 NDJSON) and their coding assignments."""
     from datetime import date
 
-    from codegraph.synthetic_encounters import generate
+    from demo_data.synthetic_encounters import generate
 
     try:
         summary = generate(out, encounters=encounters, seed=seed, start=date.fromisoformat(start),

@@ -43,7 +43,7 @@ def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list
                                          database_=settings.neo4j_database)
     if records[0]["any"]:
         return []
-    from codegraph.synthetic_encounters import generate
+    from demo_data.synthetic_encounters import generate
 
     out = settings.state_dir / "synthetic"
     version = f"synthetic-{SYNTHETIC_SEED}"

@@ -20,7 +20,9 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from codegraph.synthetic_encounters import DX, Stay, generate_stay, write_fhir_shard
+from demo_data.scenarios import DX
+from demo_data.stays import Stay, generate_stay
+from demo_data.synthetic_encounters import write_fhir_shard
 from loaders.registry import load_source
 from tests.conftest import wipe_graph
 from tests.loaders.test_coding_bulk_load import load_msdrg_fy2026

@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from codegraph.synthetic_encounters import DX, generate, generate_stay
+from demo_data.scenarios import DX
+from demo_data.stays import generate_stay
+from demo_data.synthetic_encounters import generate
 from graph_service.services.named_queries import get_named_query
 from loaders.coding.payment_deltas import backfill_payment_shifts
 from loaders.registry import load_source

@@ -11,7 +11,7 @@ import pytest
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from codegraph.synthetic_encounters import generate
+from demo_data.synthetic_encounters import generate
 from loaders.bundled import package_file
 from loaders.coding.load import AssignmentFileError
 from loaders.registry import load_source
@@ -153,7 +153,7 @@ def test_without_the_drg_service_assignments_load_ungrouped(clean_graph: Driver,
 def test_the_generator_is_seeded_and_codes_are_real(tmp_path: Path) -> None:
     import simple_icd_10_cm as cm
 
-    from codegraph.synthetic_encounters import DX, PX
+    from demo_data.scenarios import DX, PX
 
     first, second = tmp_path / "a", tmp_path / "b"
     generate(first, encounters=30, seed=3, shard_size=10)
