@@ -22,6 +22,7 @@ from graph_service.app import create_app
 from graph_service.models.shapes import SCTID_CONCEPT_PATTERN, SCTID_FORMAT
 from graph_service.security import Role, new_key
 from loaders.fhir.code_systems import verhoeff_check_digit
+from tests.served_api import server_env
 
 EXAMPLES = int(os.environ.get("CODEGRAPH_FUZZ_EXAMPLES", "12"))
 BUDGET_S = float(os.environ.get("CODEGRAPH_FUZZ_BUDGET_S", "180"))
@@ -70,17 +71,6 @@ def excluded_checks(method: str, path: str) -> list:  # type: ignore[type-arg]
     if _REQUEST_MODE != "all" and (path in POSITIVE_PENDING or f"{method.upper()} {path}" in POSITIVE_PENDING):
         return [schemathesis.checks.positive_data_acceptance]
     return []
-
-
-def server_env(settings: Settings) -> dict[str, str]:
-    """The session's Neo4j for a `codegraph serve` subprocess."""
-    if settings.neo4j_uri:
-        env = {"NEO4J_URI": settings.neo4j_uri, "NEO4J_USER": settings.neo4j_user,
-               "NEO4J_DATABASE": settings.neo4j_database}
-        if settings.neo4j_password is not None:
-            env["NEO4J_PASSWORD"] = settings.neo4j_password.get_secret_value()
-        return env
-    return {"CODEGRAPH_STATE_DIR": str(settings.state_dir), "CODEGRAPH_BOLT_PORT": str(settings.local_bolt_port)}
 
 
 @pytest.fixture(scope="module")
