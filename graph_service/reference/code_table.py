@@ -126,6 +126,15 @@ class CodeTable:
             found = self._self_and_ancestors[key] = (key, *(k for k, _ in self.ancestors_by_depth(key)))
         return found
 
+    def present_under(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        """Each node at or above one of ``keys`` → those of ``keys`` at or below it (a note on a node is met by a
+        code under it)."""
+        under: dict[str, list[str]] = {}
+        for key in dict.fromkeys(keys):
+            for node in self.self_and_ancestors(key):
+                under.setdefault(node, []).append(key)
+        return under
+
     def ancestor_keys(self, key: str) -> frozenset[str]:
         return frozenset(k for k, _ in self.ancestors_by_depth(key))
 

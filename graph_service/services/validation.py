@@ -72,10 +72,7 @@ def _note_rows(table: CodeTable, keys: list[str]) -> list[Row]:
     ancestor-or-self of a present code, with the other present codes that meet it (the target itself, or for a
     ``descendants`` note any code under the target)."""
     present = dict.fromkeys(keys)
-    under: dict[str, list[str]] = {}  # target → present codes at or below it
-    for b in present:
-        for node in table.self_and_ancestors(b):
-            under.setdefault(node, []).append(b)
+    under = table.present_under(present)
     code_of = table.code_of
     rows: list[Row] = []
     for a in sorted(present, key=code_of):

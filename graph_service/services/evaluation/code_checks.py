@@ -113,10 +113,7 @@ def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
     """``validation._icd10cm_notes`` (table path) for what the evaluation reports: the same conflicts in the same
     order, and the requirements it lists as unmet."""
     present = dict.fromkeys(keys)
-    under: dict[str, list[str]] = {}  # node → present codes at or below it
-    for b in present:
-        for node in table.self_and_ancestors(b):
-            under.setdefault(node, []).append(b)
+    under = table.present_under(present)
     code_of = table.code_of
     position = {code: i for i, code in enumerate(codes_in_order)}
     conflicts: dict[tuple[str, str], Exclusion] = {}

@@ -12,21 +12,15 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from loaders.registry import load_source
 from loaders.rules.records import BUNDLED as RULES_FILE
-from tests.conftest import wipe_graph
-from tests.loaders.coverage.test_coverage_load import EXPORT, PAYERS, write_tiny_tabular
+from tests.loaders.coverage.test_coverage_load import load_coverage_graph
 
 DAY = "2025-11-03"  # icd10cm@FY2026 and the fixture articles are in force
 
 
 @pytest.fixture(scope="module", autouse=True)
 def coverage_graph(driver: Driver, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Driver:
-    wipe_graph(driver, settings.neo4j_database)
-    load_source(driver, settings, "icd10cm", [write_tiny_tabular(tmp_path_factory.mktemp("icd"))], "FY2026")
-    load_source(driver, settings, "mcd", [EXPORT], "2026-04")
-    load_source(driver, settings, "payer_rules", PAYERS, "2026")
-    load_source(driver, settings, "coding_rules", [RULES_FILE], "FY2026")
+    load_coverage_graph(driver, settings, tmp_path_factory.mktemp("icd"), ("coding_rules", [RULES_FILE], "FY2026"))
     return driver
 
 

@@ -14,7 +14,7 @@ from loaders.coverage.payer_rules import PayerRulesError
 from loaders.errors import LoadError, ParseError
 from loaders.registry import load_source
 from ontology.vocabulary import L, R
-from tests.conftest import graph_counts
+from tests.conftest import graph_counts, wipe_graph
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "coverage"
 EXPORT = FIXTURES / "mcd_article_export"
@@ -72,6 +72,18 @@ TINY_TABULAR = """<?xml version="1.0" encoding="utf-8"?>
   </chapter>
 </ICD10CM.tabular>
 """
+
+
+def load_coverage_graph(driver: Driver, settings: Settings, work_dir: Path,
+                        *extra: tuple[str, list[Path], str]) -> None:
+    """An empty graph with a tiny ICD-10-CM FY2026 tabular, the MCD article fixture and the payer rules (and any
+    ``extra`` (source, paths, release) loads): what the coverage tests ask about."""
+    wipe_graph(driver, settings.neo4j_database)
+    load_source(driver, settings, "icd10cm", [write_tiny_tabular(work_dir)], "FY2026")
+    load_source(driver, settings, "mcd", [EXPORT], "2026-04")
+    load_source(driver, settings, "payer_rules", PAYERS, "2026")
+    for source, paths, release in extra:
+        load_source(driver, settings, source, paths, release)
 
 
 def write_tiny_tabular(folder: Path) -> Path:
