@@ -144,11 +144,8 @@ def _is_abstract(cs: CodeSystem, record: CodeRecord) -> bool:
 
 def validate(graph: Graph, inputs: Inputs) -> bytes:
     url = inputs.text("url") or inputs.text("system")
-    concept = inputs.one("codeableConcept")
-    if concept is not None:
-        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict) and c.get("code")]
-        if not codings:
-            raise invalid("the codeableConcept has no coding with a code", "codeableConcept")
+    codings = inputs.codings_of_concept()
+    if codings is not None:
         coding = next((c for c in codings if not url or c.get("system") == url), codings[0])
         url, code = coding.get("system") or url, coding["code"]
     else:

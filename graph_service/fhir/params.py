@@ -89,6 +89,19 @@ class Inputs:
             raise not_supported(f"displayLanguage {tag!r} is not served: displays and designations are held in "
                                 "English only (en)", "displayLanguage")
 
+    def codings_of_concept(self, name: str = "codeableConcept") -> list[dict[str, Any]] | None:
+        """The codings with a code of a CodeableConcept parameter (only a POST Parameters body can carry one: given
+        as query text it is refused, as is a concept without a coded coding)."""
+        value = self.one(name)
+        if value is None:
+            return None
+        codings = [c for c in (value.get("coding") or []) if isinstance(c, dict) and c.get("code")] \
+            if isinstance(value, dict) else None
+        if not codings:
+            raise invalid(f"the parameter {name!r} must be a CodeableConcept with a coding that has a code (in a POST "
+                          "Parameters body)", name)
+        return codings
+
     def coding(self, name: str) -> dict[str, Any] | None:
         value = self.one(name)
         if value is None:

@@ -218,11 +218,8 @@ def _evaluated(graph: Graph, record: CodeRecord, context: tuple[PatientIn, list[
 
 
 def _source_code(inputs: Inputs) -> tuple[str | None, str]:
-    concept = inputs.one("codeableConcept")
-    if concept is not None:
-        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict) and c.get("code")]
-        if not codings:
-            raise invalid("the codeableConcept has no coding", "codeableConcept")
+    codings = inputs.codings_of_concept()
+    if codings is not None:
         return codings[0].get("system"), codings[0]["code"]
     return coded_input(inputs)
 

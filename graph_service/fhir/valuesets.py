@@ -189,11 +189,8 @@ def validate(graph: Graph, inputs: Inputs) -> bytes:
     url = inputs.text("url")
     if url is None:
         raise required("url")
-    concept = inputs.one("codeableConcept")
-    if concept is not None:
-        codings = [c for c in (concept.get("coding") or []) if isinstance(c, dict) and c.get("code")]
-        if not codings:
-            raise invalid("the codeableConcept has no coding", "codeableConcept")
+    codings = inputs.codings_of_concept()
+    if codings is not None:
         system_url, code = codings[0].get("system"), codings[0]["code"]
     else:
         system_url, code = coded_input(inputs)

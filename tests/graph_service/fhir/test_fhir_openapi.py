@@ -127,3 +127,13 @@ def test_a_codeable_concept_without_a_code_is_refused_not_a_server_error(
         "coding": [{"system": ICD, "code": None, "display": "x"}]}}]}
     refused = issue(client.post("/fhir/CodeSystem/$validate-code", json=body, headers=engine), 400, "invalid")
     assert refused["expression"] == ["codeableConcept"]
+
+
+@pytest.mark.parametrize("path", ["/fhir/CodeSystem/$validate-code", "/fhir/ValueSet/$validate-code",
+                                  "/fhir/ConceptMap/$translate"])
+def test_a_codeable_concept_in_the_query_string_is_refused_not_a_server_error(
+    client: TestClient, engine: dict[str, str], path: str
+) -> None:
+    """A CodeableConcept is a structure only a POST Parameters body carries; as query text it is a 400, not a 500."""
+    refused = issue(client.get(path, params={"codeableConcept": "I10", "url": ICD}, headers=engine), 400, "invalid")
+    assert refused["expression"] == ["codeableConcept"]
