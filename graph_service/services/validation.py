@@ -54,9 +54,10 @@ EXCLUDES1, CODE_FIRST = R.EXCLUDES1, R.CODE_FIRST  # bound once: the vocabulary 
 Folded = tuple[str, str, str | None, str, str, str | None, bool]
 # A note row met (or not) by the present codes: (code, kind, noted_on, note, target code, condition, present codes).
 Row = tuple[str, str, str, str | None, str, str | None, list[str]]
+HEADER = "a header: a more specific code is required"  # why a non-billable code is not valid
 
 
-def _folded_notes(table: CodeTable, key: str) -> tuple[Folded, ...]:
+def folded_notes(table: CodeTable, key: str) -> tuple[Folded, ...]:
     """The validated notes on ``key`` and its ancestors, in the order the checks read them (kind, noted_on, target,
     note; stable, so ties keep the walk's order); folded once per code and release."""
     def fold() -> tuple[Folded, ...]:
@@ -77,7 +78,7 @@ def _note_rows(table: CodeTable, keys: list[str]) -> list[Row]:
     rows: list[Row] = []
     for a in sorted(present, key=code_of):
         code = code_of(a)
-        for kind, noted_on, note, target, target_code, condition, descendants in _folded_notes(table, a):
+        for kind, noted_on, note, target, target_code, condition, descendants in folded_notes(table, a):
             meeting = under.get(target) if descendants else ((target,) if target in present else None)
             others = sorted(code_of(b) for b in meeting if b != a) if meeting else []
             if kind == EXCLUDES1 and not others:
@@ -177,7 +178,7 @@ def check_codes(graph: Graph, codes_in: list[tuple[str, str]], on: date | None,
             if not row["exists"]:
                 reason = f"not a code of {rel.id}" if cs.accepts(code) else f"not a well-formed {cs.name} code"
             elif not row["billable"]:
-                reason = "a header: a more specific code is required"
+                reason = HEADER
             results.append(CodeValidity(
                 system=cs.id, code=code, position=position, exists=row["exists"], billable=row["billable"],
                 title=row["title"],

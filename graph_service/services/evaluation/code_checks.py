@@ -19,10 +19,8 @@ from graph_service.graph import Graph
 from graph_service.reference.code_table import CodeTable
 from graph_service.services.codes import code_table
 from graph_service.services.releases import resolve_release
-from graph_service.services.validation import CODE_FIRST, EXCLUDES1, _folded_notes, check_codes
+from graph_service.services.validation import CODE_FIRST, EXCLUDES1, HEADER, check_codes, folded_notes
 from ontology.code_systems import system
-
-HEADER = "a header: a more specific code is required"
 
 
 @dataclass(slots=True)  # not frozen: one per code of every claim, and a frozen init costs a setattr per field
@@ -49,8 +47,8 @@ class Requirement:
     code: str
     kind: str  # CODE_FIRST or USE_ADDITIONAL
     noted_on: str
-    targets: list[str]
-    notes: list[str]
+    targets: tuple[str, ...]  # shared with the release's cached notes (``_Instruction``): never mutated
+    notes: tuple[str, ...]
     met_by: list[str]
 
 
@@ -70,8 +68,8 @@ class _Instruction:
 
     kind: str
     noted_on: str
-    targets: list[str]  # target codes, sorted
-    notes: list[str]  # the alternatives' texts, in target order
+    targets: tuple[str, ...]  # target codes, sorted (tuples: the instruction is cached per release and shared)
+    notes: tuple[str, ...]  # the alternatives' texts, in target order
     condition: str | None  # None when an alternative always applies ("if applicable" alternatives otherwise)
     meets: tuple[tuple[str, bool], ...]  # (target key, its descendants meet it too)
 
@@ -88,7 +86,7 @@ def _code_notes(table: CodeTable, key: str) -> _CodeNotes:
         excludes1 = []
         grouped: dict[tuple[str, str], tuple[set[str], set[tuple[str, str]], set[str | None], list[tuple[str, bool]]]]
         grouped = {}
-        for kind, noted_on, note, target, target_code, condition, descendants in _folded_notes(table, key):
+        for kind, noted_on, note, target, target_code, condition, descendants in folded_notes(table, key):
             if kind == EXCLUDES1:
                 excludes1.append((noted_on, note, target, target_code, descendants))
                 continue
@@ -99,8 +97,8 @@ def _code_notes(table: CodeTable, key: str) -> _CodeNotes:
             conditions.add(condition)
             meets.append((target, descendants))
         instructions = tuple(
-            _Instruction(kind=kind, noted_on=noted_on, targets=sorted(targets),
-                         notes=list(dict.fromkeys(note for _, note in sorted(notes))),
+            _Instruction(kind=kind, noted_on=noted_on, targets=tuple(sorted(targets)),
+                         notes=tuple(dict.fromkeys(note for _, note in sorted(notes))),
                          condition=None if None in conditions else ", ".join(sorted(c for c in conditions if c)),
                          meets=tuple(dict.fromkeys(meets)))
             for (kind, noted_on), (targets, notes, conditions, meets) in sorted(grouped.items()))
@@ -190,4 +188,5 @@ def _from_graph(graph: Graph, codes_in: list[tuple[str, str]], on: date) -> Code
         out.date_of_service or on, dict(out.releases),
         [CodeCheck(v.system, v.code, v.release, v.exists, v.billable, v.reason) for v in out.codes],
         [Exclusion(c.code, c.excluded, c.noted_on, c.target, c.note) for c in out.excludes1_conflicts],
-        [Requirement(r.code, r.kind, r.noted_on, r.targets, r.notes, r.met_by) for r in out.unmet_requirements])
+        [Requirement(r.code, r.kind, r.noted_on, tuple(r.targets), tuple(r.notes), r.met_by)
+         for r in out.unmet_requirements])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from httpx import Response
+
+from graph_service.models.evaluation import EvaluationOut
+
 DISCHARGE = "2026-02-10"  # FY2026 (grouper v43.0), NCCI 2026Q1, CPT 2026
 
 
@@ -25,6 +29,15 @@ def body(principal: tuple[str, list[str]], secondary: list[tuple[str, list[str]]
                   "procedures": procedures or [], "lines": lines or []},
         "include_history": False,
     }
+
+
+def evaluation(r: Response) -> dict[str, Any]:
+    """An evaluation response's body, checked against its model: the service builds the models without validating
+    them (``evaluation.trusted``), so a value outside a field's type (a misspelled severity) is caught here."""
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    EvaluationOut.model_validate(out)
+    return out
 
 
 def findings(out: dict[str, Any], family: str, check: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.rules.records import BUNDLED as RULES_FILE
+from tests.graph_service.evaluation.cases import evaluation
 from tests.loaders.coverage.test_coverage_load import load_coverage_graph
 
 DAY = "2025-11-03"  # icd10cm@FY2026 and the fixture articles are in force
@@ -33,9 +34,7 @@ def _evaluate(client: TestClient, engine: dict[str, str], principal: str) -> dic
             "codes": {"principal": {"code": principal, "evidence": ["x-dx"]},
                       "lines": [{"code": "93306", "evidence": ["x-echo"]}]},
             "include_history": False}
-    r = client.post("/v1/assignments/evaluate", json=body, headers=engine)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return evaluation(client.post("/v1/assignments/evaluate", json=body, headers=engine))
 
 
 def _coverage(out: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from codegraph.settings import Settings
 from ontology.check import check_graph
 from ontology.vocabulary import L, R
 from tests.conftest import wipe_graph
-from tests.graph_service.evaluation.cases import findings
+from tests.graph_service.evaluation.cases import evaluation, findings
 from tests.graph_service.evaluation.graph_data import load_evaluation_graph
 
 ENC = "enc-eval-0001"
@@ -96,9 +96,7 @@ def test_first_coding_review_then_amended_accept_both_stored_and_traced(
     assert v1["evaluation_overall"] == "review" and v1["evaluation_id"].startswith(v1["id"] + "/E-")
 
     suffix = v1["id"].split("/", 1)[1]
-    r = client.get(f"/v1/encounters/{ENC}/coding/{suffix}/evaluation", headers=auditor)
-    assert r.status_code == 200, r.text
-    out = r.json()
+    out = evaluation(client.get(f"/v1/encounters/{ENC}/coding/{suffix}/evaluation", headers=auditor))
     assert out["overall"] == "review" and out["assignment_id"] == v1["id"]
     (mcc,) = findings(out, "optimal", "missed_cc_mcc")
     assert mcc["codes"] == ["J96.01"] and mcc["evidence"] == [x["J96.01"]]
@@ -144,8 +142,7 @@ def test_first_coding_review_then_amended_accept_both_stored_and_traced(
         "encounter": {"age": 70, "sex": "male", "admission_date": "2026-02-01", "discharge_date": "2026-02-05",
                       "evidence": [{"id": "p", "codes": [{"system": "icd10cm", "code": "J18.9"}]}]},
         "codes": {"principal": {"code": "J18.9", "poa": "Y", "evidence": ["p"]}}})
-    assert r.status_code == 200, r.text
-    history = r.json()["history"]
+    history = evaluation(r)["history"]
     assert (history["encounters"], history["amended_encounters"], history["drg_up"]) == (1, 1, 1)
     assert history["amendment_rate"] == 1.0
     # Evaluations, their citations and the rule nodes conform to the ontology (`codegraph ontology check`).

@@ -5,6 +5,7 @@ from the new notes at once, by the process that made the change (the catalog pol
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,12 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from graph_service.app import create_app
+from graph_service.graph import Graph
+from graph_service.reference.code_table import CodeTable
+from graph_service.services.codes import code_table
 from loaders.registry import load_source
+from ontology.code_systems import system
+from tests.graph_service.evaluation.cases import evaluation
 
 REPO = Path(__file__).resolve().parents[3]
 TABULAR = REPO / "tests/fixtures/icd10cm/icd10cm-tabular-excerpt.xml"
@@ -44,9 +50,25 @@ def _evaluation(client: TestClient, engine: dict[str, str]) -> dict:  # type: ig
                           "discharge_date": "2026-01-10"},
             "codes": {"principal": {"code": "A04.71"}, "secondary": [{"code": "A00.0"}]},
             "include_history": False}
-    response = client.post("/v1/assignments/evaluate", json=body, headers=engine)
-    assert response.status_code == 200, response.text
-    return response.json()
+    return evaluation(client.post("/v1/assignments/evaluate", json=body, headers=engine))
+
+
+def _held_table(client: TestClient) -> CodeTable:
+    """The FY2026 table held for the catalog as it is now. The app builds tables in the background (a request meanwhile
+    reads the graph, which holds no per-release cache): wait for it, so the evaluations below read the table."""
+    graph: Graph = client.app.state.graph  # type: ignore[attr-defined]
+    cs = system("icd10cm")
+    deadline = time.monotonic() + 120
+    while (table := code_table(graph, cs, graph.reference.catalog().resolve("icd10cm", "FY2026"))) is None:
+        assert time.monotonic() < deadline, graph.reference.status()
+        time.sleep(0.05)
+    return table
+
+
+def _read_from(table: CodeTable, client: TestClient) -> bool:
+    """The evaluation just made read this table's folded notes of A04.71 (the table path), and it is still held."""
+    return (("evaluation_notes", system("icd10cm").key("A04.71")) in table._derived
+            and _held_table(client) is table)
 
 
 def _excludes1(evaluation: dict) -> list[dict]:  # type: ignore[type-arg]
@@ -66,9 +88,11 @@ def test_a_reloaded_release_is_evaluated_with_its_new_notes_at_once(
     keyed = settings.model_copy(update={"api_keys": ",".join(line for _, line in api_keys.values()),
                                         "release_poll_s": 3600.0})
     with TestClient(create_app(keyed)) as client:
-        evaluation = _evaluation(client, engine)
-        first = _excludes1(evaluation)
-        assert _use_additional(evaluation) == [(["A04.71"], "A04", ["A00.9"])]
+        table = _held_table(client)
+        out = _evaluation(client, engine)
+        assert _read_from(table, client)
+        first = _excludes1(out)
+        assert _use_additional(out) == [(["A04.71"], "A04", ["A00.9"])]
         assert [(f["codes"], f["rule"]["detail"]["noted_on"], f["rule"]["detail"]["target"]) for f in first] == [
             (["A04.71", "A00.0"], "A04", "A00")]
         assert first[0]["rule"]["release"] == "icd10cm@FY2026"
@@ -78,7 +102,10 @@ def test_a_reloaded_release_is_evaluated_with_its_new_notes_at_once(
                                 headers=maintainer)
         assert retracted.status_code == 200, retracted.text
         load_source(clean_graph, settings, "icd10cm", [without], "FY2026")
+        rebuilt = _held_table(client)
+        assert rebuilt is not table
         reloaded = _evaluation(client, engine)
+        assert _read_from(rebuilt, client)
         assert _excludes1(reloaded) == [] and _use_additional(reloaded) == []
         check = client.post("/v1/validate/codes", headers=engine, json={
             "codes": [{"code": "A04.71"}, {"code": "A00.0"}], "date_of_service": "2026-01-10"}).json()

@@ -8,15 +8,13 @@ from typing import Any
 from fastapi.testclient import TestClient
 from neo4j import Driver
 
-from tests.graph_service.evaluation.cases import body, evidence, findings
+from tests.graph_service.evaluation.cases import body, evaluation, evidence, findings
 
 PNEUMONIA = [evidence("x-pna", "icd10cm", "J18.9"), evidence("x-htn", "icd10cm", "I10")]
 
 
 def evaluate(client: TestClient, headers: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    r = client.post("/v1/assignments/evaluate", json=payload, headers=headers)
-    assert r.status_code == 200, r.text
-    return r.json()
+    return evaluation(client.post("/v1/assignments/evaluate", json=payload, headers=headers))
 
 
 def test_a_clean_supported_assignment_is_accepted(evaluation_graph: Driver, client: TestClient,
