@@ -24,9 +24,12 @@ from graph_service.fhir.valuesets import MAX_COUNT, MAX_OFFSET
 
 SYSTEM_URLS = sorted(BY_URL)
 HIERARCHICAL_URLS = sorted(url for url, cs in BY_URL.items() if cs.hierarchical)
-_TEXT = {"type": "string", "pattern": r"\S"}  # the service strips a value and refuses a blank one
+# The service strips a value and refuses a blank one, by Python's notion of whitespace: JSON Schema's (ECMA) \s
+# lacks U+001C–U+001F and U+0085, so those count as blank here too.
+_NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
+_TEXT = {"type": "string", "pattern": _NOT_BLANK}
 _DATE = {"type": "string", "format": "date"}
-_CODE = {"type": "string", "pattern": r"\S"}
+_CODE = {"type": "string", "pattern": _NOT_BLANK}
 _ROOT = r"[A-Za-z0-9][A-Za-z0-9.\-]*"
 
 

@@ -8,6 +8,7 @@ problem+json from ``/fhir``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -52,11 +53,15 @@ def not_found(diagnostics: str, expression: str | None = None) -> FhirError:
     return FhirError(404, "not-found", diagnostics, expression=expression)
 
 
+_FHIR_STRING_BAD = re.compile(r"[^ \r\n\t\S]")
+
+
 def outcome_response(status: int, issue: str, diagnostics: str, expression: str | None = None,
                      severity: str = "error", headers: dict[str, str] | None = None) -> Response:
     body: dict[str, Any] = {"severity": severity, "code": issue, "diagnostics": diagnostics}
     if expression:
-        body["expression"] = [expression]
+        # An unknown parameter's name is echoed as sent; FHIR strings allow no whitespace but space, tab, CR, LF.
+        body["expression"] = [_FHIR_STRING_BAD.sub(lambda m: m.group().encode("unicode_escape").decode(), expression)]
     resource = OperationOutcome.model_validate({"resourceType": "OperationOutcome", "issue": [body]})
     headers = {**(headers or {}), **({"Retry-After": "5"} if status == 503 else {})} or None
     return Response(resource.model_dump_json(), status_code=status, media_type=FHIR_JSON, headers=headers)

@@ -137,3 +137,14 @@ def test_a_codeable_concept_in_the_query_string_is_refused_not_a_server_error(
     """A CodeableConcept is a structure only a POST Parameters body carries; as query text it is a 400, not a 500."""
     refused = issue(client.get(path, params={"codeableConcept": "I10", "url": ICD}, headers=engine), 400, "invalid")
     assert refused["expression"] == ["codeableConcept"]
+
+
+def test_an_unknown_parameter_named_with_a_control_character_is_refused_not_a_server_error(
+    client: TestClient, engine: dict[str, str]
+) -> None:
+    """Found by the fuzzer: the unknown parameter's name is echoed in the OperationOutcome, whose strings FHIR
+    restricts; a vertical tab in it made the outcome itself invalid (500)."""
+    refused = client.get("/fhir/CodeSystem/$validate-code", params={"\x0b": "null", "abstract": "false"},
+                         headers=engine)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["resourceType"] == "OperationOutcome"
