@@ -157,8 +157,11 @@ def first_ask_rows(args: argparse.Namespace, codes: list[str]) -> dict[str, Any]
         trees = [("this", None), ("other", args.compare_tree)] if args.compare_tree else [("this", None)]
         for name, tree in (trees if r % 2 == 0 else trees[::-1]):
             env = {**os.environ, "PYTHONPATH": f"{tree}:{ROOT}" if tree else str(ROOT)}
-            done = subprocess.run([sys.executable, "-c", "import json, sys; from bench.fhir_speed import "
-                                   "first_ask_cpu; print(json.dumps(first_ask_cpu(json.load(sys.stdin))))"],
+            # This file's first_ask_cpu (older trees have none) over that tree's packages (first on the path).
+            probe = ("import importlib.util, json, sys; spec = importlib.util.spec_from_file_location('probe', "
+                     f"{str(Path(__file__).resolve())!r}); m = importlib.util.module_from_spec(spec); "
+                     "spec.loader.exec_module(m); print(json.dumps(m.first_ask_cpu(json.load(sys.stdin))))")
+            done = subprocess.run([sys.executable, "-c", probe],
                                   input=json.dumps(sample), env=env, cwd=tree or ROOT, capture_output=True,
                                   text=True, check=True)
             rounds[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -219,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--compare-tree", default=None, help="another checkout to measure first asks with")
     args = parser.parse_args(argv)
+    if args.first_ask == 1:
+        parser.error("--first-ask needs at least 2 codes per operation (the first is the warm-up)")
 
     settings = get_settings()
     driver = open_driver(settings)

@@ -75,7 +75,6 @@ class RepeatedKeys(Generic[K, V]):
     what: str
     field: str
     describe: Callable[[V], str] = repr
-    folded: int = 0
     _seen: dict[K, tuple[V, str, int | None]] = field(default_factory=dict)
     _warned: set[str] = field(default_factory=set)
 
@@ -89,7 +88,6 @@ class RepeatedKeys(Generic[K, V]):
         earlier, earlier_file, earlier_line = seen
         where = f"line {earlier_line}" if earlier_file == str(file) else f"{Path(earlier_file).name}:{earlier_line}"
         if earlier == value:
-            self.folded += 1
             note_folded(file, self.what)
             if str(file) not in self._warned:
                 self._warned.add(str(file))

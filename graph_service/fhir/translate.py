@@ -192,19 +192,19 @@ def _evaluated(graph: Graph, record: CodeRecord, context: tuple[PatientIn, list[
     matches: list[Part] = []
     by_group = {g.group: g for g in concept.groups}
     for row in record.maps:
-        derived = by_group.get(row.group)
-        step = next((s for s in derived.explanation if s.priority == row.priority), None) if derived else None
-        title = derived.code.title if derived and derived.code and derived.code.code == row.target else None
+        chosen = by_group.get(row.group)  # the group's outcome under the patient's context
+        step = next((s for s in chosen.explanation if s.priority == row.priority), None) if chosen else None
+        title = chosen.code.title if chosen and chosen.code and chosen.code.code == row.target else None
         parts = _match(row.model_dump(), title, icd_version, source)
-        selected = bool(derived and step and step.map_rule == derived.map_rule and derived.status != "needs_review")
+        selected = bool(chosen and step and step.map_rule == chosen.map_rule and chosen.status != "needs_review")
         parts.append(part("selected", "Boolean", selected))
         if step is not None:
             parts += [part("outcome", "Code", step.outcome), part("why", "String", step.why)]
-        elif derived is not None and derived.status == "needs_review":
+        elif chosen is not None and chosen.status == "needs_review":
             parts += [part("outcome", "Code", "not-evaluated"),
-                      part("why", "String", f"not evaluated: {derived.reason}")]
-        elif derived is not None:
-            held = next((s.priority for s in derived.explanation if s.outcome == "true"), None)
+                      part("why", "String", f"not evaluated: {chosen.reason}")]
+        elif chosen is not None:
+            held = next((s.priority for s in chosen.explanation if s.outcome == "true"), None)
             parts += [part("outcome", "Code", "not-evaluated"),
                       part("why", "String", f"not evaluated: priority {held} held first")]
         matches.append(group("match", parts))

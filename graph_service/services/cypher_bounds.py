@@ -116,7 +116,7 @@ def execute_bounded(
     try:
         return future.result(timeout=max(deadline - time.monotonic(), 0.0))
     except FutureTimeout:
-        threading.Thread(target=_terminate, args=(driver, database, tag), daemon=True,
+        threading.Thread(target=terminate_tagged, args=(driver, database, tag), daemon=True,
                          name="auditor-query-terminate").start()
         raise CypherTimeout(
             f"stopped after the {timeout_s:g}s limit (the server does not interrupt this query by itself; it was "
@@ -152,7 +152,8 @@ def _mapped(work: Callable[[], Rows], timeout_s: float) -> Rows:
         raise BadRequest(f"the parameters cannot be sent to Neo4j: {exc}") from exc
 
 
-def _terminate(driver: Driver, database: str, tag: str) -> None:
+def terminate_tagged(driver: Driver, database: str, tag: str) -> None:
+    """Ask the server to terminate the auditor query whose transaction carries ``tag`` (best effort)."""
     try:
         driver.execute_query(_TERMINATE, {"tag": tag}, database_=database)
     except (Neo4jError, DriverError) as exc:  # best effort: the server's own timeout may already have ended it

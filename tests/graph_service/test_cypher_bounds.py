@@ -121,7 +121,7 @@ def test_the_deadline_asks_the_server_to_terminate_the_query_by_its_request_tag(
     from neo4j import Query
     from neo4j.exceptions import ClientError
 
-    from graph_service.services.cypher_bounds import _terminate
+    from graph_service.services.cypher_bounds import terminate_tagged
 
     ended: list[BaseException] = []
 
@@ -129,17 +129,17 @@ def test_the_deadline_asks_the_server_to_terminate_the_query_by_its_request_tag(
         with driver.session(database=settings.neo4j_database) as session:
             try:
                 session.run(Query("UNWIND range(1, 1000000000) AS x WITH x WHERE x < 0 RETURN count(*)",
-                                  metadata={"request": "probe-tag"})).consume()
+                                  metadata={"request": "probe-tag"}, timeout=60)).consume()
             except ClientError as exc:
                 ended.append(exc)
 
-    worker = threading.Thread(target=long_read)
+    worker = threading.Thread(target=long_read, daemon=True)  # never holds the session open if the test fails
     worker.start()
     listed = "SHOW TRANSACTIONS YIELD metaData WHERE metaData.request = 'probe-tag' RETURN count(*) AS n"
     deadline = time.monotonic() + 30
     while driver.execute_query(listed, database_=settings.neo4j_database).records[0]["n"] == 0:
         assert time.monotonic() < deadline, "the probe query never started"
         time.sleep(0.05)
-    _terminate(driver, settings.neo4j_database, "probe-tag")
+    terminate_tagged(driver, settings.neo4j_database, "probe-tag")
     worker.join(30)
     assert not worker.is_alive() and ended and "Terminated" in (ended[0].code or ""), ended
