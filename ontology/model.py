@@ -191,10 +191,12 @@ def _build() -> owlready2.Ontology:
             "CodingAssignment",
             comment="One version of an encounter's code set by a coder, with status and DRG outcome.",
             key="id", required=("id", "status", "created_at", "load_run"),
-            lookups=("status", "payment_delta_abs"),  # DRG-shift audits seek revisions by payment change
+            # DRG-shift audits seek revisions by payment change; the evaluation's history seeks codings by DRG
+            lookups=("status", "payment_delta_abs", "drg"),
         )
         AssignedCode = node("AssignedCode", comment="One code in a coding assignment with role, sequence, POA.",
-                            key="id", required=("id", "role", "load_run"))
+                            key="id", required=("id", "role", "load_run"),
+                            lookups=("code",))  # the evaluation's history seeks principal codes by category prefix
 
         # ---- rules as data and evaluations (issue 12) ----------------------------------------
         Guideline = node(

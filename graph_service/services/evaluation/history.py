@@ -7,10 +7,21 @@ from graph_service.graph import Graph
 from graph_service.models.evaluation import HistoryOut
 from ontology.vocabulary import L, R
 
+# Encounters are found from index seeks (codings grouped to the DRG, principal codes under the category), not by
+# reading every coding; the latest final/amended version of each must then still match.
 SIMILAR = f"""
-MATCH (e:{L.Encounter})-[:{R.HAS_ASSIGNMENT}]->(a:{L.CodingAssignment})
+CALL () {{
+  MATCH (seed:{L.CodingAssignment}) WHERE $drg IS NOT NULL AND seed.drg = $drg
+  RETURN seed
+  UNION
+  MATCH (ac:{L.AssignedCode}) WHERE ac.code STARTS WITH $category AND ac.role = 'principal'
+  MATCH (seed:{L.CodingAssignment})-[:{R.HAS_CODE}]->(ac)
+  RETURN seed
+}}
+MATCH (e:{L.Encounter})-[:{R.HAS_ASSIGNMENT}]->(seed)
+WITH DISTINCT e WHERE $exclude IS NULL OR e.id <> $exclude
+MATCH (e)-[:{R.HAS_ASSIGNMENT}]->(a:{L.CodingAssignment})
 WHERE a.status IN ['final', 'amended'] AND ($payer IS NULL OR a.payer = $payer)
-  AND ($exclude IS NULL OR e.id <> $exclude)
 WITH e, a ORDER BY a.version
 WITH e, collect(a) AS versions
 WITH e, versions, head(versions) AS first, last(versions) AS latest
