@@ -12,7 +12,8 @@ Neo4j mapping, carried as annotations on the OWL entities:
 - ``requiredProperty`` must be present on every node (checked by ``codegraph ontology check``);
 - ``lookupProperty`` gets a range index; ``fulltextProperty`` joins the full-text index;
 - an object property's ``neo4jType`` is its relationship type; its domain and range are
-  the allowed start and end labels; ``requiredProperty`` on it lists its required properties.
+  the allowed start and end labels; ``requiredProperty`` on it lists its required properties,
+  ``lookupProperty`` on it gets a relationship range index.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def _build() -> owlready2.Ontology:
             *,
             comment: str,
             required: tuple[str, ...] = EDGE_PROVENANCE,
+            lookups: tuple[str, ...] = (),
         ) -> type:
             prop = types.new_class(name, (ObjectProperty,))
             prop.domain = domain
@@ -88,6 +90,7 @@ def _build() -> owlready2.Ontology:
             prop.neo4jType = [rel_type]
             prop.comment = [comment]
             prop.requiredProperty = list(required)
+            prop.lookupProperty = list(lookups)
             return prop
 
         def data(name: str, domain: list[type], range_: type, comment: str) -> type:
@@ -250,8 +253,13 @@ def _build() -> owlready2.Ontology:
             comment="Conversion: a code of an older release → its successor.")
         rel("hasMapRule", "HAS_MAP_RULE", [SnomedConcept], [MapRule], comment="A map row of the concept.")
         rel("mapsTo", "MAPS_TO", [MapRule], [ICD10CMCode], comment="The ICD-10-CM target chosen when the rule holds.")
+        # Stored once over a range of NCCI releases: from ``release`` (the one that introduced it with these values)
+        # until ``until`` (the one that dropped or changed it, closed by run ``closed_by``); readers ask for the edges
+        # valid at the release they serve (loaders/ncci/ptp_ranges.py), so a staged or discarded release hides nothing.
         rel("bundles", "BUNDLES", [Code], [Code],
-            comment="NCCI PTP edit, column 1 → column 2, per setting and date window.")
+            comment="NCCI PTP edit, column 1 → column 2, per setting and date window, valid from its release "
+                    "until the release that dropped or changed it.",
+            lookups=("release", "until", "closed_by"))
         rel("hasMUE", "HAS_MUE", [Code], [MUE], comment="The code's MUE in a setting.")
         rel("issuedBy", "ISSUED_BY", [PayerPolicy], [Payer], comment="The payer (or contractor) of a policy.")
         rel("hasRule", "HAS_RULE", [PayerPolicy], [PolicyRule], comment="A coverage rule of the policy.")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from neo4j import Driver
 
-from ontology.vocabulary import NODE_SPECS
+from ontology.vocabulary import NODE_SPECS, REL_SPECS
 
 FULLTEXT_INDEX = "code_search"
 
@@ -40,6 +40,12 @@ def schema_statements() -> list[SchemaStatement]:
         if spec.fulltext:
             fulltext_labels.append(label)
             fulltext_props.extend(p for p in spec.fulltext if p not in fulltext_props)
+    for rtype, rspec in sorted(REL_SPECS.items()):
+        for prop in rspec.lookups:
+            name = f"{rtype.lower()}_{prop}"
+            out.append(SchemaStatement(
+                name, "index", f"CREATE INDEX {name} IF NOT EXISTS FOR ()-[r:`{rtype}`]-() ON (r.`{prop}`)"
+            ))
     if fulltext_labels:
         labels = "|".join(f"`{label}`" for label in fulltext_labels)
         props = ", ".join(f"n.`{p}`" for p in fulltext_props)

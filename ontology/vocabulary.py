@@ -36,6 +36,7 @@ class RelSpec:
     range: tuple[str, ...]
     required: tuple[str, ...]
     comment: str
+    lookups: tuple[str, ...] = ()  # relationship range indexes
 
 
 def _first(values: list[object]) -> str | None:
@@ -77,6 +78,7 @@ def _specs() -> tuple[dict[str, NodeSpec], dict[str, RelSpec]]:
             range=tuple(str(c.neo4jLabel[0]) for c in prop.range),
             required=tuple(sorted(str(p) for p in prop.requiredProperty)),
             comment=_first(prop.comment) or "",
+            lookups=tuple(sorted(str(p) for p in prop.lookupProperty)),
         )
     return nodes, rels
 
