@@ -24,6 +24,7 @@ from neo4j import Driver
 from codegraph.settings import Settings
 from loaders.bundled import bundled_datasets
 from loaders.machinery.runs import RunLedger
+from loaders.ncci import ptp_ranges
 from loaders.ncci.common import NcciSetting
 from loaders.ncci.synthetic import write_synthetic_mue, write_synthetic_ptp
 from loaders.registry import load_source
@@ -127,8 +128,9 @@ def claim_bodies(driver: Driver, database: str, n: int, seed: int = 7) -> list[d
     of its column-2 partners, every third line with modifier 59, so a claim fires many PTP edits (as
     bench.ncci_claim_edits builds it); ``n`` different column-1 codes, so no answer is the same twice in a row."""
     records, _, _ = driver.execute_query(
-        f"MATCH (a:{L.Code})-[e:{R.BUNDLES} {{release: $release}}]->(b:{L.Code}) "
-        "WHERE e.setting = 'practitioner' AND e.effective <= $dos AND (e.deletion IS NULL OR $dos <= e.deletion) "
+        f"MATCH (rel:{L.Release} {{id: $release}}) WITH {ptp_ranges.SCOPE} AS scope "
+        f"MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE {ptp_ranges.valid_in('e', 'scope')} "
+        "AND e.setting = 'practitioner' AND e.effective <= $dos AND (e.deletion IS NULL OR $dos <= e.deletion) "
         "WITH a, collect(DISTINCT b.code) AS partners WHERE size(partners) >= 9 "
         "RETURN a.code AS column1, partners ORDER BY column1 LIMIT $n",
         release=f"ncci_ptp@{NCCI_VERSION}", dos=CLAIM_DOS, n=n, database_=database)

@@ -3,9 +3,9 @@
 // description: bills, in the words of the release diff and the load report: 'expanded' (it was billable and the
 // description: newer release bills codes that extend it instead), 'deleted' (not listed at all) or 'made
 // description: non-billable' (kept as a header, no new subcodes); and per code the map rows, payer policy rules,
-// description: NCCI edits, MUEs, CC/MCC designations and open coding assignments that use it. Chapters and
-// description: sections are left out; when either release came from a billable-only code list, only billable
-// description: codes of the older release are compared (as the diff does).
+// description: NCCI edits (valid in a visible quarter), MUEs, CC/MCC designations and open coding assignments that
+// description: use it. Chapters and sections are left out; when either release came from a billable-only code
+// description: list, only billable codes of the older release are compared (as the diff does).
 // param: from_release string = "icd10cm@FY2025" -- the older release id
 // param: to_release string = "icd10cm@FY2026" -- the newer release id
 // example: cypher-shell -f queries/release_impact.cypher -P 'from_release => "icd10cm@FY2025"' -P 'to_release => "icd10cm@FY2026"'
@@ -26,7 +26,10 @@ RETURN c.code AS code,
        COUNT { (:MapRule)-[:MAPS_TO]->(c) } AS map_rows,
        COUNT { MATCH (p:PolicyRule) WHERE (p)-[:COVERS_DIAGNOSIS|DENIES_DIAGNOSIS]->(c) OR (c)-[:COVERED_BY]->(p) }
          AS payer_policy_rules,
-       COUNT { (c)-[:BUNDLES]-() } AS ncci_edits,
+       COUNT { MATCH (c)-[e:BUNDLES]-()
+               WHERE EXISTS { MATCH (q:Release {system: 'ncci_ptp', status: 'visible'})
+                              WITH e, coalesce(q.ptp_scope, [q.id]) AS scope
+                              WHERE e.release IN scope AND (e.until IS NULL OR NOT e.until IN scope) } } AS ncci_edits,
        COUNT { (c)-[:HAS_MUE]->(:MUE) } AS mue_edits,
        COUNT { (c)-[:HAS_SEVERITY]->(:SeverityDesignation) } AS cc_mcc_designations,
        COUNT { MATCH (a:CodingAssignment)-[:HAS_CODE]->(:AssignedCode)-[:ASSIGNS]->(c)

@@ -15,10 +15,14 @@ from typing import Any
 
 from neo4j import Driver
 
+from loaders.ncci import ptp_ranges
 from ontology.vocabulary import L, R
 
+# The edits valid in the release: each edge is stored once over a range of quarters (loaders.ncci.ptp_ranges).
 PTP_EDGES = f"""
-MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE e.release = $release
+MATCH (rel:{L.Release} {{id: $release}})
+WITH {ptp_ranges.SCOPE} AS scope
+MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE {ptp_ranges.valid_in('e', 'scope')}
 RETURN a.key AS column1, b.key AS column2, e.setting AS setting, e.effective AS effective, e.deletion AS deletion,
        e.modifier_indicator AS modifier_indicator, e.rationale AS rationale, e.prior_1996 AS prior_1996
 """

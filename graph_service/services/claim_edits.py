@@ -57,6 +57,7 @@ from graph_service.services.drg_grouper import fiscal_year as mce_fiscal_year
 from graph_service.services.mce_edits import SEX_EDITS, applied_edits, explained
 from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
+from loaders.ncci import ptp_ranges
 from loaders.ncci.load import mue_key, procedure_system
 from ontology.vocabulary import L, R
 
@@ -85,11 +86,15 @@ CALL () {{
 }}
 CALL () {{
   // Both ends bound first, so the planner expands into the pair instead of over a dense code's every edit.
+  // The edits valid in the group's quarter: each edge is stored over a range of quarters (loaders.ncci.ptp_ranges).
   UNWIND $groups AS g
+  MATCH (rel:{L.Release} {{id: g.release}})
+  WITH g, {ptp_ranges.SCOPE} AS scope
   MATCH (a:{L.Code}) WHERE a.key IN g.keys
   MATCH (b:{L.Code}) WHERE b.key IN g.keys AND b <> a
-  MATCH (a)-[e:{R.BUNDLES} {{release: g.release}}]->(b)
-  WHERE e.setting = g.setting AND e.effective <= g.dos AND (e.deletion IS NULL OR g.dos <= e.deletion)
+  MATCH (a)-[e:{R.BUNDLES}]->(b)
+  WHERE {ptp_ranges.valid_in('e', 'scope')}
+    AND e.setting = g.setting AND e.effective <= g.dos AND (e.deletion IS NULL OR g.dos <= e.deletion)
   WITH g, a, b, e ORDER BY e.effective DESC
   RETURN collect({{grp: g.id, column1: a.key, column2: b.key, edit: properties(e)}}) AS ptp
 }}

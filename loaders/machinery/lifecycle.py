@@ -6,9 +6,10 @@ their poll interval — this process at once). Nothing it wrote is deleted: its 
 stay for audit, and ``assignments_under`` lists the coding assignments whose codes were checked against it.
 
 When corrected files are loaded under the same release id, ``archive`` first renames the retracted release to
-``<id>#retracted-<timestamp>`` — the node, every relationship stamped with its id, and the nodes its runs keyed by
-it (``mue|…`` keys start with the release id) — so the new load starts from nothing under that id, as a fresh
-release does, while the retracted one stays queryable under its archived id.
+``<id>#retracted-<timestamp>`` — the node, every relationship stamped with its id, the NCCI PTP ranges it closed
+and the scopes naming it, and the nodes its runs keyed by it (``mue|…`` keys start with the release id) — so the
+new load starts from nothing under that id, as a fresh release does, while the retracted one stays queryable
+under its archived id.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from neo4j import Driver, RoutingControl
 
 from codegraph.release_events import releases_changed
 from loaders.machinery.runs import RETRACTED
+from loaders.ncci import ptp_ranges
 from ontology.code_systems import SYSTEMS
 from ontology.vocabulary import NODE_SPECS, L, R
 
@@ -148,6 +150,8 @@ def archive(driver: Driver, database: str, release_id: str) -> str:
             "MATCH ()-[r]->() WHERE r.release = $id CALL (r) { SET r.release = $archived } IN TRANSACTIONS OF "
             "20000 ROWS", id=release_id, archived=archived,
         ).consume()
+        for statement in ptp_ranges.ARCHIVE:  # NCCI PTP ranges it closed and the scopes that name it
+            session.run(statement, id=release_id, archived=archived).consume()
         for label, spec in NODE_SPECS.items():
             if not spec.key or label in (L.LoadRun, L.Release):
                 continue

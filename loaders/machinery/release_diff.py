@@ -21,6 +21,7 @@ from typing import Any
 
 from neo4j import Driver, RoutingControl
 
+from loaders.ncci import ptp_ranges
 from ontology.vocabulary import L, R
 
 # Classification structure, not codes of the code files: left out of diffs.
@@ -83,7 +84,11 @@ CALL (c) {{
   UNION
   OPTIONAL MATCH (c)-[:{R.COVERED_BY}]->(p:{L.PolicyRule}) RETURN 'payer_policy_rules' AS kind, p.key AS ref
   UNION
-  OPTIONAL MATCH (c)-[e:{R.BUNDLES}]-(o) RETURN 'ncci_edits' AS kind, c.code + '~' + o.code + '@' + e.release AS ref
+  // NCCI edits valid in a visible quarter (each edge is stored over a range of quarters: loaders.ncci.ptp_ranges)
+  OPTIONAL MATCH (c)-[e:{R.BUNDLES}]-(o)
+  WHERE EXISTS {{ MATCH (rel:{L.Release} {{system: '{ptp_ranges.SYSTEM}', status: 'visible'}})
+                 WHERE {ptp_ranges.valid_in('e', ptp_ranges.SCOPE)} }}
+  RETURN 'ncci_edits' AS kind, c.code + '~' + o.code + '@' + e.release AS ref
   UNION
   OPTIONAL MATCH (c)-[:{R.HAS_MUE}]->(m:{L.MUE}) RETURN 'mue_edits' AS kind, m.key AS ref
   UNION

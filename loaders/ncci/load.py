@@ -1,6 +1,7 @@
 """Load a quarterly NCCI release: procedure-to-procedure edits (``ncci_ptp``) and MUEs (``ncci_mue``).
 
-    (:Code)-[:BUNDLES {setting, effective, deletion, modifier_indicator, rationale, prior_1996, release}]->(:Code)
+    (:Code)-[:BUNDLES {setting, effective, deletion, modifier_indicator, rationale, prior_1996, release, until,
+                       load_run, closed_by}]->(:Code)
     (:Code)-[:HAS_MUE {release}]->(:MUE {key: release|setting|code, value, mai, …})-[:IN_RELEASE]->(:Release)
 
 A release is one quarter (``--release 2026Q1``; a suffix names a correction, ``2026Q1r1``): its window is the
@@ -8,15 +9,20 @@ quarter, so the release in force on a date of service is found like any other. O
 (column 1, column 2, setting, effective date) of the release: a pair edited over several windows keeps one per
 window. Codes are CPT or HCPCS Level II by shape; a code no code release has loaded yet gets its node here.
 
-The PTP table has millions of rows, so the first load of a release streams: the file is parsed while two writer
+An edge is stored once over a range of releases (``release`` … ``until``, see ``loaders.ncci.ptp_ranges``): the
+next quarter reads the edits valid in the previous one, compares them with its file in memory and writes only
+the new and changed edits and the ``until`` of the dropped and changed ones.
+
+The first release (or a back-filled older one) writes every row, streaming: the file is parsed while two writer
 sessions write the batches before, each batch first adds the codes it is the first to name, then CREATEs its
-edges (duplicates are dropped in Python). Loading a visible release again (same files) MERGEs instead, so it
-stays idempotent.
+edges (duplicates are dropped in Python). Loading a visible release again stays idempotent: a chain release's
+edits are compared with the files, a back-filled one MERGEs.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -29,6 +35,7 @@ from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.machinery.writer import batched
+from loaders.ncci import ptp_ranges
 from loaders.ncci.common import NcciSetting
 from loaders.ncci.mue import MueEdit, read_mue
 from loaders.ncci.ptp import PtpEdit, PtpRepeats, read_ptp, setting_from_name
@@ -203,9 +210,11 @@ class NcciPtpLoader:
             if setting_from_name(path) is None:
                 raise LoadError(f"{path}: not an NCCI PTP table name (ccipra… practitioner, ccioph… outpatient "
                                 "hospital); the setting comes from the name")
-        _set_window(ctx)
+        start, _ = _set_window(ctx)
         _warn_on_file_names(ctx, files)
-        statement = CREATE_PTP if ctx.fresh_release else MERGE_PTP
+        driver, database = ctx.writer.driver, ctx.writer.database
+        chosen = ptp_ranges.plan(driver, database, ctx.release.id, start, ctx.fresh_release)
+        ptp_ranges.record_plan(driver, database, ctx.release.id, chosen)
         codes = _Codes(ctx)
         per_setting: Counter[str] = Counter()
         per_indicator: Counter[int] = Counter()
@@ -225,21 +234,59 @@ class NcciPtpLoader:
                     per_indicator[edit.modifier_indicator] += 1
                     yield ptp_row(edit)
 
-        def with_codes() -> Iterator[dict[str, Any]]:
-            # Parsed while the writer's sessions write; each batch's new codes get their nodes before its rows
-            # reach the writer.
-            for batch in batched(rows(), ctx.writer.batch_size):
-                codes.ensure(key for row in batch for key in (row["column1"], row["column2"]))
-                yield from batch
-
-        ctx.writer.write("ptp edges", statement, with_codes(), layout=PTP_LAYOUT, sessions=PTP_SESSIONS,
-                         describe_row=lambda r: f"the edit at {_where(r)}")
         counts = ctx.counts
+        counts["ptp_layout"] = chosen.kind
+        if chosen.kind == "diff":
+            assert chosen.previous is not None
+            self._write_differences(ctx, codes, chosen, rows())
+        elif chosen.kind == "reload" and chosen.layout == ptp_ranges.CHAIN:
+            # A chain release's edges carry the later quarters' ranges: they are compared, never rewritten.
+            if not ptp_ranges.same_edits(ptp_ranges.valid_edits(driver, database, ctx.release.id), rows()):
+                raise LoadError(f"{ctx.release.id} already holds other PTP edits than these files; retract it and "
+                                "load the corrected files under the same id")
+        else:
+            def with_codes() -> Iterator[dict[str, Any]]:
+                # Parsed while the writer's sessions write; each batch's new codes get their nodes before its rows
+                # reach the writer.
+                for batch in batched(rows(), ctx.writer.batch_size):
+                    codes.ensure(key for row in batch for key in (row["column1"], row["column2"]))
+                    yield from batch
+
+            statement = CREATE_PTP if ctx.fresh_release else MERGE_PTP
+            counts["ptp_written"] = ctx.writer.write(
+                "ptp edges", statement, with_codes(), layout=PTP_LAYOUT, sessions=PTP_SESSIONS,
+                describe_row=lambda r: f"the edit at {_where(r)}")
         counts["edits"] = sum(per_setting.values())
         counts.update({f"edits_{setting}": n for setting, n in sorted(per_setting.items())})
         counts.update({f"indicator_{i}": n for i, n in sorted(per_indicator.items())})
         counts["duplicate_rows_dropped"] = duplicates
         counts["codes"] = len(codes.seen)
+
+    @staticmethod
+    def _write_differences(ctx: LoadContext, codes: _Codes, chosen: ptp_ranges.PtpPlan,
+                           rows: Iterator[dict[str, Any]]) -> None:
+        """The edits valid in the previous release, compared with the file: only the changes are written."""
+        assert chosen.previous is not None
+        driver, database = ctx.writer.driver, ctx.writer.database
+        t0 = time.perf_counter()
+        previous = ptp_ranges.valid_edits(driver, database, chosen.previous)
+        ctx.writer.stats.add_time("ptp read previous", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        changes = ptp_ranges.diff(previous, rows)
+        ctx.writer.stats.add_time("ptp parse and diff", time.perf_counter() - t0)
+        codes.ensure(key for row in changes.create for key in (row["column1"], row["column2"]))
+        closed = ctx.writer.write(
+            "ptp closed", ptp_ranges.CLOSE_PTP, changes.close, params={"scope": chosen.scope[:-1]},
+            describe_row=lambda r: f"the edit {r['column1']}/{r['column2']} {r['setting']} effective {r['effective']}")
+        written = ctx.writer.write("ptp edges", CREATE_PTP, changes.create, layout=PTP_LAYOUT,
+                                   sessions=PTP_SESSIONS, describe_row=lambda r: f"the edit at {_where(r)}")
+        ctx.counts.update({
+            "ptp_previous": chosen.previous, "ptp_written": written, "ptp_closed": closed,
+            "ptp_added": changes.added, "ptp_changed": changes.changed, "ptp_dropped": changes.dropped,
+            "ptp_unchanged": changes.unchanged,
+        })
+        if chosen.upgraded:
+            ctx.counts["ptp_upgraded"] = chosen.upgraded
 
 
 # ---- MUE ------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.errors import LoadError, ParseError, WrongFileError
+from loaders.ncci import ptp_ranges
 from loaders.ncci.load import quarter_window
 from loaders.registry import load_source
 from ontology.vocabulary import L, R
@@ -31,7 +32,8 @@ def _rows(driver: Driver, settings: Settings, cypher: str, **params: Any) -> lis
 
 def _edges(driver: Driver, settings: Settings, column1: str, column2: str, release: str) -> list[dict[str, Any]]:
     return _rows(driver, settings, f"""
-        MATCH (:{L.Code} {{key: $a}})-[e:{R.BUNDLES} {{release: $release}}]->(:{L.Code} {{key: $b}})
+        MATCH (rel:{L.Release} {{id: $release}}) WITH {ptp_ranges.SCOPE} AS scope
+        MATCH (:{L.Code} {{key: $a}})-[e:{R.BUNDLES}]->(:{L.Code} {{key: $b}}) WHERE {ptp_ranges.valid_in('e', 'scope')}
         RETURN e.setting AS setting, e.effective AS effective, e.deletion AS deletion,
                e.modifier_indicator AS indicator, e.prior_1996 AS prior_1996, e.rationale AS rationale
         ORDER BY setting, effective""", a=f"cpt|{column1}", b=f"cpt|{column2}", release=release)
@@ -70,9 +72,13 @@ def test_ptp_edits_counted_per_setting_and_release(loaded: Driver, settings: Set
         (q2 / path.name).write_bytes(b"\r\n".join(kept))
     report = load_source(loaded, settings, "ncci_ptp", [q2], "2026Q2")
     assert (report.counts["edits_practitioner"], report.counts["edits_outpatient_hospital"]) == (12, 3)
+    # Stored once over a range of quarters: Q2 only closed the dropped edit; each quarter reads its own edits.
+    assert (report.counts["ptp_layout"], report.counts["ptp_written"], report.counts["ptp_closed"]) == ("diff", 0, 1)
     counts = _rows(loaded, settings, f"""
-        MATCH ()-[e:{R.BUNDLES}]->() RETURN e.release AS release, e.setting AS setting, count(*) AS n
-        ORDER BY release, setting""")
+        MATCH (rel:{L.Release}) WHERE rel.system = 'ncci_ptp'
+        WITH rel.id AS release, {ptp_ranges.SCOPE} AS scope
+        MATCH ()-[e:{R.BUNDLES}]->() WHERE {ptp_ranges.valid_in('e', 'scope')}
+        RETURN release, e.setting AS setting, count(*) AS n ORDER BY release, setting""")
     assert counts == [
         {"release": "ncci_ptp@2026Q1", "setting": "outpatient_hospital", "n": 3},
         {"release": "ncci_ptp@2026Q1", "setting": "practitioner", "n": 13},

@@ -1,0 +1,223 @@
+"""NCCI PTP edits stored once over a range of releases, and what a new quarter writes: its differences only.
+
+A real quarter differs from the one before in a few thousand of its ~500k pairs, so a BUNDLES relationship is
+not one per release: it holds one edit (column 1, column 2, setting, effective date) with one set of values
+(deletion date, modifier indicator, rationale, prior-1996 flag) from the release that introduced it
+(``release``, stamped by run ``load_run``) until the release that dropped or changed it (``until``, stamped by
+run ``closed_by``; absent while the edit is current).
+
+The releases a range runs over form a chain, each chain release holding its **scope**: the ids of the chain up to
+and including itself (``Release.ptp_scope``). An edge is valid in a release when it started inside the scope and
+did not end inside it::
+
+    e.release IN scope AND (e.until IS NULL OR NOT e.until IN scope)
+
+Readers ask "valid in the release I serve", never "current": a release being staged (or discarded, or retracted)
+is in no earlier release's scope, so its new edges and the ``until`` it puts on the previous quarter's edges
+change nothing for the previous quarter's readers. Retraction therefore writes nothing; discarding a run deletes
+its edges and re-opens what it closed (``RunLedger.discard_run``); archiving renames the id in ``release``,
+``until`` and the scopes (``lifecycle.archive``).
+
+How a load writes (``plan``):
+- ``first``: no chain yet: every row, and the release starts the chain (scope = itself);
+- ``diff``: the release is not older than the newest chain release P: read the edits valid in P (one streamed
+  read), compare with the file's rows in memory, create the new and changed edits, close the dropped and changed
+  ones (``until`` = this release); scope = P's scope + itself;
+- ``own`` (a back-fill, older than the newest chain release): every row, read by its own id only (no
+  ``ptp_scope``): it stays outside the chain, so the later quarters' ranges are not cut;
+- ``reload`` (the release exists already, e.g. a visible release loaded again): its own edits must equal the
+  file's; a legacy or back-filled release MERGEs its rows as before.
+
+Graphs loaded before this layout hold one full copy per release, stamped ``release`` only: read by its own id
+(no ``ptp_scope``), each is exactly its file. The next load upgrades the newest of them into the chain's start
+(scope = itself; its edges mean ``since`` = their release, ``until`` = none, which they already say) — one
+property write on a Release node, no edge rewritten — so that load is already a diff.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from neo4j import Driver
+
+from loaders.errors import LoadError
+from ontology.vocabulary import L, R
+
+SYSTEM = "ncci_ptp"
+CHAIN = "chain"  # Release.ptp_layout of a chain release (it has a ptp_scope)
+OWN = "own"  # a back-filled release read by its own id
+SCOPE = "coalesce(rel.ptp_scope, [rel.id])"  # the scope of the Release bound to ``rel`` (legacy: its own id)
+
+
+def valid_in(edge: str, scope: str) -> str:
+    """Cypher predicate: the BUNDLES relationship ``edge`` is valid in the release whose scope is ``scope``."""
+    return f"{edge}.release IN {scope} AND ({edge}.until IS NULL OR NOT {edge}.until IN {scope})"
+
+
+# The edits valid in a release, as the diff compares them (dates as ISO text, as the file's rows carry them).
+VALID_EDITS = f"""
+MATCH (rel:{L.Release} {{id: $release}})
+WITH {SCOPE} AS scope
+MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE {valid_in('e', 'scope')}
+RETURN a.key AS column1, b.key AS column2, e.setting AS setting, toString(e.effective) AS effective,
+       toString(e.deletion) AS deletion, e.modifier_indicator AS modifier_indicator, e.rationale AS rationale,
+       e.prior_1996 AS prior_1996
+"""
+
+RELEASES = f"""
+MATCH (r:{L.Release} {{system: '{SYSTEM}'}})
+RETURN r.id AS id, r.status AS status, r.effective_from AS effective_from, r.ptp_layout AS layout,
+       r.ptp_scope AS scope
+"""
+
+SET_LAYOUT = f"""
+MATCH (rel:{L.Release} {{id: $id}})
+SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
+"""
+
+# Closing an edit valid in the previous release: it was current there (the previous release is the newest of the
+# chain), so ``until`` was absent, which is what ``REOPEN`` puts back.
+CLOSE_PTP = f"""
+UNWIND $rows AS row
+MATCH (a:{L.Code} {{key: row.column1}})-[e:{R.BUNDLES}]->(b:{L.Code} {{key: row.column2}})
+WHERE e.setting = row.setting AND e.effective = date(row.effective) AND e.release IN $scope AND e.until IS NULL
+SET e.until = $release, e.closed_by = $run
+"""
+
+# What a discarded run closed is current again (RunLedger.discard_run, before the run's own edges go).
+REOPEN = f"""
+MATCH ()-[e:{R.BUNDLES}]->() WHERE e.closed_by = $run
+CALL (e) {{ REMOVE e.until, e.closed_by }} IN TRANSACTIONS OF 20000 ROWS
+"""
+
+# A retracted release renamed (lifecycle.archive): the ranges it closed and the scopes naming it follow.
+ARCHIVE = (
+    f"""MATCH ()-[e:{R.BUNDLES}]->() WHERE e.until = $id
+        CALL (e) {{ SET e.until = $archived }} IN TRANSACTIONS OF 20000 ROWS""",
+    f"""MATCH (rel:{L.Release}) WHERE $id IN rel.ptp_scope
+        SET rel.ptp_scope = [x IN rel.ptp_scope | CASE WHEN x = $id THEN $archived ELSE x END]""",
+)
+
+Identity = tuple[str, str, str, str]  # column 1 key, column 2 key, setting, effective (ISO)
+Values = tuple[str | None, int, str | None, bool]  # deletion (ISO), modifier indicator, rationale, prior 1996
+
+
+@dataclass(frozen=True)
+class PtpPlan:
+    kind: str  # first | diff | own | reload
+    scope: list[str]  # the release's scope once loaded (own / legacy: its own id)
+    previous: str | None = None  # diff: the chain release compared against
+    upgraded: str | None = None  # a legacy release made the chain's start by this load
+    layout: str | None = None  # reload: the release's layout as it is (chain, own, or None: legacy)
+
+
+@dataclass
+class PtpDiff:
+    """What a release changes against the edits valid in the previous one."""
+
+    create: list[dict[str, Any]] = field(default_factory=list)  # new and changed edits (file rows)
+    close: list[dict[str, Any]] = field(default_factory=list)  # dropped and changed edits (identities)
+    added: int = 0
+    changed: int = 0
+    dropped: int = 0
+    unchanged: int = 0
+
+
+def _read(driver: Driver, database: str, cypher: str, **params: Any) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(cypher, params, database_=database, routing_="r")
+    return [r.data() for r in records]
+
+
+def _day(value: Any) -> date | None:
+    return value.to_native() if value is not None else None
+
+
+def plan(driver: Driver, database: str, release_id: str, effective_from: date, fresh: bool) -> PtpPlan:
+    """How the release's edits are written, from the NCCI PTP releases in the graph (see the module doc)."""
+    releases = _read(driver, database, RELEASES)
+    if not fresh:
+        mine = next((r for r in releases if r["id"] == release_id), {})
+        return PtpPlan("reload", list(mine.get("scope") or [release_id]), layout=mine.get("layout"))
+    others = [r for r in releases if r["id"] != release_id]
+    chain = [r for r in others if r["layout"] == CHAIN]
+    upgraded = None
+    if not chain:
+        legacy = [r for r in others if r["layout"] is None and r["status"] != "staging"]
+        if not legacy:
+            return PtpPlan("first", [release_id])
+        newest = max(legacy, key=lambda r: (_day(r["effective_from"]) or date.min, r["id"]))
+        if (_day(newest["effective_from"]) or date.min) > effective_from:
+            return PtpPlan(OWN, [release_id])
+        newest["scope"], upgraded = [newest["id"]], newest["id"]
+        chain = [newest]
+    # The newest chain release: latest in force, and among corrections of one quarter the one chained last.
+    previous = max(chain, key=lambda r: (_day(r["effective_from"]) or date.min, len(r["scope"])))
+    if (_day(previous["effective_from"]) or date.min) > effective_from:
+        return PtpPlan(OWN, [release_id])
+    if previous["status"] == "staging":
+        raise LoadError(f"{previous['id']} is being loaded by another run: load {release_id} once it is done")
+    return PtpPlan("diff", [*previous["scope"], release_id], previous=previous["id"], upgraded=upgraded)
+
+
+def record_plan(driver: Driver, database: str, release_id: str, chosen: PtpPlan) -> None:
+    """Mark the releases before writing: the legacy release upgraded into the chain, this release's scope."""
+    if chosen.upgraded is not None:
+        driver.execute_query(SET_LAYOUT, id=chosen.upgraded, layout=CHAIN, scope=[chosen.upgraded],
+                             database_=database)
+    if chosen.kind in ("first", "diff"):
+        driver.execute_query(SET_LAYOUT, id=release_id, layout=CHAIN, scope=chosen.scope, database_=database)
+    elif chosen.kind == OWN:
+        driver.execute_query(SET_LAYOUT, id=release_id, layout=OWN, scope=None, database_=database)
+
+
+def valid_edits(driver: Driver, database: str, release_id: str) -> dict[Identity, Values]:
+    """The edits valid in ``release_id``, streamed into a dict (codes and texts interned: ~500k rows share a few
+    thousand codes, eight rationales, ~150 dates)."""
+    intern = sys.intern
+    edits: dict[Identity, Values] = {}
+    with driver.session(database=database, default_access_mode="READ", fetch_size=20_000) as session:
+        for col1, col2, setting, effective, deletion, indicator, rationale, prior in session.run(
+                VALID_EDITS, release=release_id):
+            edits[(intern(col1), intern(col2), intern(setting), intern(effective))] = (
+                intern(deletion) if deletion else None, int(indicator), intern(rationale) if rationale else None,
+                bool(prior))
+    return edits
+
+
+def row_identity(row: dict[str, Any]) -> Identity:
+    return (row["column1"], row["column2"], row["setting"], row["effective"])
+
+
+def row_values(row: dict[str, Any]) -> Values:
+    return (row["deletion"], row["modifier_indicator"], row["rationale"], row["prior_1996"])
+
+
+def diff(previous: dict[Identity, Values], rows: Iterable[dict[str, Any]]) -> PtpDiff:
+    """Compare the file's rows (``load.ptp_row``) with the previous release's edits; consumes ``previous``."""
+    out = PtpDiff()
+    for row in rows:
+        before = previous.pop(row_identity(row), None)
+        if before is None:
+            out.added += 1
+            out.create.append(row)
+        elif before != row_values(row):
+            out.changed += 1
+            out.create.append(row)
+            out.close.append(row)
+        else:
+            out.unchanged += 1
+    for (column1, column2, setting, effective) in previous:
+        out.dropped += 1
+        out.close.append({"column1": column1, "column2": column2, "setting": setting, "effective": effective})
+    previous.clear()
+    return out
+
+
+def same_edits(current: dict[Identity, Values], rows: Iterator[dict[str, Any]]) -> bool:
+    """Whether the file's rows are exactly the release's edits (a reload of a chain release)."""
+    changes = diff(dict(current), rows)
+    return not (changes.added or changes.changed or changes.dropped)
