@@ -17,6 +17,7 @@ from ontology.code_systems import CodeSystem, system
 from ontology.vocabulary import L, R
 
 _NOTES_JSON = TypeAdapter(list[NoteTarget])
+_EMPTY_NOTES = b',"notes":[]'
 
 # Classifications answered from release tables held in memory (trees of up to ~10^5 codes). SNOMED CT is
 # a large polyhierarchy and stays on the graph queries below.
@@ -206,10 +207,12 @@ def get_code_json(graph: Graph, system_id: str, code: str, release: str | None =
     key = cs.key(code)
     found = table.records_json.get(key)
     if found is None:
-        # The notes (~200 per billable code, mostly its block's and chapter's) are spliced in from per-source JSON
-        # serialised once per release; the rest of the record is serialised here, once per code and release.
-        rest = _record_from_table(cs, rel, table, code, with_notes=False).model_dump_json(exclude={"notes"})
-        found = table.records_json[key] = rest[:-1].encode() + b',"notes":' + _notes_json(cs, table, key) + b"}"
+        # The notes (~200 per billable code, mostly its block's and chapter's) are spliced in, in the model's field
+        # order, from per-source JSON serialised once per release; the rest of the record is serialised here, once
+        # per code and release. The first `,"notes":[]` is the field: inside a string a quote is escaped.
+        bare = _record_from_table(cs, rel, table, code, with_notes=False).model_dump_json().encode()
+        head, tail = bare.split(_EMPTY_NOTES, 1)
+        found = table.records_json[key] = head + b',"notes":' + _notes_json(cs, table, key) + tail
     return found
 
 

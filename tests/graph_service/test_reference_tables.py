@@ -50,6 +50,18 @@ def test_code_records_agree(graphs: tuple[Graph, Graph], version: str) -> None:
     assert f"('codes', 'icd10cm@{version}')" in memory.reference.status()["held"]
 
 
+def test_served_code_json_is_the_graph_record_serialised(graphs: tuple[Graph, Graph]) -> None:
+    """What the lookup endpoint sends (a record serialised once per release, its notes spliced in from JSON
+    serialised once per note source) is byte for byte the graph's record serialised by its model."""
+    memory, graph = graphs
+    sample = random.Random("json").sample(_codes(graph, "icd10cm@FY2026"), 150)
+    sample += ["B88.0", "E11.65", "S72.001A", "E11", "CH04", "A00-A09"]
+    for code in sample:
+        served = codes.get_code_json(memory, "icd10cm", code, "FY2026")
+        assert served == codes.get_code_json(memory, "icd10cm", code, "FY2026"), code  # the held copy, again
+        assert served == codes.get_code(graph, "icd10cm", code, "FY2026").model_dump_json().encode(), code
+
+
 # Chapter-sized pages are left out: the graph query collects and sorts every descendant (what the tables
 # replace) and needs more transaction memory than the tests' Neo4j allows.
 @pytest.mark.parametrize("code", ["CH04", "S72", "S72.0", "E11", "E11.6", "A00-A09", "S72.001A"])
