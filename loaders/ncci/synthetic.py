@@ -153,3 +153,45 @@ def write_synthetic_mue(
             mai = rng.choices((1, 2, 3), weights=(20, 30, 50))[0]
             writer.writerow([code, value, MAI_TEXTS[mai], rng.choice(MUE_RATIONALES)])
     return n_codes
+
+
+def write_synthetic_ptp_update(base: Path, path: Path, effective: date, share: float = 0.015,
+                               seed: int = 0) -> dict[str, int]:
+    """Write the next quarter of the PTP table ``base`` (as ``write_synthetic_ptp`` made it) to ``path``: about
+    ``share`` of its rows changed, a third each way — dropped, changed (an open edit deleted the day before
+    ``effective``, or its modifier indicator flipped 0 ↔ 1) and added (a new pair of a row's column-1 code with
+    another code of the table, in force from ``effective``). Returns the counts of each."""
+    rng = random.Random(seed)
+    lines = base.read_text(encoding="ascii").splitlines()
+    head, rows = lines[: len(PTP_PREAMBLE)], lines[len(PTP_PREAMBLE):]
+    pairs = {tuple(row.split("\t", 2)[:2]) for row in rows}
+    pool = sorted({code for pair in pairs for code in pair})
+    counts = {"dropped": 0, "changed": 0, "added": 0, "rows": 0}
+    out: list[str] = []
+    for row in rows:
+        roll = rng.random()
+        if roll < share / 3:
+            counts["dropped"] += 1
+            continue
+        if roll < share * 2 / 3:
+            cells = row.split("\t")
+            if cells[4] == "*" and cells[5] != "9" and rng.random() < 0.5:
+                cells[4] = f"{effective - timedelta(days=1):%Y%m%d}"
+            elif cells[5] in ("0", "1"):
+                cells[5] = "1" if cells[5] == "0" else "0"
+            else:
+                cells[6] = rng.choice([r for r in PTP_RATIONALES if r != cells[6]])
+            row = "\t".join(cells)
+            counts["changed"] += 1
+        out.append(row)
+        if roll > 1 - share / 3:
+            column1 = row.split("\t", 1)[0]
+            column2 = rng.choice(pool)
+            if column2 != column1 and (column1, column2) not in pairs:
+                pairs.add((column1, column2))
+                out.append(f"{column1}\t{column2}\t\t{effective:%Y%m%d}\t*\t{rng.choice((0, 1, 1, 1))}\t"
+                           f"{rng.choice(PTP_RATIONALES)}")
+                counts["added"] += 1
+    counts["rows"] = len(out)
+    path.write_text("\r\n".join(head + out) + "\r\n", encoding="ascii", newline="")
+    return counts
