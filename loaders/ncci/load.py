@@ -221,7 +221,7 @@ class NcciPtpLoader:
         duplicates = 0
         repeats = PtpRepeats()
 
-        def rows() -> Iterator[dict[str, Any]]:
+        def edits() -> Iterator[PtpEdit]:
             nonlocal duplicates
             for path in files:
                 for edit in read_ptp(path):
@@ -232,23 +232,23 @@ class NcciPtpLoader:
                         continue
                     per_setting[edit.setting.value] += 1
                     per_indicator[edit.modifier_indicator] += 1
-                    yield ptp_row(edit)
+                    yield edit
 
         counts = ctx.counts
         counts["ptp_layout"] = chosen.kind
         if chosen.kind == "diff":
             assert chosen.previous is not None
-            self._write_differences(ctx, codes, chosen, rows())
+            self._write_differences(ctx, codes, chosen, edits())
         elif chosen.kind == "reload" and chosen.layout == ptp_ranges.CHAIN:
             # A chain release's edges carry the later quarters' ranges: they are compared, never rewritten.
-            if not ptp_ranges.same_edits(ptp_ranges.valid_edits(driver, database, ctx.release.id), rows()):
+            if not ptp_ranges.same_edits(ptp_ranges.valid_edits(driver, database, ctx.release.id), keyed(edits())):
                 raise LoadError(f"{ctx.release.id} already holds other PTP edits than these files; retract it and "
                                 "load the corrected files under the same id")
         else:
             def with_codes() -> Iterator[dict[str, Any]]:
                 # Parsed while the writer's sessions write; each batch's new codes get their nodes before its rows
                 # reach the writer.
-                for batch in batched(rows(), ctx.writer.batch_size):
+                for batch in batched(map(ptp_row, edits()), ctx.writer.batch_size):
                     codes.ensure(key for row in batch for key in (row["column1"], row["column2"]))
                     yield from batch
 
@@ -264,16 +264,22 @@ class NcciPtpLoader:
 
     @staticmethod
     def _write_differences(ctx: LoadContext, codes: _Codes, chosen: ptp_ranges.PtpPlan,
-                           rows: Iterator[dict[str, Any]]) -> None:
+                           edits: Iterator[PtpEdit]) -> None:
         """The edits valid in the previous release, compared with the file: only the changes are written."""
         assert chosen.previous is not None
-        driver, database = ctx.writer.driver, ctx.writer.database
+        stats = ctx.writer.stats
+        # The server reads the previous quarter while this thread parses the file.
         t0 = time.perf_counter()
-        previous = ptp_ranges.valid_edits(driver, database, chosen.previous)
-        ctx.writer.stats.add_time("ptp read previous", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        changes = ptp_ranges.diff(previous, rows)
-        ctx.writer.stats.add_time("ptp parse and diff", time.perf_counter() - t0)
+        previous_edits = ptp_ranges.read_in_background(ctx.writer.driver, ctx.writer.database, chosen.previous)
+        parsed = list(keyed(edits))
+        stats.add_time("ptp parse", time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        previous = previous_edits()
+        stats.add_time("ptp read previous (after the parse)", time.perf_counter() - t1)
+        t1 = time.perf_counter()
+        changes = ptp_ranges.diff(previous, parsed, ptp_row)
+        del parsed
+        stats.add_time("ptp diff", time.perf_counter() - t1)
         codes.ensure(key for row in changes.create for key in (row["column1"], row["column2"]))
         closed = ctx.writer.write(
             "ptp closed", ptp_ranges.CLOSE_PTP, changes.close, params={"scope": chosen.scope[:-1]},
@@ -287,6 +293,19 @@ class NcciPtpLoader:
         })
         if chosen.upgraded:
             ctx.counts["ptp_upgraded"] = chosen.upgraded
+
+
+@lru_cache(maxsize=4096)
+def _iso(day: date) -> str:
+    """Cached: a table's ~500k rows carry a few hundred distinct dates."""
+    return day.isoformat()
+
+
+def keyed(edits: Iterable[PtpEdit]) -> Iterator[ptp_ranges.Keyed]:
+    """Each edit as the diff compares it: (identity, values, the edit), in ``ptp_row``'s forms."""
+    for e in edits:
+        yield ((procedure_key(e.column1), procedure_key(e.column2), e.setting.value, _iso(e.effective)),
+               (_iso(e.deletion) if e.deletion else None, e.modifier_indicator, e.rationale, e.prior_1996), e)
 
 
 # ---- MUE ------------------------------------------------------------------------------------------------

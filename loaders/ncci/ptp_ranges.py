@@ -37,7 +37,8 @@ property write on a Release node, no edge rewritten — so that load is already 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -58,14 +59,15 @@ def valid_in(edge: str, scope: str) -> str:
     return f"{edge}.release IN {scope} AND ({edge}.until IS NULL OR NOT {edge}.until IN {scope})"
 
 
-# The edits valid in a release, as the diff compares them (dates as ISO text, as the file's rows carry them).
+# The edits valid in a release, as the diff compares them (dates as ISO text, as the file's rows carry them),
+# one record per column-1 code: ~10k records instead of ~500k, each decoded as lists by the driver's codec.
 VALID_EDITS = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 WITH {SCOPE} AS scope
 MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE {valid_in('e', 'scope')}
-RETURN a.key AS column1, b.key AS column2, e.setting AS setting, toString(e.effective) AS effective,
-       toString(e.deletion) AS deletion, e.modifier_indicator AS modifier_indicator, e.rationale AS rationale,
-       e.prior_1996 AS prior_1996
+WITH a, collect([b.key, e.setting, toString(e.effective), toString(e.deletion), e.modifier_indicator, e.rationale,
+                 e.prior_1996]) AS edits
+RETURN a.key AS column1, edits
 """
 
 RELEASES = f"""
@@ -83,7 +85,9 @@ SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
 # chain), so ``until`` was absent, which is what ``REOPEN`` puts back.
 CLOSE_PTP = f"""
 UNWIND $rows AS row
-MATCH (a:{L.Code} {{key: row.column1}})-[e:{R.BUNDLES}]->(b:{L.Code} {{key: row.column2}})
+MATCH (a:{L.Code} {{key: row.column1}})
+MATCH (b:{L.Code} {{key: row.column2}})
+MATCH (a)-[e:{R.BUNDLES}]->(b)
 WHERE e.setting = row.setting AND e.effective = date(row.effective) AND e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run
 """
@@ -179,13 +183,37 @@ def valid_edits(driver: Driver, database: str, release_id: str) -> dict[Identity
     thousand codes, eight rationales, ~150 dates)."""
     intern = sys.intern
     edits: dict[Identity, Values] = {}
-    with driver.session(database=database, default_access_mode="READ", fetch_size=20_000) as session:
-        for col1, col2, setting, effective, deletion, indicator, rationale, prior in session.run(
-                VALID_EDITS, release=release_id):
-            edits[(intern(col1), intern(col2), intern(setting), intern(effective))] = (
-                intern(deletion) if deletion else None, int(indicator), intern(rationale) if rationale else None,
-                bool(prior))
+    with driver.session(database=database, default_access_mode="READ", fetch_size=1_000) as session:
+        for col1, rows in session.run(VALID_EDITS, release=release_id):
+            col1 = intern(col1)
+            for col2, setting, effective, deletion, indicator, rationale, prior in rows:
+                edits[(col1, intern(col2), intern(setting), intern(effective))] = (
+                    intern(deletion) if deletion else None, int(indicator), intern(rationale) if rationale else None,
+                    bool(prior))
     return edits
+
+
+def read_in_background(driver: Driver, database: str, release_id: str) -> Callable[[], dict[Identity, Values]]:
+    """``valid_edits`` in a thread (the server works on it while the caller parses the file); call the result to
+    wait for it (re-raises what the read raised)."""
+    out: list[dict[Identity, Values]] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            out.append(valid_edits(driver, database, release_id))
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=read, name=f"read {release_id}", daemon=True)
+    thread.start()
+
+    def result() -> dict[Identity, Values]:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return out[0]
+    return result
 
 
 def row_identity(row: dict[str, Any]) -> Identity:
@@ -196,16 +224,22 @@ def row_values(row: dict[str, Any]) -> Values:
     return (row["deletion"], row["modifier_indicator"], row["rationale"], row["prior_1996"])
 
 
-def diff(previous: dict[Identity, Values], rows: Iterable[dict[str, Any]]) -> PtpDiff:
-    """Compare the file's rows (``load.ptp_row``) with the previous release's edits; consumes ``previous``."""
+Keyed = tuple[Identity, Values, Any]  # an edit of the file: its identity, its values, the parsed edit
+
+
+def diff(previous: dict[Identity, Values], edits: Iterable[Keyed], to_row: Callable[[Any], dict[str, Any]]
+         ) -> PtpDiff:
+    """Compare the file's edits with the previous release's (consumes ``previous``); ``to_row`` makes the writer's
+    row (``load.ptp_row``) of an edit to create — only those, not the ~500k unchanged ones."""
     out = PtpDiff()
-    for row in rows:
-        before = previous.pop(row_identity(row), None)
+    for identity, values, edit in edits:
+        before = previous.pop(identity, None)
         if before is None:
             out.added += 1
-            out.create.append(row)
-        elif before != row_values(row):
+            out.create.append(to_row(edit))
+        elif before != values:
             out.changed += 1
+            row = to_row(edit)
             out.create.append(row)
             out.close.append(row)
         else:
@@ -217,7 +251,7 @@ def diff(previous: dict[Identity, Values], rows: Iterable[dict[str, Any]]) -> Pt
     return out
 
 
-def same_edits(current: dict[Identity, Values], rows: Iterator[dict[str, Any]]) -> bool:
-    """Whether the file's rows are exactly the release's edits (a reload of a chain release)."""
-    changes = diff(dict(current), rows)
+def same_edits(current: dict[Identity, Values], edits: Iterable[Keyed]) -> bool:
+    """Whether the file's edits are exactly the release's (a reload of a chain release)."""
+    changes = diff(dict(current), edits, lambda edit: {})
     return not (changes.added or changes.changed or changes.dropped)

@@ -168,9 +168,9 @@ def test_a_quarter_failing_mid_write_is_discarded_whole(
     fingerprint = graph_fingerprint(q1, settings.neo4j_database)
     real_diff = ptp_ranges.diff
 
-    def diff_with_a_bad_last_row(previous: Any, rows: Any) -> ptp_ranges.PtpDiff:
+    def diff_with_a_bad_last_row(previous: Any, edits: Any, to_row: Any) -> ptp_ranges.PtpDiff:
         # The server refuses the last new edit (a date it cannot read): the closes and earlier batches are committed.
-        out = real_diff(previous, rows)
+        out = real_diff(previous, edits, to_row)
         out.create.append({**out.create[0], "effective": "2026-13-45", "where": ("q2", 99)})
         return out
 
