@@ -11,6 +11,7 @@ memory (or is being built), the whole set is checked by ``check_codes`` (graph p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -79,6 +80,9 @@ class _CodeNotes:
     # (noted_on, note, target key, target code, descendants meet it), in the order validation reads them
     excludes1: tuple[tuple[str, str | None, str, str, bool], ...]
     instructions: tuple[_Instruction, ...]  # by (kind, noted_on)
+    # The Excludes1 targets' keys: a code none of whose targets is at or above a present code has no conflict, and
+    # most codes of a claim have none — one set test instead of a walk over its notes.
+    excludes1_targets: frozenset[str]
 
 
 def _code_notes(table: CodeTable, key: str) -> _CodeNotes:
@@ -102,7 +106,7 @@ def _code_notes(table: CodeTable, key: str) -> _CodeNotes:
                          condition=None if None in conditions else ", ".join(sorted(c for c in conditions if c)),
                          meets=tuple(dict.fromkeys(meets)))
             for (kind, noted_on), (targets, notes, conditions, meets) in sorted(grouped.items()))
-        return _CodeNotes(tuple(excludes1), instructions)
+        return _CodeNotes(tuple(excludes1), instructions, frozenset(e[2] for e in excludes1))
     return table.derived("evaluation_notes", key, build)
 
 
@@ -112,6 +116,7 @@ def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
     order, and the requirements it lists as unmet."""
     present = dict.fromkeys(keys)
     under = table.present_under(present)
+    nodes = set(under)  # every node at or above a present code (a set: disjointness tests walk the smaller side)
     code_of = table.code_of
     position = {code: i for i, code in enumerate(codes_in_order)}
     conflicts: dict[tuple[str, str], Exclusion] = {}
@@ -119,14 +124,8 @@ def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
     for a in sorted(present, key=code_of):
         code = code_of(a)
         notes = _code_notes(table, a)
-        for noted_on, note, target, target_code, descendants in notes.excludes1:
-            meeting = under.get(target) if descendants else ((target,) if target in present else None)
-            if not meeting:
-                continue
-            for other in sorted(code_of(b) for b in meeting if b != a):
-                pair = (code, other) if code <= other else (other, code)
-                if pair not in conflicts:
-                    conflicts[pair] = Exclusion(code, other, noted_on, target_code, note)
+        if not notes.excludes1_targets.isdisjoint(nodes):  # else no target is at or above a present code
+            _exclusions(notes, a, code, present, under, code_of, conflicts)
         for ins in notes.instructions:
             met: set[str] = set()
             for target, descendants in ins.meets:
@@ -141,6 +140,19 @@ def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
             unmet.append(Requirement(code, ins.kind, ins.noted_on, ins.targets, ins.notes, sorted(met)))
     unmet.sort(key=lambda r: (r.code, r.kind, r.noted_on))
     return list(conflicts.values()), unmet
+
+
+def _exclusions(notes: _CodeNotes, a: str, code: str, present: dict[str, None], under: dict[str, list[str]],
+                code_of: Callable[[str], str], conflicts: dict[tuple[str, str], Exclusion]) -> None:
+    """The Excludes1 conflicts of code ``a`` with the other present codes, each pair once (the first note wins)."""
+    for noted_on, note, target, target_code, descendants in notes.excludes1:
+        meeting = under.get(target) if descendants else ((target,) if target in present else None)
+        if not meeting:
+            continue
+        for other in sorted(code_of(b) for b in meeting if b != a):
+            pair = (code, other) if code <= other else (other, code)
+            if pair not in conflicts:
+                conflicts[pair] = Exclusion(code, other, noted_on, target_code, note)
 
 
 # ---- the whole set -------------------------------------------------------------------------------------------------

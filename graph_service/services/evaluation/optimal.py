@@ -16,6 +16,7 @@ from graph_service.services.drg_grouper import Claim, Grouped, dotted, group_cla
 from graph_service.services.evaluation.case import Case
 from graph_service.services.evaluation.findings import Findings, rule_ref
 from graph_service.services.evaluation.supported import Documented
+from graph_service.services.evaluation.trusted import trusted
 from loaders.msdrg_tables.load import drg_key
 from ontology.vocabulary import L
 
@@ -89,47 +90,56 @@ def check_optimal(graph: Graph, settings: Settings, case: Case, docs: Documented
         found.add("optimal", "drg", "info", f"not grouped: {exc.detail}", needs_review="no MS-DRG tables loaded")
         return None
     rate, source = base_rate(settings, case.encounter.payer)
-    now = facts.drgs.get(head.drg, {})
-    drg_now = DrgNow(drg=head.drg, title=now.get("title"), mdc=head.mdc, severity=head.severity,
-                     weight=now.get("weight"), expected_payment=_payment(now.get("weight"), rate),
-                     grouper_version=str(choice.version), release=facts.release, return_code=head.return_code)
-    if head.return_code != "OK" or head.drg in ("998", "999"):
-        found.add("optimal", "drg", "error", f"the claim does not group (DRG {head.drg}, {head.return_code}).",
-                  rule=_drg_ref(facts, choice.version, head.drg), codes=[dotted(base.pdx)])
+    head_drg, head_code, severity = head.drg, head.return_code, head.severity
+    now = facts.drgs.get(head_drg, {})
+    weight = _float(now.get("weight"))
+    # Built from the grouper's answer and the release's tables, in the declared types: not validated again.
+    drg_now = trusted(DrgNow, drg=head_drg, title=now.get("title"), mdc=head.mdc, severity=severity, weight=weight,
+                      expected_payment=_payment(weight, rate), grouper_version=str(choice.version),
+                      release=facts.release, return_code=head_code)
+    if head_code != "OK" or head_drg in ("998", "999"):
+        found.add("optimal", "drg", "error", f"the claim does not group (DRG {head_drg}, {head_code}).",
+                  rule=_drg_ref(facts, choice.version, head_drg), codes=[dotted(base.pdx)])
         return drg_now
     found.add("optimal", "drg", "info",
-              f"MS-DRG {head.drg} {now.get('title') or ''} ({head.severity}), weight {now.get('weight')}, expected "
+              f"MS-DRG {head_drg} {now.get('title') or ''} ({severity}), weight {now.get('weight')}, expected "
               f"payment ${drg_now.expected_payment or 0:,.2f} (base rate {source}).",
-              rule=_drg_ref(facts, choice.version, head.drg))
+              rule=_drg_ref(facts, choice.version, head_drg))
     for t, grouped in zip(tries, results[1:], strict=True):
-        _consider(t, grouped, head, facts, choice.version, rate, found)
+        _consider(t, grouped, head_drg, facts, choice.version, rate, found)
     return drg_now
 
 
-def _consider(t: _Try, grouped: Grouped, head: Grouped, facts: Facts, version: int, rate: float,
+def _float(value: float | None) -> float | None:
+    """A weight as the response model holds it (validation would make an integer a float)."""
+    return value if value is None or type(value) is float else float(value)
+
+
+def _consider(t: _Try, grouped: Grouped, head_drg: str, facts: Facts, version: int, rate: float,
               found: Findings) -> None:
-    if grouped.return_code != "OK" or grouped.drg == head.drg or grouped.unknown_diagnoses():
+    drg = grouped.drg
+    if drg == head_drg or grouped.return_code != "OK" or grouped.unknown_diagnoses():
         return
-    before, after = facts.drgs.get(head.drg, {}), facts.drgs.get(grouped.drg, {})
+    before, after = facts.drgs.get(head_drg, {}), facts.drgs.get(drg, {})
     w0, w1 = before.get("weight"), after.get("weight")
     if w0 is None or w1 is None or w1 <= w0:
         return  # an alternative is offered only when it is worth more and the evidence supports it
-    alt = Alternative(changes=t.changes, drg=grouped.drg, title=after.get("title"), severity=grouped.severity,
-                      weight=w1, expected_payment=_payment(w1, rate), delta_weight=round(w1 - w0, 4),
-                      delta_payment=round((w1 - w0) * rate, 2), supported_by=t.evidence)
+    alt = trusted(Alternative, changes=list(t.changes), drg=drg, title=after.get("title"), severity=grouped.severity,
+                  weight=_float(w1), expected_payment=_payment(w1, rate), delta_weight=round(w1 - w0, 4),
+                  delta_payment=round((w1 - w0) * rate, 2), supported_by=list(t.evidence))
     if t.kind == "missed_cc_mcc":
         des = facts.designations.get(t.code)
         level = des["level"] if des else "a severity-changing code"
         rule = (rule_ref(drg_key(version, t.code), "SeverityDesignation", L.SeverityDesignation, facts.release,
                          detail={"level": level, "collection": des.get("collection")})
-                if des else _drg_ref(facts, version, grouped.drg))
+                if des else _drg_ref(facts, version, drg))
         found.add("optimal", "missed_cc_mcc", "opportunity",
-                  f"{t.code} ({level}) is documented ({', '.join(t.evidence)}) but not coded: DRG {head.drg} → "
-                  f"{grouped.drg}, weight {w0} → {w1} (+${alt.delta_payment:,.2f}).", rule=rule,
-                  cited=[_drg_ref(facts, version, grouped.drg)], codes=[t.code], evidence=t.evidence, alternative=alt)
+                  f"{t.code} ({level}) is documented ({', '.join(t.evidence)}) but not coded: DRG {head_drg} → "
+                  f"{drg}, weight {w0} → {w1} (+${alt.delta_payment:,.2f}).", rule=rule,
+                  cited=[_drg_ref(facts, version, drg)], codes=[t.code], evidence=t.evidence, alternative=alt)
     else:
         found.add("optimal", "resequence_principal", "opportunity",
-                  f"{t.code} as principal diagnosis: DRG {head.drg} → {grouped.drg}, weight {w0} → {w1} "
-                  f"(+${alt.delta_payment:,.2f}).", rule=_drg_ref(facts, version, grouped.drg), codes=[t.code],
+                  f"{t.code} as principal diagnosis: DRG {head_drg} → {drg}, weight {w0} → {w1} "
+                  f"(+${alt.delta_payment:,.2f}).", rule=_drg_ref(facts, version, drg), codes=[t.code],
                   evidence=t.evidence, alternative=alt,
                   needs_review="only if the condition, after study, occasioned the admission (or both equally did)")
