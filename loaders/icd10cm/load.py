@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from neo4j import RoutingControl
 
 from loaders.errors import LoadError
 from loaders.icd10cm.codes import code_sort_key, in_range, strip_dot
@@ -47,12 +49,18 @@ EDGE_NOTES = {
 }
 
 
+# The previous release's billable codes come back as keys and the ones this load did not write are the deleted
+# ones (set difference here: checking each of ~74k codes for a membership of the new release in the graph was
+# ~5 s of an annual update, bench/RESULTS.md "Loads, fourth pass").
+PREVIOUS_BILLABLE = f"""
+MATCH (:{L.Release} {{id: $previous}})<-[dm:{R.IN_RELEASE}]-(d:{L.Code})
+WHERE d.system = 'icd10cm' AND dm.billable
+RETURN d.key AS key
+"""
 REPLACED_BY_EXPANSION = f"""
-MATCH (prev:{L.Release} {{id: $previous}}), (new:{L.Release} {{id: $release}})
-MATCH (d:{L.Code})-[dm:{R.IN_RELEASE}]->(prev)
-WHERE d.system = 'icd10cm' AND dm.billable AND NOT EXISTS {{ (d)-[:{R.IN_RELEASE}]->(new) }}
-WITH new, collect(d) AS deleted
-UNWIND deleted AS d
+MATCH (new:{L.Release} {{id: $release}})
+UNWIND $deleted AS key
+MATCH (d:{L.Code} {{key: key}})
 // The subcodes by a prefix seek on the code index, not a walk over the whole new release per deleted code.
 MATCH (n:{L.Code}) USING INDEX n:{L.Code}(code)
 WHERE n.code STARTS WITH d.code AND n.system = 'icd10cm' AND n <> d
@@ -258,29 +266,34 @@ class Icd10cmLoader:
         lists = [p for p in ctx.sources if p.suffix.lower() != ".xml"]
         if len(xmls) > 1:
             raise LoadError(f"one tabular XML per release, got {[p.name for p in xmls]}")
+        written: set[str] = set()  # keys of every code this release lists
         if xmls:
-            self._write_tabular(ctx, xmls[0], lists)
+            self._write_tabular(ctx, xmls[0], lists, written)
         elif lists:
-            self._write_code_lists(ctx, lists)
+            self._write_code_lists(ctx, lists, written)
         else:
             raise LoadError("no ICD-10-CM file given")
-        self._write_expansions(ctx)
+        self._write_expansions(ctx, written)
 
-    def _write_expansions(self, ctx: LoadContext) -> None:
+    def _write_expansions(self, ctx: LoadContext, written: set[str]) -> None:
         """REPLACED_BY edges for codes the previous release had and this one expands into subcodes
         (C83.39 → C83.390 … C83.398), the most common reason a code is deleted. Written under this
         release, so they appear and disappear with it."""
-        previous = previous_visible_release(ctx.writer.driver, ctx.writer.database, ICD10CM.id, ctx.release.id)
+        driver, database = ctx.writer.driver, ctx.writer.database
+        previous = previous_visible_release(driver, database, ICD10CM.id, ctx.release.id)
         if previous is None:
             return
-        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous})
+        records, _, _ = driver.execute_query(PREVIOUS_BILLABLE, previous=previous, database_=database,
+                                             routing_=RoutingControl.READ)
+        deleted = sorted(r["key"] for r in records if r["key"] not in written)
+        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous, "deleted": deleted})
         ctx.counts["replaced_by_expansion"] = counters.relationships_created
 
     def after_promote(self, ctx: LoadContext) -> None:
         refresh_code_titles(ctx, ICD10CM)
 
     # -- the tabular XML ----------------------------------------------------------------------
-    def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path]) -> None:
+    def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path], written: set[str]) -> None:
         model = TabularModel.read(xml)
         counts = ctx.counts
         edges, unresolved = note_edges(model, counts)
@@ -313,7 +326,8 @@ class Icd10cmLoader:
             )
             for c in model.chapters
         )
-        counts["chapters"] = write_codes(ctx, ICD10CM, chapter_rows, label=L.ICD10CMChapter, name="chapters")
+        counts["chapters"] = write_codes(ctx, ICD10CM, _keys_into(written, chapter_rows), label=L.ICD10CMChapter,
+                                         name="chapters")
         section_rows = (
             code_row(
                 ICD10CM,
@@ -326,7 +340,8 @@ class Icd10cmLoader:
             )
             for s in model.sections
         )
-        counts["sections"] = write_codes(ctx, ICD10CM, section_rows, label=L.ICD10CMSection, name="sections")
+        counts["sections"] = write_codes(ctx, ICD10CM, _keys_into(written, section_rows), label=L.ICD10CMSection,
+                                         name="sections")
         code_rows = (
             code_row(
                 ICD10CM,
@@ -343,7 +358,7 @@ class Icd10cmLoader:
             )
             for c in model.codes
         )
-        counts["codes"] = write_codes(ctx, ICD10CM, code_rows)
+        counts["codes"] = write_codes(ctx, ICD10CM, _keys_into(written, code_rows))
         counts["billable"] = sum(1 for c in model.codes if c.billable)
         counts["headers"] = counts["codes"] - counts["billable"]
         counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
@@ -370,7 +385,7 @@ class Icd10cmLoader:
         ctx.counts["xml_billable_missing_from_order_file"] = len(billable_xml - listed)
 
     # -- code lists -----------------------------------------------------------------------------
-    def _write_code_lists(self, ctx: LoadContext, lists: list[Path]) -> None:
+    def _write_code_lists(self, ctx: LoadContext, lists: list[Path], written: set[str]) -> None:
         from loaders.icd10cm.code_lists import read_code_list
 
         def rows() -> Iterator[dict[str, Any]]:
@@ -384,8 +399,15 @@ class Icd10cmLoader:
                         kind="code" if c.billable is not False else "header",
                     )
 
-        ctx.counts["codes"] = write_codes(ctx, ICD10CM, rows())
+        ctx.counts["codes"] = write_codes(ctx, ICD10CM, _keys_into(written, rows()))
         set_release_coverage(ctx, "billable-only")
+
+
+def _keys_into(keys: set[str], rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The rows as they are, each one's code key added to ``keys`` on the way."""
+    for row in rows:
+        keys.add(row["key"])
+        yield row
 
 
 register("icd10cm")(Icd10cmLoader)
