@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from neo4j import RoutingControl
 
 from loaders.errors import LoadError
 from loaders.icd10cm.codes import code_sort_key, in_range, strip_dot
@@ -49,18 +47,12 @@ EDGE_NOTES = {
 }
 
 
-# The previous release's billable codes come back as keys and the ones this load did not write are the deleted
-# ones (set difference here: checking each of ~74k codes for a membership of the new release in the graph was
-# ~5 s of an annual update, bench/RESULTS.md "Loads, fourth pass").
-PREVIOUS_BILLABLE = f"""
-MATCH (:{L.Release} {{id: $previous}})<-[dm:{R.IN_RELEASE}]-(d:{L.Code})
-WHERE d.system = 'icd10cm' AND dm.billable
-RETURN d.key AS key
-"""
 REPLACED_BY_EXPANSION = f"""
-MATCH (new:{L.Release} {{id: $release}})
-UNWIND $deleted AS key
-MATCH (d:{L.Code} {{key: key}})
+MATCH (prev:{L.Release} {{id: $previous}}), (new:{L.Release} {{id: $release}})
+MATCH (d:{L.Code})-[dm:{R.IN_RELEASE}]->(prev)
+WHERE d.system = 'icd10cm' AND dm.billable AND NOT EXISTS {{ (d)-[:{R.IN_RELEASE}]->(new) }}
+WITH new, collect(d) AS deleted
+UNWIND deleted AS d
 // The subcodes by a prefix seek on the code index, not a walk over the whole new release per deleted code.
 MATCH (n:{L.Code}) USING INDEX n:{L.Code}(code)
 WHERE n.code STARTS WITH d.code AND n.system = 'icd10cm' AND n <> d
@@ -266,34 +258,29 @@ class Icd10cmLoader:
         lists = [p for p in ctx.sources if p.suffix.lower() != ".xml"]
         if len(xmls) > 1:
             raise LoadError(f"one tabular XML per release, got {[p.name for p in xmls]}")
-        written: set[str] = set()  # keys of every code this release lists
         if xmls:
-            self._write_tabular(ctx, xmls[0], lists, written)
+            self._write_tabular(ctx, xmls[0], lists)
         elif lists:
-            self._write_code_lists(ctx, lists, written)
+            self._write_code_lists(ctx, lists)
         else:
             raise LoadError("no ICD-10-CM file given")
-        self._write_expansions(ctx, written)
+        self._write_expansions(ctx)
 
-    def _write_expansions(self, ctx: LoadContext, written: set[str]) -> None:
+    def _write_expansions(self, ctx: LoadContext) -> None:
         """REPLACED_BY edges for codes the previous release had and this one expands into subcodes
         (C83.39 → C83.390 … C83.398), the most common reason a code is deleted. Written under this
         release, so they appear and disappear with it."""
-        driver, database = ctx.writer.driver, ctx.writer.database
-        previous = previous_visible_release(driver, database, ICD10CM.id, ctx.release.id)
+        previous = previous_visible_release(ctx.writer.driver, ctx.writer.database, ICD10CM.id, ctx.release.id)
         if previous is None:
             return
-        records, _, _ = driver.execute_query(PREVIOUS_BILLABLE, previous=previous, database_=database,
-                                             routing_=RoutingControl.READ)
-        deleted = sorted(r["key"] for r in records if r["key"] not in written)
-        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous, "deleted": deleted})
+        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous})
         ctx.counts["replaced_by_expansion"] = counters.relationships_created
 
     def after_promote(self, ctx: LoadContext) -> None:
         refresh_code_titles(ctx, ICD10CM)
 
     # -- the tabular XML ----------------------------------------------------------------------
-    def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path], written: set[str]) -> None:
+    def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path]) -> None:
         model = TabularModel.read(xml)
         counts = ctx.counts
         edges, unresolved = note_edges(model, counts)
@@ -326,8 +313,7 @@ class Icd10cmLoader:
             )
             for c in model.chapters
         )
-        counts["chapters"] = write_codes(ctx, ICD10CM, _keys_into(written, chapter_rows), label=L.ICD10CMChapter,
-                                         name="chapters")
+        counts["chapters"] = write_codes(ctx, ICD10CM, chapter_rows, label=L.ICD10CMChapter, name="chapters")
         section_rows = (
             code_row(
                 ICD10CM,
@@ -340,8 +326,7 @@ class Icd10cmLoader:
             )
             for s in model.sections
         )
-        counts["sections"] = write_codes(ctx, ICD10CM, _keys_into(written, section_rows), label=L.ICD10CMSection,
-                                         name="sections")
+        counts["sections"] = write_codes(ctx, ICD10CM, section_rows, label=L.ICD10CMSection, name="sections")
         code_rows = (
             code_row(
                 ICD10CM,
@@ -358,7 +343,7 @@ class Icd10cmLoader:
             )
             for c in model.codes
         )
-        counts["codes"] = write_codes(ctx, ICD10CM, _keys_into(written, code_rows))
+        counts["codes"] = write_codes(ctx, ICD10CM, code_rows)
         counts["billable"] = sum(1 for c in model.codes if c.billable)
         counts["headers"] = counts["codes"] - counts["billable"]
         counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
@@ -385,7 +370,7 @@ class Icd10cmLoader:
         ctx.counts["xml_billable_missing_from_order_file"] = len(billable_xml - listed)
 
     # -- code lists -----------------------------------------------------------------------------
-    def _write_code_lists(self, ctx: LoadContext, lists: list[Path], written: set[str]) -> None:
+    def _write_code_lists(self, ctx: LoadContext, lists: list[Path]) -> None:
         from loaders.icd10cm.code_lists import read_code_list
 
         def rows() -> Iterator[dict[str, Any]]:
@@ -399,15 +384,8 @@ class Icd10cmLoader:
                         kind="code" if c.billable is not False else "header",
                     )
 
-        ctx.counts["codes"] = write_codes(ctx, ICD10CM, _keys_into(written, rows()))
+        ctx.counts["codes"] = write_codes(ctx, ICD10CM, rows())
         set_release_coverage(ctx, "billable-only")
-
-
-def _keys_into(keys: set[str], rows: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """The rows as they are, each one's code key added to ``keys`` on the way."""
-    for row in rows:
-        keys.add(row["key"])
-        yield row
 
 
 register("icd10cm")(Icd10cmLoader)
