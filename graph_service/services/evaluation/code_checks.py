@@ -110,28 +110,33 @@ def _code_notes(table: CodeTable, key: str) -> _CodeNotes:
     return table.derived("evaluation_notes", key, build)
 
 
-def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
+def _icd10cm_notes(table: CodeTable, present: dict[str, str], codes_in_order: list[str]
                    ) -> tuple[list[Exclusion], list[Requirement]]:
     """``validation._icd10cm_notes`` (table path) for what the evaluation reports: the same conflicts in the same
-    order, and the requirements it lists as unmet."""
-    present = dict.fromkeys(keys)
-    under = table.present_under(present)
-    nodes = set(under)  # every node at or above a present code (a set: disjointness tests walk the smaller side)
-    code_of = table.code_of
+    order, and the requirements it lists as unmet. ``present``: each present code's key → its code, in claim order."""
+    up = {key: table.self_and_ancestors(key) for key in present}
+    nodes: set[str] = set().union(*up.values())  # every node at or above a present code
+    below: dict[str, list[str]] = {}  # node → the present codes at or below it, asked for the few nodes notes name
+
+    def under(node: str) -> list[str]:
+        found = below.get(node)
+        if found is None:
+            found = below[node] = [b for b, above in up.items() if node in above] if node in nodes else []
+        return found
+
     position = {code: i for i, code in enumerate(codes_in_order)}
     conflicts: dict[tuple[str, str], Exclusion] = {}
     unmet: list[Requirement] = []
-    for a in sorted(present, key=code_of):
-        code = code_of(a)
+    for a, code in sorted(present.items(), key=lambda kv: kv[1]):
         notes = _code_notes(table, a)
         if not notes.excludes1_targets.isdisjoint(nodes):  # else no target is at or above a present code
-            _exclusions(notes, a, code, present, under, code_of, conflicts)
+            _exclusions(notes, a, code, present, under, conflicts)
         for ins in notes.instructions:
             met: set[str] = set()
             for target, descendants in ins.meets:
-                meeting = under.get(target) if descendants else ((target,) if target in present else None)
+                meeting = under(target) if descendants else ((target,) if target in present else None)
                 if meeting:
-                    met.update(code_of(b) for b in meeting if b != a)
+                    met.update(present[b] for b in meeting if b != a)
             if met:
                 if ins.kind != CODE_FIRST or min(position[c] for c in met) < position[code]:
                     continue  # met, and (code first) the etiology comes before it
@@ -142,14 +147,14 @@ def _icd10cm_notes(table: CodeTable, keys: list[str], codes_in_order: list[str]
     return list(conflicts.values()), unmet
 
 
-def _exclusions(notes: _CodeNotes, a: str, code: str, present: dict[str, None], under: dict[str, list[str]],
-                code_of: Callable[[str], str], conflicts: dict[tuple[str, str], Exclusion]) -> None:
+def _exclusions(notes: _CodeNotes, a: str, code: str, present: dict[str, str], under: Callable[[str], list[str]],
+                conflicts: dict[tuple[str, str], Exclusion]) -> None:
     """The Excludes1 conflicts of code ``a`` with the other present codes, each pair once (the first note wins)."""
     for noted_on, note, target, target_code, descendants in notes.excludes1:
-        meeting = under.get(target) if descendants else ((target,) if target in present else None)
+        meeting = under(target) if descendants else ((target,) if target in present else None)
         if not meeting:
             continue
-        for other in sorted(code_of(b) for b in meeting if b != a):
+        for other in sorted(present[b] for b in meeting if b != a):
             pair = (code, other) if code <= other else (other, code)
             if pair not in conflicts:
                 conflicts[pair] = Exclusion(code, other, noted_on, target_code, note)
@@ -179,7 +184,7 @@ def check_claim_codes(graph: Graph, codes_in: list[tuple[str, str]], on: date) -
             return _from_graph(graph, codes_in, on)
         releases[cs.id] = rel.id
         entries = table.entries
-        present = []
+        present: dict[str, str] = {}  # key → code of the codes the release has, first occurrence first
         for code, p in zip(codes, positions, strict=True):
             key = cs.key(code)
             entry = entries.get(key)
@@ -187,7 +192,7 @@ def check_claim_codes(graph: Graph, codes_in: list[tuple[str, str]], on: date) -
                 reason = f"not a code of {rel.id}" if cs.accepts(code) else f"not a well-formed {cs.name} code"
                 checks[p] = CodeCheck(cs.id, code, rel.id, False, None, reason)
                 continue
-            present.append(key)
+            present.setdefault(key, entry.code)
             checks[p] = CodeCheck(cs.id, code, rel.id, True, entry.billable, None if entry.billable else HEADER)
         if cs.id == "icd10cm":
             excludes1, unmet = _icd10cm_notes(table, present, codes)
