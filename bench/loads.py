@@ -13,7 +13,9 @@
 - **FY2026 annual set on an empty graph** (ICD-10-CM FY2026 tabular, the bundled ICD-10-PCS code file, HCPCS,
   MS-DRG FY2026 tables): a scratch Neo4j with an empty data directory is started for the row under the work
   dir (Community has one database; the benchmark's graph is not emptied), the schema applied, then the four
-  loads timed one after the other, in seconds.
+  loads timed, in seconds: ICD-10-CM, ICD-10-PCS and HCPCS side by side, MS-DRG once ICD-10-CM is in (it merges
+  its code nodes); ``--annual-serial`` runs them one after the other, as before. Server (``/proc`` of the
+  scratch JVM) and loader CPU are in the row: on a busy machine they, not the wall time, compare two runs.
 
 The ICD-10-CM row loads into the benchmark's graph as a throwaway release dated 1900 (never the release in force
 for a date, so nothing served changes; diffed against the newest visible release of the system, as a real update
@@ -21,7 +23,7 @@ is); the NCCI row's next quarter is visible for the seconds between its promotio
 benchmark release is removed afterwards with ``RunLedger.discard_run``. ``ctx.quick``: the first three ICD-10-CM
 chapters, 50k PTP rows, and the annual set with those and the first 10k PCS codes.
 
-Usage: python -m bench.loads [--quick] [--only icd10cm,ncci,annual]
+Usage: python -m bench.loads [--quick] [--only icd10cm,ncci,annual] [--annual-serial] [--scratch-port PORT]
 """
 
 from __future__ import annotations
