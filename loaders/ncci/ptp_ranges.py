@@ -61,10 +61,12 @@ def valid_in(edge: str, scope: str) -> str:
 
 # The edits valid in a release, as the diff compares them (dates as ISO text, as the file's rows carry them),
 # one record per column-1 code: ~10k records instead of ~500k, each decoded as lists by the driver's codec.
+# The hint: left alone the planner scans every Code node and expands its edits (measured on the 500k-row quarter:
+# 3.8-4.0 s of server CPU against 2.6-2.8 s by the release index). Loads apply the schema first (registry).
 VALID_EDITS = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 WITH {SCOPE} AS scope
-MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) WHERE {valid_in('e', 'scope')}
+MATCH (a:{L.Code})-[e:{R.BUNDLES}]->(b:{L.Code}) USING INDEX e:{R.BUNDLES}(release) WHERE {valid_in('e', 'scope')}
 WITH a, collect([b.key, e.setting, toString(e.effective), toString(e.deletion), e.modifier_indicator, e.rationale,
                  e.prior_1996]) AS edits
 RETURN a.key AS column1, edits
