@@ -53,12 +53,19 @@ REFERENCE_SECONDS: dict[str, float] = {
     "fhir@synthetic-42": 20.0, "coding@synthetic-42": 8.0,
 }
 WHY_SLOW: dict[str, str] = {
-    "icd10cm@FY2024": "74k billable codes with their 3-character parents and IS-A edges, diffed against nothing",
-    "icd10cm@FY2025": "74k billable codes, then a diff against FY2024 (added, deleted, retitled)",
-    "icd10cm@FY2026": "the tabular XML: 98k codes incl. generated 7th-character codes, hierarchy and ~50k "
-                      "note edges (EXCLUDES1, CODE_FIRST…) whose code ranges are resolved against the release",
-    "icd10pcs@FY2024": "79k procedure codes with their table-stem hierarchy (79k IS-A edges)",
-    "msdrg@FY2026": "772 DRGs, 18k CC/MCC designations and 180k PDX-exclusion collection members",
+    "icd10cm@FY2024": "74k billable codes, each a new code node (its key, code, system, load-run and full-text "
+                      "index entries) and a release membership; the first load on a fresh Neo4j also pays its "
+                      "JIT warm-up (the first ~40k rows cost about twice the server CPU of later ones)",
+    "icd10cm@FY2025": "74k memberships onto the FY2024 code nodes, then a diff against FY2024 (added, deleted, "
+                      "retitled) and REPLACED_BY links; the ICD-10-CM releases load one after another, each diffed "
+                      "against the one before",
+    "icd10cm@FY2026": "the tabular XML: 98k codes incl. generated 7th-character codes (24k of them new nodes), "
+                      "98k IS-A edges and ~65k note edges (EXCLUDES1, CODE_FIRST…) whose code ranges are resolved "
+                      "against the release; MS-DRG, MCD, payer rules and the SNOMED CT map wait for it (they link "
+                      "its codes)",
+    "icd10pcs@FY2024": "79k procedure codes, each a new code node and a membership, with their table-stem hierarchy "
+                       "(79k IS-A edges)",
+    "msdrg@FY2026": "772 DRGs, 18k CC/MCC designations (three edges each) and 180k PDX-exclusion collection members",
     "fhir@synthetic-42": "2,000 FHIR encounters: patients, conditions, procedures, documents and evidence",
     "coding@synthetic-42": "coding assignments with revisions, each final version grouped to an MS-DRG",
 }
