@@ -133,7 +133,7 @@ def test_without_a_terminal_the_status_is_a_plain_line_every_tick() -> None:
 def test_the_bundled_files_are_found_without_importing_their_packages() -> None:
     # simple_icd_10_cm parses its whole tabular XML when imported: seconds before the demo's first load could start.
     probe = ("import sys; from loaders.bundled import bundled_datasets; found = bundled_datasets(); "
-             "print(all(p.is_file() for d in found for p in d.paths), 'simple_icd_10_cm' in sys.modules)")
+             "print(all(p.exists() for d in found for p in d.paths), 'simple_icd_10_cm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == ["True", "False"]
