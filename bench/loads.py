@@ -13,9 +13,11 @@
 - **FY2026 annual set on an empty graph** (ICD-10-CM FY2026 tabular, the bundled ICD-10-PCS code file, HCPCS,
   MS-DRG FY2026 tables): a scratch Neo4j with an empty data directory is started for the row under the work
   dir (Community has one database; the benchmark's graph is not emptied), the schema applied, then the four
-  loads timed, in seconds: ICD-10-CM, ICD-10-PCS and HCPCS side by side, MS-DRG once ICD-10-CM is in (it merges
-  its code nodes); ``--annual-serial`` runs them one after the other, as before. Server (``/proc`` of the
-  scratch JVM) and loader CPU are in the row: on a busy machine they, not the wall time, compare two runs.
+  loads timed one after the other, in seconds; ``--annual-side-by-side`` runs ICD-10-CM, ICD-10-PCS and HCPCS at
+  once and MS-DRG as soon as ICD-10-CM is in (it merges its code nodes) — measured no faster on 2 cores, where
+  the ICD-10-CM load's two writer sessions already keep ~1.5 cores busy (bench/RESULTS.md, "Loads, fourth
+  pass"). Server (``/proc`` of the scratch JVM) and loader CPU are in the row: on a busy machine they, not the
+  wall time, compare two runs.
 
 The ICD-10-CM row loads into the benchmark's graph as a throwaway release dated 1900 (never the release in force
 for a date, so nothing served changes; diffed against the newest visible release of the system, as a real update
@@ -23,7 +25,7 @@ is); the NCCI row's next quarter is visible for the seconds between its promotio
 benchmark release is removed afterwards with ``RunLedger.discard_run``. ``ctx.quick``: the first three ICD-10-CM
 chapters, 50k PTP rows, and the annual set with those and the first 10k PCS codes.
 
-Usage: python -m bench.loads [--quick] [--only icd10cm,ncci,annual] [--annual-serial] [--scratch-port PORT]
+Usage: python -m bench.loads [--quick] [--only icd10cm,ncci,annual] [--annual-side-by-side] [--scratch-port PORT]
 """
 
 from __future__ import annotations
@@ -374,9 +376,9 @@ def _annual_loads(settings: Settings, driver: Driver, jobs: list[tuple[str, str,
 
 
 def annual_set_row(ctx: BenchContext) -> Row:
-    """``ctx.options["annual_serial"]``: the four loads one after the other (as before), for a side-by-side run."""
+    """``ctx.options["annual_side_by_side"]``: the independent loads at once (else one after the other)."""
     jobs = annual_set_paths(ctx)
-    serial = bool(ctx.options.get("annual_serial"))
+    serial = not ctx.options.get("annual_side_by_side")
     with scratch_neo4j(ctx.work_dir, ctx.settings, ctx.options.get("scratch_bolt_port")) as settings, \
             open_driver(settings) as driver:
         cpu = ServerCpu(settings)
@@ -414,13 +416,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default=",".join(ROWS))
-    ap.add_argument("--annual-serial", action="store_true", help="the annual set's loads one after the other")
+    ap.add_argument("--annual-side-by-side", action="store_true",
+                    help="the annual set's independent loads at once (ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, then MS-DRG)")
     ap.add_argument("--scratch-port", type=int, default=None, help="Bolt port of the annual set's scratch Neo4j")
     args = ap.parse_args()
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bench-loads-") as tmp, open_driver(settings) as driver:
         ctx = BenchContext(driver=driver, settings=settings, work_dir=Path(tmp), quick=args.quick,
-                           options={"annual_serial": args.annual_serial, "scratch_bolt_port": args.scratch_port})
+                           options={"annual_side_by_side": args.annual_side_by_side,
+                                    "scratch_bolt_port": args.scratch_port})
         # The annual set alone needs no graph but its scratch server's.
         agent = "" if args.only == "annual" else f"Neo4j {driver.get_server_info().agent}; "
         print(f"{agent}batch {settings.batch_size}; "

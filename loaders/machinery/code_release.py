@@ -46,40 +46,20 @@ def code_row(
             "search_terms": search_terms, **props}
 
 
-def code_rows_statement(label: str, layout: RowLayout, *, fresh: bool, new_nodes: bool = False) -> str:
-    """``new_nodes``: every row's code node is known to be absent (``existing_code_keys``), so it is CREATEd with
-    its labels and properties at once instead of MERGEd (a fresh release only)."""
+def code_rows_statement(label: str, layout: RowLayout, *, fresh: bool) -> str:
     labels = "".join(f":`{lab}`" for lab in labels_for(label) if lab != L.Code)
     membership = layout.literal_map([f for f in layout.fields if f not in ("key", "code")], **STAMPS)
     link = (f"CREATE (c)-[:{R.IN_RELEASE} {membership}]->(rel)" if fresh
             else f"MERGE (c)-[m:{R.IN_RELEASE}]->(rel) ON CREATE SET m += {membership}")
-    node = (f"""CREATE (c:{L.Code}{labels} {{key: row.key, code: row.code, system: $system, load_run: $run,
-                                  title: row.title, search_terms: row.search_terms}})""" if fresh and new_nodes
-            else f"""MERGE (c:{L.Code} {{key: row.key}})
-      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c.title = row.title,
-                    c.search_terms = row.search_terms
-    SET c{labels}""")
     return f"""
     MATCH (rel:{L.Release} {{id: $release}})
     {layout.unwind()}
-    {node}
+    MERGE (c:{L.Code} {{key: row.key}})
+      ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run, c.title = row.title,
+                    c.search_terms = row.search_terms
+    SET c{labels}
     {link}
     """
-
-
-EXISTING_CODE_KEYS = f"UNWIND $keys AS key MATCH (c:{L.Code} {{key: key}}) RETURN collect(key) AS found"
-PROBE_CHUNK = 50_000
-
-
-def existing_code_keys(ctx: LoadContext, keys: list[str]) -> set[str]:
-    """The keys among ``keys`` whose code node exists (unique-index probes, one read per chunk)."""
-    found: set[str] = set()
-    with ctx.writer.driver.session(database=ctx.writer.database, default_access_mode="READ") as session:
-        for i in range(0, len(keys), PROBE_CHUNK):
-            record = session.execute_read(
-                lambda tx, chunk=keys[i:i + PROBE_CHUNK]: tx.run(EXISTING_CODE_KEYS, keys=chunk).single())
-            found.update(record["found"] if record else [])
-    return found
 
 
 HIERARCHY_LAYOUT = RowLayout(("child", "parent"))
@@ -153,24 +133,11 @@ def write_codes(ctx: LoadContext, cs: CodeSystem, rows: Iterable[Mapping[str, An
     unique = _first_of_each(given, ("key",))
     _count_repeats(ctx, name, len(given) - len(unique))
     layout = _layout(CODE_FIELDS, unique)
-    label = label or cs.label
-    merged = code_rows_statement(label, layout, fresh=ctx.fresh_release)
-    parts: list[tuple[str, list[Mapping[str, Any]], str | None]] = [(merged, unique, None)]
-    if ctx.fresh_release:
-        # A first load mostly creates its code nodes: CREATE with labels and properties costs the server ≈ 15 %
-        # less than MERGE + SET label (bench/RESULTS.md, "Loads, fourth pass"). A node another load creates
-        # between the probe and the write fails the CREATE's batch on the key's constraint; that batch is then
-        # MERGEd (``fallback``), as every batch was before.
-        existing = existing_code_keys(ctx, [r["key"] for r in unique])
-        created = code_rows_statement(label, layout, fresh=True, new_nodes=True)
-        parts = [(created, [r for r in unique if r["key"] not in existing], merged),
-                 (merged, [r for r in unique if r["key"] in existing], None)]
-    for cypher, rows, fallback in parts:
-        if rows:
-            ctx.writer.write(
-                f"{cs.id} {name}", cypher, rows, params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
-                describe_row=lambda r: f"code {r.get('code')!r}", fallback=fallback,
-            )
+    ctx.writer.write(
+        f"{cs.id} {name}", code_rows_statement(label or cs.label, layout, fresh=ctx.fresh_release), unique,
+        params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
+        describe_row=lambda r: f"code {r.get('code')!r}",
+    )
     return len(given)
 
 

@@ -20,12 +20,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction, Session
-from neo4j.exceptions import ClientError, ConstraintError
+from neo4j.exceptions import ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loaders.errors import LoadError
@@ -100,7 +100,6 @@ class _Statement:
     params: dict[str, Any]
     layout: RowLayout | None
     describe_row: Callable[[Row], str] | None
-    fallback: str | None = None  # run instead for a batch the graph refuses on a uniqueness constraint
 
     def wire(self, batch: list[Row]) -> list[Any]:
         return [self.layout.encode(r) for r in batch] if self.layout else batch
@@ -153,13 +152,10 @@ class GraphWriter:
         params: Mapping[str, Any] | None = None,
         layout: RowLayout | None = None,
         sessions: int = 1,
-        fallback: str | None = None,
     ) -> int:
         """Run ``cypher`` (which must unwind ``$rows``: ``UNWIND $rows AS row``, or ``layout.unwind()`` when a
-        layout is given) over ``rows``; returns rows written. ``describe_row`` gets the row as the loader made it.
-        ``fallback``: a statement writing the same rows that a batch refused on a uniqueness constraint is run with
-        instead (a CREATE of nodes another load made meanwhile → their MERGE)."""
-        statement = _Statement(name, cypher, dict(params or {}), layout, describe_row, fallback)
+        layout is given) over ``rows``; returns rows written. ``describe_row`` gets the row as the loader made it."""
+        statement = _Statement(name, cypher, dict(params or {}), layout, describe_row)
         task = self._progress.add_task(name, total=total, rate="-") if self._progress else None
         started = time.perf_counter()
         progress = _Progress(self, task, started)
@@ -189,9 +185,6 @@ class GraphWriter:
             counters = session.execute_write(self._run_batch, statement.cypher, statement.wire(batch),
                                              statement.params)
         except ClientError as exc:
-            if statement.fallback is not None and isinstance(exc, ConstraintError):
-                self._write_batch(session, replace(statement, cypher=statement.fallback, fallback=None), batch)
-                return
             self._locate_bad_row(session, statement, batch, exc)
             raise  # _locate_bad_row raises; this keeps type checkers honest
         self.stats.add(statement.name, len(batch), counters)

@@ -16,7 +16,6 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.errors import ParseError
-from loaders.machinery import code_release
 from loaders.machinery.code_release import (
     CODE_FIELDS,
     code_row,
@@ -173,26 +172,3 @@ def test_loading_a_visible_release_again_writes_nothing_new(
     assert again.status == "unchanged"  # the same sha256s: recognised before anything is written
     assert again.stats.relationships_created == 0 and again.stats.nodes_created == 0
     assert graph_counts(clean_graph, settings.neo4j_database) == before  # not even a second LoadRun
-
-
-def test_a_code_node_another_load_made_after_the_probe_is_merged_not_refused(
-    clean_graph: Driver, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A new release CREATEs the code nodes its probe did not find; a load running beside it (MS-DRG merges
-    # ICD-10-CM code nodes) can make one in between: that batch is refused on the key and MERGEd instead.
-    clean_graph.execute_query(
-        f"CREATE (:{L.Code}:{L.HCPCSCode} {{key: $key, code: 'A0002', system: 'hcpcs', load_run: 'other-load'}})",
-        key=HCPCS.key("A0002"), database_=settings.neo4j_database)
-    monkeypatch.setattr(code_release, "existing_code_keys", lambda _ctx, _keys: set())  # probed before it existed
-    src = tmp_path / "codes.txt"
-    src.write_text("A0001\tFirst\nA0002\tSecond\nA0003\tThird\n")
-    report = _load(clean_graph, settings, src, "2026Q1", batch_size=2)
-    records, _, _ = clean_graph.execute_query(
-        f"""MATCH (c:{L.Code}) OPTIONAL MATCH (c)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: 'hcpcs@2026Q1'}})
-            RETURN c.code AS code, c.load_run AS made_by, labels(c) AS labels, collect(m.title) AS titles
-            ORDER BY code""", database_=settings.neo4j_database)
-    assert [(r["code"], r["made_by"], sorted(r["labels"]), r["titles"]) for r in records] == [
-        ("A0001", report.run_id, [L.Code, L.HCPCSCode], ["First"]),
-        ("A0002", "other-load", [L.Code, L.HCPCSCode], ["Second"]),
-        ("A0003", report.run_id, [L.Code, L.HCPCSCode], ["Third"]),
-    ]
