@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from neo4j import Driver
+from neo4j import Driver, Query
 
 from codegraph.release_events import generation
 from graph_service.blocking import check_may_block
@@ -30,6 +30,16 @@ from graph_service.reference.catalog import CATALOG_TOKEN, LIST_RELEASES, Releas
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+# A catalog read takes milliseconds. Bounded on the server so that one stuck behind a lock (seen: a poll queued
+# behind a maintainer's DROP INDEX, which in turn waited for the poll) is terminated and retried at the next poll
+# instead of holding its locks, and the schema change waiting on them, for ever.
+CATALOG_READ_TIMEOUT_S = 10.0
+
+
+def _bounded(cypher: str) -> Query:
+    return Query(cypher, timeout=CATALOG_READ_TIMEOUT_S)
 
 
 class ReferenceStore:
@@ -63,11 +73,12 @@ class ReferenceStore:
 
     def refresh(self) -> ReleaseCatalog:
         gen, read_at = generation(), time.monotonic()
-        records, _, _ = self.driver.execute_query(CATALOG_TOKEN, database_=self.database, routing_="r")
+        records, _, _ = self.driver.execute_query(_bounded(CATALOG_TOKEN), database_=self.database, routing_="r")
         token = sorted(map(tuple, records[0]["token"]))
         catalog = self._catalog
         if catalog is None or token != self._catalog_token:
-            records, _, _ = self.driver.execute_query(LIST_RELEASES, database_=self.database, routing_="r")
+            records, _, _ = self.driver.execute_query(_bounded(LIST_RELEASES), database_=self.database,
+                                                      routing_="r")
             catalog = ReleaseCatalog(tuple(ReleaseInfo.from_row(r.data()) for r in records))
         with self._catalog_lock:
             self._catalog, self._catalog_token = catalog, token
