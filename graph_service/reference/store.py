@@ -58,6 +58,7 @@ class ReferenceStore:
         self._tables: dict[Hashable, tuple[Hashable, Any]] = {}
         self._building: set[Hashable] = set()
         self._tables_lock = threading.Lock()
+        self._inline_locks: dict[Hashable, threading.Lock] = {}  # one caller builds a table, the others wait
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -116,13 +117,29 @@ class ReferenceStore:
         if held is not None and held[0] == version:
             return held[1]
         if not self.background_builds:
-            return self._build(key, version, build)
+            return self._build_once(key, version, build)
         with self._tables_lock:
             if (key, version) in self._building:
                 return None
             self._building.add((key, version))
         threading.Thread(target=self._build, args=(key, version, build), name=f"build-{key}", daemon=True).start()
         return None
+
+    def _build_once(self, key: Hashable, version: Hashable, build: Callable[[], T]) -> T:
+        """Build in the caller; callers asking for the same table meanwhile wait for that build instead of
+        starting their own (a bulk load groups on several threads: each built the MS-DRG tables)."""
+        with self._tables_lock:
+            lock = self._inline_locks.setdefault((key, version), threading.Lock())
+        try:
+            with lock:
+                held = self._tables.get(key)
+                if held is not None and held[0] == version:
+                    return held[1]
+                return self._build(key, version, build)
+        finally:
+            with self._tables_lock:  # waiters hold the lock object; later callers find the table held
+                if self._inline_locks.get((key, version)) is lock:
+                    del self._inline_locks[(key, version)]
 
     def _build(self, key: Hashable, version: Hashable, build: Callable[[], T]) -> T:
         try:

@@ -1,0 +1,76 @@
+"""The code lookup answered below the framework sends exactly what the route sends, and leaves every request
+it cannot answer from memory (no key, unknown code, bad date, unknown query) to the app, which explains it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.usefixtures("reference_graph")
+
+CODES = ["S72.001A", "E11.65", "E11", "I50.23", "CH19", "A00-A09", "s72001a"]
+
+
+def _counts(client: TestClient) -> tuple[int, int]:
+    stats = client.app.state.fast_lane  # type: ignore[attr-defined]
+    return stats.answered, stats.passed_on
+
+
+def _until_held(client: TestClient, engine: dict[str, str], query: dict[str, str]) -> None:
+    """A release's table is built in the background on first use; until then the app answers from the graph."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answered, _ = _counts(client)
+        client.get("/v1/codes/icd10cm/E11.9", params=query, headers=engine)
+        if _counts(client)[0] > answered:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no release table for {query} after 120 s")
+
+
+def test_fast_lane_sends_the_routes_bytes(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    queries = ({}, {"release": "FY2026"}, {"date": "2025-11-03"}, {"release": "FY2024"})
+    for query in queries:
+        _until_held(client, engine, query)
+    served = 0
+    for code in CODES:
+        for query in queries:
+            answered, passed_on = _counts(client)
+            fast = client.get(f"/v1/codes/icd10cm/{code}", params=query, headers=engine)
+            # A query parameter the lane does not know sends the request through the router to the route.
+            routed = client.get(f"/v1/codes/icd10cm/{code}", params={**query, "trace": "1"}, headers=engine)
+            assert fast.status_code == routed.status_code, (code, query, routed.text[:200])
+            assert fast.content == routed.content, (code, query)
+            assert fast.headers["content-type"] == routed.headers["content-type"]
+            assert fast.headers["content-length"] == routed.headers["content-length"]
+            if routed.status_code == 200:  # answered in the lane; the routed copy went through the app
+                assert _counts(client) == (answered + 1, passed_on + 1), (code, query)
+                served += 1
+            else:  # a header code is not in the FY2024 code list: both went to the app, which says so
+                assert routed.status_code == 404 and _counts(client) == (answered, passed_on + 2), (code, query)
+    assert served >= 24
+
+
+@pytest.mark.parametrize(("path", "query", "keyed", "status"), [
+    ("/v1/codes/icd10cm/S72.001A", {}, False, 401),                         # no key
+    ("/v1/codes/icd10cm/Z99.999", {}, True, 404),                           # no such code
+    ("/v1/codes/icd10cm/E11.A", {"date": "2025-09-30"}, True, 404),         # not yet in force that day
+    ("/v1/codes/icd10cm/E11.9", {"date": "2025-13-01"}, True, 422),         # not a date
+    ("/v1/codes/icd10cm/E11.9", {"release": "FY1999"}, True, 404),          # no such release
+    ("/v1/codes/nosuchsystem/E11.9", {}, True, 404),                        # no such code system
+])
+def test_what_the_lane_cannot_answer_the_app_explains(client: TestClient, engine, path: str, query: dict[str, str],
+                                                      keyed: bool, status: int) -> None:  # type: ignore[no-untyped-def]
+    answered, passed_on = _counts(client)
+    r = client.get(path, params=query, headers=engine if keyed else {})
+    assert r.status_code == status, r.text[:300]
+    assert r.headers["content-type"] == "application/problem+json" and r.json()["detail"]
+    assert _counts(client) == (answered, passed_on + 1)
+
+
+def test_a_revoked_looking_key_is_refused_by_the_app(client: TestClient) -> None:
+    answered, _ = _counts(client)
+    r = client.get("/v1/codes/icd10cm/E11.9", headers={"X-API-Key": "cg_engine_not-a-key"})
+    assert r.status_code == 401 and _counts(client)[0] == answered
