@@ -77,8 +77,10 @@ class CodeTable:
     maps: dict[str, tuple[dict[str, Any], ...]]
     releases: dict[str, tuple[str, ...]]
     successors: dict[str, tuple[dict[str, Any], ...]]
-    # Serialised code records, filled on first ask: a release's records never change.
-    records_json: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Serialised code records without their notes (before and after the notes field), filled on first ask: a
+    # release's records never change. The notes (~50 KB per billable code, mostly its block's and chapter's) are
+    # kept once per note source and joined per request, so the held records stay ~1 KB per code, not ~50 KB.
+    record_parts: dict[str, tuple[bytes, bytes]] = field(default_factory=dict, repr=False)
     _descendants: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     _ancestors: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict, repr=False)
     _notes_of_kinds: dict[tuple[str, frozenset[str]], tuple[Note, ...]] = field(default_factory=dict, repr=False)

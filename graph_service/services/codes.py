@@ -116,7 +116,9 @@ def _table_notes(cs: CodeSystem, table: CodeTable, key: str) -> list[NoteTarget]
 def _notes_json(cs: CodeSystem, table: CodeTable, key: str) -> bytes:
     """``_table_notes`` as the JSON of its list, from each source's notes serialised once per release."""
     def fragment(source: str, inherited: bool) -> bytes:
-        notes = _notes_of(cs, table, source, inherited=inherited)
+        # The models are built for the dump and dropped: only bytes stay held. Tens of thousands of held models
+        # made each full garbage collection of a serving process walk them all (~100 ms stalls under load).
+        notes = _build_notes(cs, table, source, inherited=inherited)
         return _NOTES_JSON.dump_json(list(notes))[1:-1]  # the items, without the list's brackets
 
     parts = [table.derived("notes json, inherited" if inherited else "notes json", source,
@@ -128,13 +130,15 @@ def _notes_json(cs: CodeSystem, table: CodeTable, key: str) -> bytes:
 def _notes_of(cs: CodeSystem, table: CodeTable, source: str, *, inherited: bool) -> tuple[NoteTarget, ...]:
     """One code's notes as shown on itself or, marked with it, on each of its descendants: built once per release
     (a block's or chapter's notes repeat on thousands of codes, ~200 notes per billable code on average)."""
-    def build() -> tuple[NoteTarget, ...]:
-        inherited_from = table.code_of(source) if inherited else None
-        return tuple(NoteTarget(kind=n.kind, note=n.note, target=_ref(cs, table, n.target), condition=n.condition,
-                                qualifier=n.qualifier, inherited_from=inherited_from)
-                     for n in table.notes.get(source, ()))
+    return table.derived("inherited notes" if inherited else "own notes", source,
+                         lambda: _build_notes(cs, table, source, inherited=inherited))
 
-    return table.derived("inherited notes" if inherited else "own notes", source, build)
+
+def _build_notes(cs: CodeSystem, table: CodeTable, source: str, *, inherited: bool) -> tuple[NoteTarget, ...]:
+    inherited_from = table.code_of(source) if inherited else None
+    return tuple(NoteTarget(kind=n.kind, note=n.note, target=_ref(cs, table, n.target), condition=n.condition,
+                            qualifier=n.qualifier, inherited_from=inherited_from)
+                 for n in table.notes.get(source, ()))
 
 
 def _record_from_table(cs: CodeSystem, rel: ReleaseInfo, table: CodeTable, code: str, *,
@@ -198,22 +202,23 @@ def _record_from_graph(graph: Graph, cs: CodeSystem, rel: ReleaseInfo, code: str
 
 def get_code_json(graph: Graph, system_id: str, code: str, release: str | None = None,
                   on: date | None = None) -> bytes:
-    """``get_code`` as JSON bytes; from a release table, each record is serialised once per release."""
+    """``get_code`` as JSON bytes; from a release table, each record is serialised once per release, its notes
+    once per note source."""
     cs = _system(system_id)
     rel = resolve_release(graph, cs.releases_of, release, on)
     table = code_table(graph, cs, rel)
     if table is None:
         return _record_from_graph(graph, cs, rel, code).model_dump_json().encode()
     key = cs.key(code)
-    found = table.records_json.get(key)
-    if found is None:
+    parts = table.record_parts.get(key)
+    if parts is None:
         # The notes (~200 per billable code, mostly its block's and chapter's) are spliced in, in the model's field
         # order, from per-source JSON serialised once per release; the rest of the record is serialised here, once
         # per code and release. The first `,"notes":[]` is the field: inside a string a quote is escaped.
         bare = _record_from_table(cs, rel, table, code, with_notes=False).model_dump_json().encode()
         head, tail = bare.split(_EMPTY_NOTES, 1)
-        found = table.records_json[key] = head + b',"notes":' + _notes_json(cs, table, key) + tail
-    return found
+        parts = table.record_parts[key] = (head + b',"notes":', tail)
+    return b"".join((parts[0], _notes_json(cs, table, key), parts[1]))
 
 
 def _page_query(direction: str) -> str:
