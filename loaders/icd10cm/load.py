@@ -31,6 +31,7 @@ from loaders.machinery.code_release import (
     write_edges,
     write_hierarchy,
 )
+from loaders.machinery.parse_ahead import PARSED_AHEAD
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.release_diff import previous_visible_release
 from loaders.registry import register
@@ -249,9 +250,32 @@ def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[s
     return rows, unresolved
 
 
+@dataclass
+class ParsedTabular:
+    """A tabular XML parsed and its notes resolved: everything the load computes before its first write."""
+
+    model: TabularModel
+    edges: list[dict[str, Any]]
+    unresolved: dict[str, list[str]]
+    counts: dict[str, int]
+
+
+def parse_tabular(paths: list[Path]) -> ParsedTabular:
+    model = TabularModel.read(paths[0])
+    counts: dict[str, int] = {}
+    edges, unresolved = note_edges(model, counts)
+    return ParsedTabular(model, edges, unresolved, counts)
+
+
 class Icd10cmLoader:
     name = "icd10cm"
     system_name = "ICD-10-CM"
+
+    def prepare(self, paths: list[Path]) -> None:
+        """Parse the tabular XML ahead of the load (``parse_ahead``): ~3 s of parsing and note resolution."""
+        xmls = [p for p in paths if p.suffix.lower() == ".xml"]
+        if len(xmls) == 1:
+            PARSED_AHEAD.submit("icd10cm tabular", parse_tabular, xmls)
 
     def write(self, ctx: LoadContext) -> None:
         xmls = [p for p in ctx.sources if p.suffix.lower() == ".xml"]
@@ -281,9 +305,10 @@ class Icd10cmLoader:
 
     # -- the tabular XML ----------------------------------------------------------------------
     def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path]) -> None:
-        model = TabularModel.read(xml)
+        parsed = PARSED_AHEAD.take("icd10cm tabular", parse_tabular, [xml])
+        model, edges, unresolved = parsed.model, parsed.edges, parsed.unresolved
         counts = ctx.counts
-        edges, unresolved = note_edges(model, counts)
+        counts.update(parsed.counts)
         includes: dict[str, list[str]] = defaultdict(list)
         # A block's or chapter's inclusion terms ("Infections acquired in utero …" on P35-P39) belong to it as a
         # code's do (the parser puts a code's on the code itself): kept and made searchable.

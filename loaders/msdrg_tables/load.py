@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError, ParseError, WrongFileError
+from loaders.machinery.parse_ahead import PARSED_AHEAD
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.release_nodes import release_nodes_statement
 from loaders.machinery.row_layout import RowLayout
@@ -321,9 +322,13 @@ class MsdrgLoader:
     name = "msdrg"
     system_name = "MS-DRG (CMS IPPS tables)"
 
+    def prepare(self, paths: list[Path]) -> None:
+        """Read the tables ahead of the load (``parse_ahead``): Table 6K alone is 17 MB of text."""
+        PARSED_AHEAD.submit("msdrg tables", read_tables, paths)
+
     def write(self, ctx: LoadContext) -> None:
         version = grouper_version(ctx.release)
-        tables = read_tables(ctx.sources)
+        tables = PARSED_AHEAD.take("msdrg tables", read_tables, ctx.sources)
         check_tables(tables, ctx.release)
         writer, counts = ctx.writer, ctx.counts
         counts["grouper_version"] = version
