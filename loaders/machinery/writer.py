@@ -25,7 +25,7 @@ from itertools import islice
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction, Session
-from neo4j.exceptions import ClientError
+from neo4j.exceptions import ClientError, TransientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loaders.errors import LoadError
@@ -51,6 +51,9 @@ class WriteStats:
     seconds: float = 0.0  # wall time spent in write() and run() calls
     per_statement: dict[str, int] = field(default_factory=dict)
     seconds_per_statement: dict[str, float] = field(default_factory=dict)
+    # Batches the server refused with a transient error (a deadlock between two writer sessions, a lock wait
+    # that timed out) and the driver ran again after a back-off: seconds a load spends waiting, not writing.
+    retries_per_statement: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()  # writer threads add their batches' counters; not a field (asdict-safe)
@@ -68,6 +71,10 @@ class WriteStats:
         if seconds is not None:
             self.add_time(name, seconds)
 
+    def add_retry(self, name: str) -> None:
+        with self._lock:
+            self.retries_per_statement[name] = self.retries_per_statement.get(name, 0) + 1
+
     def add_time(self, name: str, seconds: float) -> None:
         with self._lock:
             self.seconds += seconds
@@ -82,6 +89,8 @@ class WriteStats:
             "rows": self.rows, "nodes_created": self.nodes_created,
             "relationships_created": self.relationships_created, "properties_set": self.properties_set,
             "write_seconds": round(self.seconds, 3),
+            **({"transaction_retries": sum(self.retries_per_statement.values())} if self.retries_per_statement
+               else {}),
         }
 
 
@@ -175,7 +184,7 @@ class GraphWriter:
         """One non-batched statement (set-up, promotion) in a managed write transaction."""
         t0 = time.perf_counter()
         with self.driver.session(database=self.database) as session:
-            counters = session.execute_write(self._run_batch, cypher, None, dict(params or {}))
+            counters = session.execute_write(self._run_batch, cypher, None, dict(params or {}), name)
         self.stats.add(name, 0, counters, time.perf_counter() - t0)
         return counters
 
@@ -183,7 +192,7 @@ class GraphWriter:
     def _write_batch(self, session: Session, statement: _Statement, batch: list[Row]) -> None:
         try:
             counters = session.execute_write(self._run_batch, statement.cypher, statement.wire(batch),
-                                             statement.params)
+                                             statement.params, statement.name)
         except ClientError as exc:
             self._locate_bad_row(session, statement, batch, exc)
             raise  # _locate_bad_row raises; this keeps type checkers honest
@@ -226,12 +235,16 @@ class GraphWriter:
             raise errors[0]
 
     def _run_batch(
-        self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any]
+        self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any], name: str = "",
     ) -> Any:
         params = {"run": self.run_id, "release": self.release_id, **extra}
         if batch is not None:
             params["rows"] = batch
-        return tx.run(cypher, params).consume().counters
+        try:
+            return tx.run(cypher, params).consume().counters
+        except TransientError:  # the driver retries the transaction; counted so the load can say it waited
+            self.stats.add_retry(name)
+            raise
 
     def _locate_bad_row(self, session: Session, statement: _Statement, batch: list[Row], exc: ClientError) -> None:
         # Row by row, each in its own transaction that is rolled back, to name the bad record.
