@@ -9,7 +9,7 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.bundled import bundled_datasets
-from loaders.icd10cm.load import EDGE_NOTES, TabularModel
+from loaders.icd10cm.tabular_model import EDGE_NOTES, TabularModel
 from ontology.vocabulary import L, R
 
 pytestmark = pytest.mark.usefixtures("reference_graph")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loaders.errors import LoadError
-from loaders.icd10cm.load import ParsedTabular, parse_tabular
+from loaders.icd10cm.tabular_model import ParsedTabular, parse_tabular
 from loaders.machinery.parse_ahead import ParseAhead
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "icd10cm" / "icd10cm-tabular-excerpt.xml"

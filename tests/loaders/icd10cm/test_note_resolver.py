@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loaders.icd10cm.codes import in_range
-from loaders.icd10cm.load import NoteResolver
+from loaders.icd10cm.tabular_model import NoteResolver
 from loaders.icd10cm.note_refs import NoteReference
 
 CODES = {
