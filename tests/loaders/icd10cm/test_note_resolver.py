@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from loaders.icd10cm.codes import in_range
-from loaders.icd10cm.tabular_model import NoteResolver
 from loaders.icd10cm.note_refs import NoteReference
+from loaders.icd10cm.tabular_model import NoteResolver
 
 CODES = {
     "A04", "A04.0", "A04.1", "A04.3", "A04.31", "A04.39", "A04.4", "A04.5", "A04.8",
