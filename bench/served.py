@@ -1,8 +1,9 @@
 """HTTP servers started as subprocesses for a benchmark: the real ``codegraph serve`` and the bare baseline.
 
-Both run the same way: uvicorn, the same host, the same worker count, log level ``info`` (so both write
-an access-log line per request), output to a file in the scratch dir. A server is ready when its
-readiness path answers 200; it is stopped with SIGTERM to its process group (uvicorn's workers with it).
+Both run the same way: uvicorn, the same host, the same worker count, no access log (``codegraph serve``
+writes none: a log line per request would be the baseline's own cost, not the service's), output to a file in
+the scratch dir. A server is ready when its readiness path answers 200; it is stopped with SIGTERM to its
+process group (uvicorn's workers with it).
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def real_command(port: int, workers: int | None) -> list[str]:
     return cmd + (["--workers", str(workers)] if workers else [])
 
 
-def bare_command(port: int, workers: int | None) -> list[str]:
+def bare_command(port: int, workers: int | None, *, access_log: bool = False) -> list[str]:
+    """``access_log``: a line per request in the server's log (tests read it to see what wrk sent)."""
     return [str(VENV_BIN / "python"), "-m", "uvicorn", "bench.bare_app:app", "--host", HOST, "--port", str(port),
-            "--log-level", "info", "--workers", str(workers or 1)]
+            "--log-level", "info", "--workers", str(workers or 1), *([] if access_log else ["--no-access-log"])]
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float, workers: int) -> None:

@@ -45,7 +45,8 @@ def test_wrk_reports_non_2xx_answers_as_errors(tmp_path: Path) -> None:
 @needs_wrk
 def test_post_bodies_are_sent_as_given(tmp_path: Path) -> None:
     port = free_port()
-    with served("bare", bare_command(port, 1), port, tmp_path, workers=1, ready_path="/readyz") as server:
+    with served("bare", bare_command(port, 1, access_log=True), port, tmp_path, workers=1,
+                ready_path="/readyz") as server:
         # The bare app has no POST route: FastAPI answers 405, which proves the method and path went out.
         script = write_script(tmp_path, "post", Requests(['{"a": 1}', '{"b": "x y"}'], method="POST",
                                                          path="/v1/codes/icd10cm/A01.1"))
