@@ -190,6 +190,7 @@ def soak(settings: Settings, *, clients: int, seconds: float, workers: int, hang
                                          restart_neo4j if restart else None, seconds / 2))
         wall = time.monotonic() - t0
         rss_after = api_rss_kib(api.pid)
+        server_errors = logged_errors(api.log) if out.bad else []
     lat = sorted(out.latencies_ms) or [0.0]
     by_endpoint: dict[str, dict[str, int]] = {}
     for (name, status), n in sorted(out.statuses.items()):
@@ -202,8 +203,16 @@ def soak(settings: Settings, *, clients: int, seconds: float, workers: int, hang
         "violation_count": len(out.bad),
         "p50_ms": round(lat[len(lat) // 2], 1), "p99_ms": round(lat[int(len(lat) * 0.99)], 1),
         "max_ms": round(lat[-1], 1), "rss_before_mib": round(rss_before / 1024, 1),
-        "rss_after_mib": round(rss_after / 1024, 1), "by_endpoint": by_endpoint,
+        "rss_after_mib": round(rss_after / 1024, 1), "by_endpoint": by_endpoint, "server_errors": server_errors,
     }
+
+
+def logged_errors(log: Path, limit: int = 3) -> list[str]:
+    """The server's own account of what went wrong (its tracebacks), kept before the scratch dir goes: a
+    violation then says why, not only what the client saw."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback")][:limit]
+    return ["\n".join(lines[max(0, i - 1):i + 60])[-4000:] for i in starts]
 
 
 def passed(result: dict[str, Any], max_rss_growth: float) -> bool:
