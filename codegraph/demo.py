@@ -73,7 +73,8 @@ def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list
 
 
 def slowest_statements(stats: WriteStats, *, top: int = 2, at_least: float = 1.0) -> str:
-    """Where a load's write time went, when it is worth saying: ``codes 11.1s, hierarchy 3.3s, 2 retried``."""
+    """Where a load's write time went, when it is worth saying: ``icd10cm codes 11.1s, icd10cm hierarchy 3.3s``,
+    and the batches the server made it retry."""
     slow = sorted(((s, name) for name, s in stats.seconds_per_statement.items() if s >= at_least), reverse=True)
     said = [f"{name} {s:.1f}s" for s, name in slow[:top]]
     said += [f"{name}: {n} batch{'es' if n > 1 else ''} retried after a lock conflict"
@@ -82,10 +83,15 @@ def slowest_statements(stats: WriteStats, *, top: int = 2, at_least: float = 1.0
 
 
 def load_steps(driver: Driver, settings: Settings) -> list[Step]:
-    """Every bundled release not yet visible, then the synthetic encounters."""
+    """Every bundled release not yet visible, then the synthetic encounters; the long parses of the releases
+    to load start in the background at once (``parse_ahead``)."""
     ledger = RunLedger(driver, settings.neo4j_database)
     loaded = {r["id"] for r in ledger.visible_releases()}
     datasets = [ds for ds in bundled_datasets() if ds.source in all_loaders()]
+    # Only now, not beside Neo4j's start (it keeps both cores busy: the parse delayed it by 3 s) nor before the
+    # schema (its statements waited on the GIL while a parse held it: 2.6 → 6.3 s).
+    threading.Thread(target=parse_ahead, args=([ds for ds in datasets if f"{ds.source}@{ds.version}" not in loaded],),
+                     name="parse-bundled-ahead", daemon=True).start()
 
     def load(ds: BundledDataset) -> StepOutcome:
         if f"{ds.source}@{ds.version}" in loaded:
@@ -130,12 +136,12 @@ def still_running(settings: Settings) -> str:
             f"{state}{port}codegraph neo4j stop")
 
 
-def parse_bundled_ahead() -> None:
-    """Hand the bundled releases' long parses (ICD-10-CM tabular XML, MS-DRG tables) to the background, in load
-    order: they run while Neo4j starts and the first loads write, off the critical path (``parse_ahead``)."""
+def parse_ahead(datasets: list[BundledDataset]) -> None:
+    """Hand these releases' long parses (ICD-10-CM tabular XML, MS-DRG tables) to the background, in load order:
+    they run while the first loads write, off the critical path (``loaders/machinery/parse_ahead.py``)."""
     loaders = all_loaders()
-    for ds in bundled_datasets():
-        prepare = getattr(loaders[ds.source](), "prepare", None) if ds.source in loaders else None
+    for ds in datasets:
+        prepare = getattr(loaders[ds.source](), "prepare", None)
         if prepare is not None:
             prepare(list(ds.paths))
 
@@ -157,9 +163,6 @@ def _run_demo(settings: Settings, *, serve_api: bool, console: Console, jobs: in
                       "(a status line every few seconds)")
         runner = PlanRunner(load_steps(driver, settings), jobs=jobs, console=console,
                             size=GraphSize(driver, settings.neo4j_database))
-        # Only now: Neo4j's start keeps both cores busy (the parse beside it delayed the start by 3 s), and the
-        # schema's statements wait on the GIL while a parse holds it (2.6 → 6.3 s).
-        threading.Thread(target=parse_bundled_ahead, name="parse-bundled-ahead", daemon=True).start()
         try:
             for timing in runner.run():
                 timing.started += offset

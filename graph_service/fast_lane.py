@@ -18,11 +18,10 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph_service.blocking import NeedsGraph, memory_only
-from graph_service.errors import ServiceError
+from graph_service.blocking import memory_only
 from graph_service.models.shapes import IsoDate
 from graph_service.security import role_of
 from graph_service.services.codes import get_code_json
@@ -43,8 +42,8 @@ class CodeLookupFastLane:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = self._answer(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
-        state = scope["app"].state if "app" in scope else None
+        state = getattr(scope.get("app"), "state", None)
+        body = self._answer(scope, state) if scope["type"] == "http" and scope["method"] == "GET" else None
         stats: FastLaneStats | None = getattr(state, "fast_lane", None)
         if body is None:
             if stats is not None:
@@ -58,11 +57,10 @@ class CodeLookupFastLane:
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod
-    def _answer(scope: Scope) -> bytes | None:
+    def _answer(scope: Scope, state: Any) -> bytes | None:
         """The record's bytes, or None when the app should answer (it then decides, and explains, everything)."""
         found = _CODE_PATH.fullmatch(scope["path"])
-        app = scope.get("app")
-        graph = getattr(getattr(app, "state", None), "graph", None)
+        graph = getattr(state, "graph", None)
         if found is None or graph is None:
             return None
         key: bytes | None = None
@@ -71,7 +69,7 @@ class CodeLookupFastLane:
                 key = value
             elif (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
                 return None  # a body: the request contract's checks are the app's
-        if key is None or role_of(key.decode("latin-1"), app.state.api_key_hashes) is None:
+        if key is None or role_of(key.decode("latin-1"), state.api_key_hashes) is None:
             return None
         params = _query(scope.get("query_string", b""))
         if params is None:
@@ -80,9 +78,7 @@ class CodeLookupFastLane:
             on: date | None = _DATE.validate_python(params["date"]) if "date" in params else None
             with memory_only():
                 return get_code_json(graph, found[1], found[2], params.get("release"), on)
-        except (NeedsGraph, ServiceError, ValidationError):
-            return None
-        except Exception:  # whatever went wrong, the app's route answers it (and its handlers explain it)
+        except Exception:  # NeedsGraph, a refusal, a bad date or a bug: the app's route answers and explains it
             return None
 
 

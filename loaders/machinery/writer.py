@@ -235,7 +235,7 @@ class GraphWriter:
             raise errors[0]
 
     def _run_batch(
-        self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any], name: str = "",
+        self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any], name: str,
     ) -> Any:
         params = {"run": self.run_id, "release": self.release_id, **extra}
         if batch is not None:
