@@ -48,6 +48,7 @@ from lxml import etree
 from neo4j import Driver
 
 from bench.common import BenchContext, Row, load_average
+from bench.engine_data import Need, ensure_data
 from bench.load_ceiling import make_rows, raw_ceiling
 from bench.proc_cpu import cpu_seconds, pid_listening_on
 from codegraph.db import open_driver
@@ -243,6 +244,9 @@ def ncci_row(ctx: BenchContext) -> Row:
     base = ctx.work_dir / f"ccipra-synthetic-{NCCI_ROWS}.txt"  # bench.engine_data's quarter: same size and seed
     if not base.exists():
         write_synthetic_ptp(base, NCCI_ROWS, seed=1)
+    # The quarter this row diffs against must be bench.engine_data's 500k rows, not a demo's 16-row fixture
+    # (run alone on a demo graph, the "next quarter" was then written whole and measured as a full write).
+    ensure_data(ctx.driver, ctx.settings, Need(ncci=True))
     newest = _newest_ncci_ptp(ctx)
     if newest is None:
         raise LookupError("no NCCI PTP release in the graph to load the next quarter after (run bench.engine_data)")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 
 from loaders import text_lines
@@ -14,6 +15,12 @@ from loaders.errors import ParseError
 
 # CPT (5 digits, or 4 digits + F/T/U) and HCPCS Level II (letter + 4 digits): both 5 characters.
 PROCEDURE_CODE = re.compile(r"\d{4}[0-9FTU]|[A-Z]\d{4}")
+
+
+@lru_cache(maxsize=65536)  # millions of rows name a few thousand codes: the pattern runs once per code
+def is_procedure_code(code: str) -> bool:
+    """A 5-character CPT (four digits and a digit, F, T or U) or HCPCS Level II (a letter and four digits) code."""
+    return PROCEDURE_CODE.fullmatch(code) is not None
 
 
 class NcciSetting(StrEnum):
@@ -70,6 +77,7 @@ def decoded_lines(path: Path, max_line_bytes: int = text_lines.DEFAULT_MAX_LINE_
         yield line.number, line.text
 
 
+@lru_cache(maxsize=8192)  # a quarter's millions of rows carry a few hundred distinct dates
 def yyyymmdd(raw: str) -> date:
     """``20240101`` -> date; ValueError on anything else."""
     if len(raw) != 8 or not raw.isdigit():
