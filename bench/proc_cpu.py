@@ -52,6 +52,45 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14, 15: utime, stime
 
 
+def _thread_group(name: str) -> str:
+    """A JVM thread's name → what it does: the JIT's compilers, GC, Bolt workers (the queries), or the name."""
+    if name.startswith("C2 "):
+        return "C2 compiler"
+    if name.startswith("C1 "):
+        return "C1 compiler"
+    if "GC" in name or name.startswith("G1 "):
+        return "GC"
+    if "bolt" in name.lower():
+        return "Bolt workers"
+    return name.rstrip("0123456789-_ ") or name
+
+
+def cpu_by_thread_group(pid: int) -> dict[str, float]:
+    """CPU seconds of one process's live threads, summed by ``_thread_group`` (Linux ``/proc/<pid>/task``): where
+    a JVM's CPU goes — a fresh Neo4j spends a third of a first load's CPU compiling itself (bench/RESULTS.md)."""
+    out: dict[str, float] = {}
+    try:
+        tasks = list(os.scandir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        return out
+    for task in tasks:
+        try:
+            name = Path(task.path, "comm").read_text().strip()
+            raw = Path(task.path, "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended between the listing and the read
+        fields = raw[raw.rindex(")") + 2:].split()
+        group = _thread_group(name)
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def cpu_delta_by_group(before: dict[str, float], after: dict[str, float], least: float = 0.2) -> dict[str, float]:
+    """``after`` − ``before`` per group, largest first, groups under ``least`` seconds left out."""
+    delta = {group: round(after[group] - before.get(group, 0.0), 1) for group in after}
+    return dict(sorted(((g, d) for g, d in delta.items() if d >= least), key=lambda kv: -kv[1]))
+
+
 class TreeCpu:
     """Snapshot of a process tree's CPU per process; ``since`` gives the CPU spent between two snapshots.
 
