@@ -28,19 +28,19 @@ from neo4j import ManagedTransaction
 
 from loaders.errors import LoadError, ParseError, WrongFileError
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.writer import batched
 from loaders.registry import register
 from loaders.snomed.prefetch import prefetched
 from loaders.snomed.release import ReleaseType, Rf2Kind, Rf2Release, find_release_files, parse_rf2_name
 from loaders.snomed.rf2 import (
     SnomedMapRow,
-    packed_concept_terms,
     read_concepts,
     read_descriptions,
     read_extended_map,
     read_is_a,
     read_language_members,
-    unpack_terms,
 )
+from loaders.snomed.scratch import CHUNK, ReleaseScratch
 from ontology.code_systems import system
 from ontology.vocabulary import L, R, labels_for
 
@@ -172,7 +172,8 @@ class SnomedLoader:
 
     def write(self, ctx: LoadContext) -> None:
         """Stream each file once: terms (parse only), then concepts, IS-A and map rows, each written while the
-        next rows are parsed. What stays in memory is per concept (its id and two terms), never per row."""
+        next rows are parsed. What spans files (concept ids, terms, retired pairs) waits on disk in the scratch:
+        the loader's memory does not grow with the release."""
         files = self._release_files(ctx)
         assert files.language is not None and files.relationships is not None  # checked by _release_files
         counts = ctx.counts
@@ -184,51 +185,55 @@ class SnomedLoader:
         fresh = bool(window["fresh"])
         counts["release_new"] = fresh
 
-        terms = packed_concept_terms(read_descriptions(files.descriptions),
-                                     read_language_members(files.language))
-        concepts = _ConceptStream(files, terms)
-        counts["concepts"] = ctx.writer.write(
-            f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
-            sessions=CONCEPT_SESSIONS, params={"system": SNOMED.id},
-            describe_row=lambda r: f"{files.concepts.name}: concept {r[1]!r}")
-        counts["active_concepts"] = concepts.active
-        counts["inactive_concepts"] = counts["concepts"] - concepts.active
-        counts["concepts_without_preferred_term"] = concepts.without_preferred_term
+        with ReleaseScratch() as scratch:
+            # Descriptions and the language refset are read (not written) first: the concepts carry the terms.
+            scratch.collect_terms(read_descriptions(files.descriptions), read_language_members(files.language))
+            concepts = _ConceptStream(files, scratch)
+            counts["concepts"] = ctx.writer.write(
+                f"{SNOMED.id} concepts", concepts_statement(fresh), prefetched(concepts.rows()),
+                sessions=CONCEPT_SESSIONS, params={"system": SNOMED.id},
+                describe_row=lambda r: f"{files.concepts.name}: concept {r[1]!r}")
+            counts["active_concepts"] = concepts.active
+            counts["inactive_concepts"] = counts["concepts"] - concepts.active
+            counts["concepts_without_preferred_term"] = concepts.without_preferred_term
 
-        links = _IsAStream(files, concepts.ids)
-        before = ctx.writer.stats.relationships_created
-        ctx.writer.write(f"{SNOMED.id} IS-A", IS_A_EDGES, prefetched(links.rows()),
-                         describe_row=lambda r: f"{files.relationships.name}: IS-A {r[0]} → {r[1]}")
-        counts["is_a"] = ctx.writer.stats.relationships_created - before
-        counts["is_a_retired_pairs"] = self._retired_pairs(ctx, links.inactive_pairs)
+            links = _IsAStream(files, scratch)
+            before = ctx.writer.stats.relationships_created
+            ctx.writer.write(f"{SNOMED.id} IS-A", IS_A_EDGES, prefetched(links.rows()),
+                             describe_row=lambda r: f"{files.relationships.name}: IS-A {r[0]} → {r[1]}")
+            counts["is_a"] = ctx.writer.stats.relationships_created - before
+            counts["is_a_retired_pairs"] = self._retired_pairs(ctx, scratch)
 
-        if files.extended_map is None:
-            counts.update(map_rows=0, map_rows_active=0, map_targets=0, map_concepts=0)
-            return
-        targets = sorted({row.target for row in read_extended_map(files.extended_map) if row.target})
-        ctx.writer.write("snomed map targets", MAP_TARGET_CODES,
-                         ([ICD10CM.key(code), ICD10CM.normalise(code)] for code in targets),
-                         params={"target_system": ICD10CM.id},
-                         describe_row=lambda r: f"{files.extended_map}: ICD-10-CM target {r[1]!r}")
-        mapping = _MapStream(files.extended_map, concepts.ids, files.concepts.name)
-        counts["map_rows"] = ctx.writer.write(
-            "snomed map rows", map_rows_statement(fresh), prefetched(mapping.rows()),
-            describe_row=lambda r: f"{files.extended_map}: map row {r[2]!r} (concept {r[0]}, target {r[12]!r})")
-        counts["map_rows_active"] = mapping.active
-        counts["map_targets"] = mapping.targets
-        counts["map_concepts"] = len(mapping.concepts)
+            if files.extended_map is None:
+                counts.update(map_rows=0, map_rows_active=0, map_targets=0, map_concepts=0)
+                return
+            targets = sorted({row.target for row in read_extended_map(files.extended_map) if row.target})
+            ctx.writer.write("snomed map targets", MAP_TARGET_CODES,
+                             ([ICD10CM.key(code), ICD10CM.normalise(code)] for code in targets),
+                             params={"target_system": ICD10CM.id},
+                             describe_row=lambda r: f"{files.extended_map}: ICD-10-CM target {r[1]!r}")
+            mapping = _MapStream(files.extended_map, scratch, files.concepts.name)
+            counts["map_rows"] = ctx.writer.write(
+                "snomed map rows", map_rows_statement(fresh), prefetched(mapping.rows()),
+                describe_row=lambda r: f"{files.extended_map}: map row {r[2]!r} (concept {r[0]}, target {r[12]!r})")
+            counts["map_rows_active"] = mapping.active
+            counts["map_targets"] = mapping.targets
+            counts["map_concepts"] = scratch.mapped_concepts()
 
     def after_promote(self, ctx: LoadContext) -> None:
         with ctx.writer.driver.session(database=ctx.writer.database) as session:
             session.run(REFRESH_OLDER_TITLES, system=SNOMED.id, run=ctx.run_id).consume()
 
     @staticmethod
-    def _retired_pairs(ctx: LoadContext, inactive_pairs: set[tuple[str, str]]) -> int:
+    def _retired_pairs(ctx: LoadContext, scratch: ReleaseScratch) -> int:
         """Pairs named only by retired relationship rows: the inactive pairs that got no edge."""
-        rows = [[SNOMED.key(child), SNOMED.key(parent)] for child, parent in inactive_pairs]
-        records, _, _ = ctx.writer.driver.execute_query(
-            RETIRED_PAIRS_KEPT, rows=rows, release=ctx.release.id, database_=ctx.writer.database)
-        return len(rows) - records[0]["kept"]
+        retired = 0
+        for chunk in scratch.retired_pairs():
+            rows = [[SNOMED.key(str(child)), SNOMED.key(str(parent))] for child, parent in chunk]
+            records, _, _ = ctx.writer.driver.execute_query(
+                RETIRED_PAIRS_KEPT, rows=rows, release=ctx.release.id, database_=ctx.writer.database)
+            retired += len(rows) - records[0]["kept"]
+        return retired
 
     def _release_files(self, ctx: LoadContext) -> Rf2Release:
         if len(ctx.sources) != 1 or not ctx.sources[0].is_dir():
@@ -258,68 +263,71 @@ def _run_returning(ctx: LoadContext, cypher: str, params: dict[str, Any]) -> lis
 
 
 class _ConceptStream:
-    """Concept rows (lists in ``CONCEPT_ROW`` order) with their counts and the release's concept ids."""
+    """Concept rows (lists in ``CONCEPT_ROW`` order) with their counts; the ids are registered in the scratch."""
 
-    def __init__(self, files: Rf2Release, terms: dict[int, str]) -> None:
-        self.files, self.terms = files, terms
-        self.ids: set[int] = set()  # ints: a third of the memory of the id strings
+    def __init__(self, files: Rf2Release, scratch: ReleaseScratch) -> None:
+        self.files, self.scratch = files, scratch
         self.active = self.without_preferred_term = 0
 
     def rows(self) -> Iterator[list[Any]]:
-        for concept in read_concepts(self.files.concepts):
-            number = int(concept.id)
-            self.ids.add(number)
-            fsn, preferred = unpack_terms(self.terms.pop(number, ""))  # freed as it is written
-            self.active += concept.active
-            self.without_preferred_term += not preferred
-            yield [SNOMED.key(concept.id), concept.id, preferred or fsn or concept.id, fsn or "", concept.active,
-                   fsn, concept.effective_time.isoformat()]
+        for chunk in batched(read_concepts(self.files.concepts, self.scratch), CHUNK):
+            terms = self.scratch.terms_of(int(concept.id) for concept in chunk)
+            for concept in chunk:
+                fsn, preferred = terms.get(int(concept.id), (None, None))
+                self.active += concept.active
+                self.without_preferred_term += not preferred
+                yield [SNOMED.key(concept.id), concept.id, preferred or fsn or concept.id, fsn or "",
+                       concept.active, fsn, concept.effective_time.isoformat()]
 
 
 class _IsAStream:
     """IS-A rows ``[child key, parent key]`` for active links, each end checked to be a concept of the release;
-    a pair named by several active ids is merged once by the statement."""
+    a pair named by several active ids is merged once by the statement. Retired pairs go to the scratch."""
 
-    def __init__(self, files: Rf2Release, concept_ids: set[int]) -> None:
+    def __init__(self, files: Rf2Release, scratch: ReleaseScratch) -> None:
         assert files.relationships is not None
-        self.path, self.concepts_name, self.concept_ids = files.relationships, files.concepts.name, concept_ids
-        self.inactive_pairs: set[tuple[str, str]] = set()
+        self.path, self.concepts_name, self.scratch = files.relationships, files.concepts.name, scratch
 
     def rows(self) -> Iterator[list[str]]:
-        for link in read_is_a(self.path):
-            for end in (link.child_id, link.parent_id):
-                if int(end) not in self.concept_ids:
-                    column = "destinationId" if end == link.parent_id else "sourceId"
-                    raise ParseError(self.path, None, f"row {link.relationship_id} {column}",
-                                     f"a concept of {self.concepts_name}",
-                                     f"{end} (IS-A {link.child_id} → {link.parent_id})")
-            if link.active:
-                yield [SNOMED.key(link.child_id), SNOMED.key(link.parent_id)]
-            else:
-                self.inactive_pairs.add((link.child_id, link.parent_id))
+        for chunk in batched(read_is_a(self.path), CHUNK):
+            unknown = self.scratch.unknown_concepts(int(end) for link in chunk for end in (link.child_id,
+                                                                                            link.parent_id))
+            if unknown:
+                link = next(link for link in chunk if {int(link.child_id), int(link.parent_id)} & unknown)
+                end, column = ((link.child_id, "sourceId") if int(link.child_id) in unknown
+                               else (link.parent_id, "destinationId"))
+                raise ParseError(self.path, None, f"row {link.relationship_id} {column}",
+                                 f"a concept of {self.concepts_name}",
+                                 f"{end} (IS-A {link.child_id} → {link.parent_id})")
+            self.scratch.add_retired_pairs((int(link.child_id), int(link.parent_id))
+                                           for link in chunk if not link.active)
+            for link in chunk:
+                if link.active:
+                    yield [SNOMED.key(link.child_id), SNOMED.key(link.parent_id)]
 
 
 class _MapStream:
     """Map rows (lists in ``MAP_ROW`` order), each mapped concept checked to be a concept of the release."""
 
-    def __init__(self, path: Path, concept_ids: set[int], concepts_name: str) -> None:
-        self.path, self.concept_ids, self.concepts_name = path, concept_ids, concepts_name
+    def __init__(self, path: Path, scratch: ReleaseScratch, concepts_name: str) -> None:
+        self.path, self.scratch, self.concepts_name = path, scratch, concepts_name
         self.active = self.targets = 0
-        self.concepts: set[int] = set()
 
     def rows(self) -> Iterator[list[Any]]:
-        for row in read_extended_map(self.path):
-            concept = int(row.concept_id)
-            if concept not in self.concept_ids:
+        for chunk in batched(read_extended_map(self.path), CHUNK):
+            unknown = self.scratch.unknown_concepts(int(row.concept_id) for row in chunk)
+            if unknown:
+                row = next(row for row in chunk if int(row.concept_id) in unknown)
                 raise ParseError(self.path, None, f"row {row.id} referencedComponentId",
                                  f"a concept of {self.concepts_name}", row.concept_id)
-            self.active += row.active
-            self.targets += row.target is not None
-            self.concepts.add(concept)
-            target = ICD10CM.normalise(row.target) if row.target else None
-            yield [SNOMED.key(row.concept_id), map_rule_id(row), row.id, row.group, row.priority, row.rule,
-                   row.advice, row.correlation_id, row.category_id, row.active, row.effective_time.isoformat(),
-                   ICD10CM.key(target) if target else None, target]
+            self.scratch.add_mapped_concepts(int(row.concept_id) for row in chunk)
+            for row in chunk:
+                self.active += row.active
+                self.targets += row.target is not None
+                target = ICD10CM.normalise(row.target) if row.target else None
+                yield [SNOMED.key(row.concept_id), map_rule_id(row), row.id, row.group, row.priority, row.rule,
+                       row.advice, row.correlation_id, row.category_id, row.active,
+                       row.effective_time.isoformat(), ICD10CM.key(target) if target else None, target]
 
 
 register("snomed")(SnomedLoader)

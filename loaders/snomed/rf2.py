@@ -1,21 +1,24 @@
 """SNOMED CT RF2 rows -> typed records: concepts, descriptions, IS-A links, US English language
-members, ICD-10-CM extended-map rows, and each concept's FSN and US preferred term.
+members and ICD-10-CM extended-map rows (each concept's FSN and US preferred term are chosen in
+``loaders.snomed.scratch``).
 
 Every file is tab-delimited UTF-8 with one header row and no quoting (terms hold quotes). A reader
 checks the header exactly, the column count of every row and each field's form, and that no row is
 dated after the release date in the file name. Full files keep every version of a row: the readers
-return the latest row per id (held in a dict, so a Full file is read whole before anything is yielded).
+return the latest row per id (held in a dict, so a Full file is read whole before anything is yielded; a
+Snapshot streams, its concept ids remembered in a ``ConceptRegistry``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from loaders.errors import ParseError, WrongFileError
 from loaders.icd10cm.codes import DOTTED_CODE
@@ -35,6 +38,7 @@ FIRST_RELEASE = date(2002, 1, 31)
 # refused past this many bytes having read only that much.
 MAX_TERM_CHARS = 4_096
 MAX_LINE_BYTES = 16 << 10
+_CONCEPT_CHUNK = 5000  # concept rows registered per call (a statement per chunk when on disk)
 
 _COLUMNS: dict[Rf2Kind, tuple[str, ...]] = {
     Rf2Kind.CONCEPT: ("id", "effectiveTime", "active", "moduleId", "definitionStatusId"),
@@ -116,7 +120,7 @@ class SnomedMapRow:
     effective_time: date
 
 
-@dataclass(slots=True)  # filled in place while descriptions stream by (one object per concept)
+@dataclass(frozen=True, slots=True)
 class ConceptTerms:
     concept_id: str
     fsn: str | None
@@ -254,11 +258,11 @@ _R = TypeVar("_R")
 
 
 def _read(path: Path, kind: Rf2Kind, check: Callable[[_Row], object], build: Callable[[list[str]], _R],
-          key: Callable[[_R], str]) -> Iterator[_R]:
+          key: Callable[[_R], str], concepts_seen: ConceptRegistry | None = None) -> Iterator[_R]:
     """Records in file order (Snapshot, Delta) or the latest version per id (Full)."""
     name = parse_rf2_name(path)
     if name is not None and name.release_type is ReleaseType.SNAPSHOT and kind is Rf2Kind.CONCEPT:
-        yield from _snapshot_concepts(path, kind, check, build)
+        yield from _snapshot_concepts(path, kind, check, build, concepts_seen or ConceptsInMemory())
         return
     if name is None or name.release_type is not ReleaseType.FULL:
         for _number, cells in _rows(path, kind, check):
@@ -273,41 +277,69 @@ def _read(path: Path, kind: Rf2Kind, check: Callable[[_Row], object], build: Cal
             raise ParseError(path, number, "effectiveTime", "one row per id and effectiveTime in a Full file", when)
         if seen is None or when > seen[0]:
             latest[key(record)] = (when, record)
-    for _when, record in latest.values():
-        yield record
+    records = iter([record for _when, record in latest.values()])
+    latest.clear()
+    # A Full file's ids are unique once folded to their latest rows; registered all the same, the later files'
+    # references are checked against them.
+    while chunk := list(islice(records, _CONCEPT_CHUNK)):
+        if concepts_seen is not None:
+            concepts_seen.register_concepts([(int(key(record)), 0, 0) for record in chunk])
+        yield from chunk
+
+
+class ConceptRegistry(Protocol):
+    """Where a Snapshot's concept ids are remembered while the file streams (in memory, or on disk for a full
+    release: ``loaders.snomed.scratch``)."""
+
+    def register_concepts(self, rows: Sequence[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        """Record ``(id, content hash, line)`` rows; per row, the ``(content, line)`` of its id's first row."""
+        ...
+
+
+class ConceptsInMemory:
+    """A ``ConceptRegistry`` in a dict (a small release, a test)."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[int, int]] = {}
+
+    def register_concepts(self, rows: Sequence[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        return [self.first.setdefault(number, (content, line)) for number, content, line in rows]
 
 
 def _snapshot_concepts(path: Path, kind: Rf2Kind, check: Callable[[_Row], object],
-                       build: Callable[[list[str]], _R]) -> Iterator[_R]:
+                       build: Callable[[list[str]], _R], seen: ConceptRegistry) -> Iterator[_R]:
     """A Snapshot holds one row per concept id: the same row twice is folded, an id twice with other attributes
-    is refused naming both lines, and a Snapshot without a concept is refused. Each id keeps its row's hash and
-    line, so a full release's ids cost little."""
-    seen: dict[int, tuple[int, int]] = {}
-    for number, cells in _rows(path, kind, check):
-        content = hash(tuple(cells[1:]))
-        earlier = seen.setdefault(int(cells[0]), (content, number))
-        if earlier[1] == number:
-            yield build(cells)
-        elif earlier[0] == content:
-            note_folded(path, "concept")
-        else:
-            raise DuplicateKeyError(
-                path, number, "id", f"one row per concept id in a Snapshot: concept {cells[0]} is already at line "
-                f"{earlier[1]} with other attributes", f"duplicate concept {cells[0]}: {' '.join(cells[1:])}")
-    require_rows(path, len(seen), "concept row")
+    is refused naming both lines, and a Snapshot without a concept is refused. Each id is registered in ``seen``
+    with its row's hash and line, a chunk of rows at a time."""
+    concepts = 0
+    rows = _rows(path, kind, check)
+    while chunk := list(islice(rows, _CONCEPT_CHUNK)):
+        firsts = seen.register_concepts([(int(cells[0]), hash(tuple(cells[1:])), number) for number, cells in chunk])
+        for (number, cells), (content, line) in zip(chunk, firsts, strict=True):
+            if line == number:
+                concepts += 1
+                yield build(cells)
+            elif content == hash(tuple(cells[1:])):
+                note_folded(path, "concept")
+            else:
+                raise DuplicateKeyError(
+                    path, number, "id", f"one row per concept id in a Snapshot: concept {cells[0]} is already at "
+                    f"line {line} with other attributes", f"duplicate concept {cells[0]}: {' '.join(cells[1:])}")
+    require_rows(path, concepts, "concept row")
 
 
 def _check_concept(row: _Row) -> None:
     row.sctid("id"), row.effective_time(), row.active(), row.sctid("definitionStatusId")
 
 
-def read_concepts(path: Path) -> Iterator[SnomedConcept]:
-    """``sct2_Concept_<Snapshot|Full>_*.txt`` rows, active and inactive."""
+def read_concepts(path: Path, seen: ConceptRegistry | None = None) -> Iterator[SnomedConcept]:
+    """``sct2_Concept_<Snapshot|Full>_*.txt`` rows, active and inactive; a Snapshot's ids are registered in
+    ``seen`` (a dict when None)."""
 
     def build(cells: list[str]) -> SnomedConcept:
         return SnomedConcept(cells[0], _yyyymmdd(cells[1]), cells[2] == "1", cells[3], cells[4])
 
-    return _read(path, Rf2Kind.CONCEPT, _check_concept, build, lambda c: c.id)
+    return _read(path, Rf2Kind.CONCEPT, _check_concept, build, lambda c: c.id, seen)
 
 
 def _check_description(row: _Row) -> None:
@@ -428,52 +460,3 @@ def _line_of_member(path: Path, member_id: str) -> int | None:
             if raw.startswith(member_id.encode()):
                 return number
     return None
-
-
-def concept_terms(
-    descriptions: Iterable[SnomedDescription],
-    language_members: Iterable[SnomedLanguageMember],
-    refset_id: str = US_ENGLISH_REFSET,
-) -> dict[str, ConceptTerms]:
-    """Per concept, its FSN and preferred synonym in ``refset_id`` (US English): active descriptions whose
-    active member of that refset says preferred. Raises ValueError if a concept has two of either."""
-    terms = packed_concept_terms(descriptions, language_members, refset_id)
-    return {str(cid): ConceptTerms(str(cid), *unpack_terms(packed)) for cid, packed in sorted(terms.items())}
-
-
-def unpack_terms(packed: str) -> tuple[str | None, str | None]:
-    """(FSN, preferred term) of a ``packed_concept_terms`` value; None for a missing one."""
-    fsn, _, preferred = packed.partition("\t")
-    return fsn or None, preferred or None
-
-
-def packed_concept_terms(
-    descriptions: Iterable[SnomedDescription],
-    language_members: Iterable[SnomedLanguageMember],
-    refset_id: str = US_ENGLISH_REFSET,
-) -> dict[int, str]:
-    """``concept_terms`` in the least memory a full release allows (what a load keeps while it streams):
-    keyed by the concept id as an int, the value ``"<FSN>\t<preferred term>"`` (RF2 terms hold no tabs)."""
-    preferred = {
-        int(m.description_id)
-        for m in language_members
-        if m.active and m.refset_id == refset_id and m.acceptability_id == PREFERRED
-    }
-    terms: dict[int, str] = {}
-    for description in descriptions:
-        if not description.active or description.type_id not in (FSN_TYPE, SYNONYM_TYPE):
-            continue
-        if int(description.id) not in preferred:
-            continue
-        concept = int(description.concept_id)
-        fsn, _, synonym = terms.get(concept, "\t").partition("\t")
-        is_fsn = description.type_id == FSN_TYPE
-        chosen = fsn if is_fsn else synonym
-        if chosen and chosen != description.term:
-            what = "FSN" if is_fsn else "preferred term"
-            raise ValueError(
-                f"concept {description.concept_id} has two {what}s in refset {refset_id}: "
-                f"{chosen!r} and {description.term!r}"
-            )
-        terms[concept] = f"{description.term}\t{synonym}" if is_fsn else f"{fsn}\t{description.term}"
-    return terms

@@ -7,13 +7,13 @@ from pathlib import Path
 from bench.snomed_rf2 import generate
 from loaders.snomed.release import find_release_files
 from loaders.snomed.rf2 import (
-    concept_terms,
     read_concepts,
     read_descriptions,
     read_extended_map,
     read_is_a,
     read_language_members,
 )
+from loaders.snomed.scratch import concept_terms
 
 
 def test_a_generated_release_reads_back_with_us_edition_proportions(tmp_path: Path) -> None:

@@ -11,13 +11,13 @@ import pytest
 from loaders.errors import ParseError, WrongFileError
 from loaders.snomed.release import ReleaseType, Rf2Kind, find_release_files, parse_rf2_name
 from loaders.snomed.rf2 import (
-    concept_terms,
     read_concepts,
     read_descriptions,
     read_extended_map,
     read_is_a,
     read_language_members,
 )
+from loaders.snomed.scratch import concept_terms
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "snomed"
 PACKAGE = FIXTURES / "SnomedCT_USEditionRF2_PRODUCTION_20250301T120000Z"
