@@ -83,7 +83,9 @@ class ReleaseScratch:
                 self._db.execute("COMMIT")
 
     def close(self) -> None:
-        self._db.close()
+        # Under the lock: a failed write can end the load while a stream thread is still inside a call.
+        with self._lock:
+            self._db.close()
         self._dir.cleanup()
 
     def __enter__(self) -> ReleaseScratch:
