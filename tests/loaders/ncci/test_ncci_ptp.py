@@ -125,3 +125,26 @@ def test_utf16_file_is_refused_with_its_line(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match="UTF-16") as err:
         list(read_ptp(path))
     assert err.value.line == 1
+
+
+def test_padded_cells_read_as_the_plain_row_does(tmp_path: Path) -> None:
+    # A plain row takes the parser's one-pattern path; the same row with padded cells takes the cell-by-cell one.
+    padded = _copy(tmp_path, PART1, " 27447 \t 20610\t \t20040101 \t*\t1 \tStandards of medical / surgical practice ",
+                   old="27447\t20610\t\t20040101\t*\t1\tStandards of medical / surgical practice")
+    plain = _pair(_edits(PART1), "27447", "20610")
+    assert [e._replace(file="") for e in _pair(_edits(padded), "27447", "20610")] == \
+        [e._replace(file="") for e in plain]
+
+
+@pytest.mark.parametrize(
+    ("new", "field", "expected"),
+    [
+        ("20110101\t20101231\t0\tMutually exclusive procedures", "deletion date", "on or after the effective date"),
+        ("20110101\t*\t0\t" + "x" * 1001, "rationale", "at most 1,000 characters"),
+    ],
+)
+def test_a_well_formed_row_with_a_wrong_value_is_refused(tmp_path: Path, new: str, field: str, expected: str) -> None:
+    path = _copy(tmp_path, PART1, new, old="20110101\t*\t0\tMutually exclusive procedures")
+    with pytest.raises(ParseError, match=expected) as err:
+        list(read_ptp(path))
+    assert (err.value.file, err.value.line, err.value.field) == (str(path), 7, field)
