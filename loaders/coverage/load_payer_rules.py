@@ -70,8 +70,7 @@ def diagnosis_in_range(code: str, first: str, last: str) -> bool:
     """
     bare, lo, hi = (strip_dot(c.strip().upper()) for c in (code, first, last))
 
-    def key(text: str) -> tuple[tuple[int, str], ...]:
-        return code_sort_key(text)
+    key = code_sort_key
 
     low_ok = key(bare[: len(lo)]) >= key(lo) if len(bare) >= len(lo) else key(bare) > key(lo[: len(bare)])
     high_ok = key(bare[: len(hi)]) <= key(hi) if len(bare) >= len(hi) else key(bare) < key(hi[: len(bare)])

@@ -21,14 +21,15 @@ def add_dot(code: str) -> str:
     return bare if len(bare) <= 3 else f"{bare[:3]}.{bare[3:]}"
 
 
-def code_sort_key(code: str) -> tuple[tuple[int, str], ...]:
+def code_sort_key(code: str) -> str:
     """Order codes as the tabular does, position by position: digits before letters, shorter first.
 
     Works on dotted or dotless codes and ignores a trailing ``-`` ("any code under"), so
-    ``O9A.1`` sorts after ``O99.8`` and ``C4A`` between ``C49`` and ``C50``.
+    ``O9A.1`` sorts after ``O99.8`` and ``C4A`` between ``C49`` and ``C50``. A code is digits and capital
+    letters, and ASCII puts every digit before every capital: the bare code itself is the key (a string
+    compares position by position, a prefix first), so 100k keys cost no tuple per character.
     """
-    bare = strip_dot(code.strip().upper()).rstrip("-")
-    return tuple((0, ch) if ch.isdigit() else (1, ch) for ch in bare)
+    return strip_dot(code.strip().upper()).rstrip("-")
 
 
 def in_range(code: str, first: str, last: str) -> bool:

@@ -19,6 +19,7 @@ from loaders.icd10cm.codes import code_sort_key, in_range, strip_dot
 from loaders.icd10cm.note_conditions import Qualifier, note_condition, parse_qualifier, qualifier_spans
 from loaders.icd10cm.note_refs import NoteReference, extract_note_references
 from loaders.icd10cm.tabular import Icd10cmChapter, Icd10cmCode, Icd10cmNote, Icd10cmSection, parse_icd10cm_tabular
+from loaders.machinery.gc_pause import gc_paused
 from ontology.code_systems import system
 from ontology.vocabulary import R
 
@@ -232,7 +233,8 @@ class ParsedTabular:
 
 
 def parse_tabular(paths: list[Path]) -> ParsedTabular:
-    model = TabularModel.read(paths[0])
-    counts: dict[str, int] = {}
-    edges, unresolved = note_edges(model, counts)
+    with gc_paused():  # ~100k codes and their notes stay live until written
+        model = TabularModel.read(paths[0])
+        counts: dict[str, int] = {}
+        edges, unresolved = note_edges(model, counts)
     return ParsedTabular(model, edges, unresolved, counts)

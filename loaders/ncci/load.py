@@ -21,18 +21,17 @@ edits are compared with the files, a back-filled one MERGEs.
 
 from __future__ import annotations
 
-import gc
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError
+from loaders.machinery.gc_pause import gc_paused
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
@@ -266,8 +265,8 @@ class NcciPtpLoader:
                     yield from batch
 
             statement = CREATE_PTP if ctx.fresh_release else MERGE_PTP
-            # No cyclic collection while the release's repeat check holds an entry per edit (see _gc_paused).
-            with _gc_paused():
+            # No cyclic collection while the release's repeat check holds an entry per edit.
+            with gc_paused():
                 counts["ptp_written"] = ctx.writer.write(
                     "ptp edges", statement, with_codes(), layout=PTP_LAYOUT, sessions=PTP_SESSIONS,
                     describe_row=lambda r: f"the edit at {_where(r)}")
@@ -285,7 +284,7 @@ class NcciPtpLoader:
         stats = ctx.writer.stats
         # The server reads the previous quarter while this thread parses the file.
         t0 = time.perf_counter()
-        with _gc_paused():
+        with gc_paused():
             previous_edits = ptp_ranges.read_in_background(ctx.writer.driver, ctx.writer.database, chosen.previous)
             parsed = list(keyed(edits))
             stats.add_time("ptp parse", time.perf_counter() - t0)
@@ -309,20 +308,6 @@ class NcciPtpLoader:
         })
         if chosen.upgraded:
             ctx.counts["ptp_upgraded"] = chosen.upgraded
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the two quarters are held: the millions of tuples they make are live
-    until the diff, so each full collection walks them all for nothing (2.1 of 5.8 s CPU of the parse of 500k
-    rows, measured); the collector is back as it was afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @lru_cache(maxsize=4096)
