@@ -180,6 +180,7 @@ def icd10cm_row(ctx: BenchContext) -> Row:
         details={"rows": rows, "seconds": round(report.seconds, 2), "writer_only_ratio": round(writer_only, 3),
                  "phases": {k: round(v, 2) for k, v in getattr(report, "phases", {}).items()},
                  "statement_seconds": _statement_seconds(report), "diff": (report.report or {}).get("diff"),
+                 "transaction_retries": dict(getattr(report.stats, "retries_per_statement", {})),
                  "server_cpu_s_per_1k_rows": {"load": load_cpu, "ceiling": ceiling.server_cpu_s_per_1k_rows},
                  "icd10cm_codes_already_in_graph": _codes_in_graph(ctx, "icd10cm"),
                  "load_average": [before, load_average()]},

@@ -25,7 +25,7 @@ from itertools import islice
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction, Session
-from neo4j.exceptions import ClientError, TransientError
+from neo4j.exceptions import ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loaders.errors import LoadError
@@ -71,9 +71,9 @@ class WriteStats:
         if seconds is not None:
             self.add_time(name, seconds)
 
-    def add_retry(self, name: str) -> None:
+    def add_retry(self, name: str, times: int = 1) -> None:
         with self._lock:
-            self.retries_per_statement[name] = self.retries_per_statement.get(name, 0) + 1
+            self.retries_per_statement[name] = self.retries_per_statement.get(name, 0) + times
 
     def add_time(self, name: str, seconds: float) -> None:
         with self._lock:
@@ -190,12 +190,24 @@ class GraphWriter:
 
     # -- batches --------------------------------------------------------------------------------------------
     def _write_batch(self, session: Session, statement: _Statement, batch: list[Row]) -> None:
+        wire = statement.wire(batch)
+        attempts = 0
+
+        def attempt(tx: ManagedTransaction) -> Any:
+            nonlocal attempts
+            attempts += 1
+            return self._run_batch(tx, statement.cypher, wire, statement.params, statement.name)
+
         try:
-            counters = session.execute_write(self._run_batch, statement.cypher, statement.wire(batch),
-                                             statement.params, statement.name)
+            counters = session.execute_write(attempt)
         except ClientError as exc:
             self._locate_bad_row(session, statement, batch, exc)
             raise  # _locate_bad_row raises; this keeps type checkers honest
+        finally:
+            # Counted per attempt, not per error raised inside the statement: a deadlock over relationship chains
+            # is found at commit, after the statement's own code has returned.
+            if attempts > 1:
+                self.stats.add_retry(statement.name, attempts - 1)
         self.stats.add(statement.name, len(batch), counters)
 
     def _write_concurrently(self, statement: _Statement, batches: Iterator[list[Row]], sessions: int,
@@ -240,11 +252,7 @@ class GraphWriter:
         params = {"run": self.run_id, "release": self.release_id, **extra}
         if batch is not None:
             params["rows"] = batch
-        try:
-            return tx.run(cypher, params).consume().counters
-        except TransientError:  # the driver retries the transaction; counted so the load can say it waited
-            self.stats.add_retry(name)
-            raise
+        return tx.run(cypher, params).consume().counters
 
     def _locate_bad_row(self, session: Session, statement: _Statement, batch: list[Row], exc: ClientError) -> None:
         # Row by row, each in its own transaction that is rolled back, to name the bad record.
