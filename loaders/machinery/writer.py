@@ -184,31 +184,37 @@ class GraphWriter:
         """One non-batched statement (set-up, promotion) in a managed write transaction."""
         t0 = time.perf_counter()
         with self.driver.session(database=self.database) as session:
-            counters = session.execute_write(self._run_batch, cypher, None, dict(params or {}), name)
+            counters = self._execute(session, name, cypher, None, dict(params or {}))
         self.stats.add(name, 0, counters, time.perf_counter() - t0)
         return counters
 
     # -- batches --------------------------------------------------------------------------------------------
     def _write_batch(self, session: Session, statement: _Statement, batch: list[Row]) -> None:
-        wire = statement.wire(batch)
+        try:
+            counters = self._execute(session, statement.name, statement.cypher, statement.wire(batch),
+                                     statement.params)
+        except ClientError as exc:
+            self._locate_bad_row(session, statement, batch, exc)
+            raise  # _locate_bad_row raises; this keeps type checkers honest
+        self.stats.add(statement.name, len(batch), counters)
+
+    def _execute(self, session: Session, name: str, cypher: str, batch: list[Any] | None,
+                 extra: dict[str, Any]) -> Any:
+        """One managed write transaction; the driver's runs of it after the first are counted as retries. Counted
+        per attempt, not per error seen inside the statement: a deadlock over relationship chains is found at
+        commit, after the statement has returned."""
         attempts = 0
 
         def attempt(tx: ManagedTransaction) -> Any:
             nonlocal attempts
             attempts += 1
-            return self._run_batch(tx, statement.cypher, wire, statement.params, statement.name)
+            return self._run_batch(tx, cypher, batch, extra)
 
         try:
-            counters = session.execute_write(attempt)
-        except ClientError as exc:
-            self._locate_bad_row(session, statement, batch, exc)
-            raise  # _locate_bad_row raises; this keeps type checkers honest
+            return session.execute_write(attempt)
         finally:
-            # Counted per attempt, not per error raised inside the statement: a deadlock over relationship chains
-            # is found at commit, after the statement's own code has returned.
             if attempts > 1:
-                self.stats.add_retry(statement.name, attempts - 1)
-        self.stats.add(statement.name, len(batch), counters)
+                self.stats.add_retry(name, attempts - 1)
 
     def _write_concurrently(self, statement: _Statement, batches: Iterator[list[Row]], sessions: int,
                             progress: _Progress) -> None:
@@ -246,9 +252,7 @@ class GraphWriter:
         if errors:
             raise errors[0]
 
-    def _run_batch(
-        self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any], name: str,
-    ) -> Any:
+    def _run_batch(self, tx: ManagedTransaction, cypher: str, batch: list[Any] | None, extra: dict[str, Any]) -> Any:
         params = {"run": self.run_id, "release": self.release_id, **extra}
         if batch is not None:
             params["rows"] = batch

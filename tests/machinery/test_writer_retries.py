@@ -3,8 +3,8 @@
 Two writer sessions can deadlock (seen on ICD-10-CM code rows, on the relationship chain of a note edge, found at
 commit); the summary's ``transaction_retries`` is how a maintainer learns a load waited. Here a deadlock is made
 on purpose with real transactions and locks: transaction X holds nodes 1 and 4-6; the writer's batch locks nodes
-3 and 2 and waits for node 1; X asks for node 2 and closes the cycle. Neo4j aborts the transaction holding fewer
-locks (the writer's); the driver runs it again once X has committed.
+3 and 2 and waits for node 1; X asks for node 2 and closes the cycle. Neo4j aborted the transaction holding fewer
+locks in every run (X with one lock was the victim when tried); the driver runs the writer's again once X commits.
 """
 
 from __future__ import annotations
