@@ -23,7 +23,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 # ---- the raw ceiling -----------------------------------------------------------------------------------
+def native_times(row: dict[str, Any]) -> dict[str, datetime]:
+    """The row's zoned datetimes as the Python values the driver sends (the loader sends them as text)."""
+    return {k: datetime.fromisoformat(v) for k, v in row["times"].items()}
+
+
 def ceiling_rows(rows: EncounterRows) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The nodes and relationships the loader writes for ``rows``, as plain property maps and id pairs."""
     nodes: list[dict[str, Any]] = []
@@ -65,7 +70,8 @@ def ceiling_rows(rows: EncounterRows) -> tuple[list[dict[str, Any]], list[dict[s
     for p in rows.patients:
         nodes.append({"id": "p:" + p["id"], "birth_date": p["birth_date"], "sex": p["sex"]})
     for e in rows.encounters:
-        nodes.append({"id": "e:" + e["id"], **{k: v for k, v in e["props"].items() if v is not None}})
+        nodes.append({"id": "e:" + e["id"], **{k: v for k, v in e["props"].items() if v is not None},
+                      **native_times(e)})
         links.append({"s": "p:" + e["patient"], "t": "e:" + e["id"]})
         if e["payer"]:
             links.append({"s": "e:" + e["id"], "t": "y:" + e["payer"]})
@@ -76,7 +82,8 @@ def ceiling_rows(rows: EncounterRows) -> tuple[list[dict[str, Any]], list[dict[s
         nodes.append({"id": "s:" + s["id"], "title": s["title"], "text": s["text"], "start_offset": s["start_offset"]})
         links.append({"s": "d:" + s["document"], "t": "s:" + s["id"]})
     for x in rows.evidence:
-        nodes.append({"id": "x:" + x["id"], **{k: v for k, v in x["props"].items() if v is not None}})
+        nodes.append({"id": "x:" + x["id"], **{k: v for k, v in x["props"].items() if v is not None},
+                      **native_times(x)})
         links.append({"s": "e:" + x["encounter"], "t": "x:" + x["id"]})
         target = "s:" + x["section"] if x["section"] else "d:" + x["document"] if x["document"] else None
         if target:

@@ -8,6 +8,7 @@ value a code, Coding or CodeableConcept in the Claim onAdmission style (y/n/u/w)
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -36,7 +37,8 @@ POA_INDICATORS = frozenset({"Y", "N", "U", "W", "1"})
 def build_encounter_bundle(index: ResourceIndex, codes: list[CodeToCheck], issues: list[FhirIssue]) -> EncounterBundle:
     """Records for every resource the graph uses; other resource types (Organization, ...) only resolve references."""
     patients = tuple(_patient(r) for r in index.of_type("Patient"))
-    encounters = tuple(_encounter(r, index) for r in index.of_type("Encounter"))
+    coverages = _active_coverages(index)
+    encounters = tuple(_encounter(r, index, coverages) for r in index.of_type("Encounter"))
     conditions = tuple(_condition(r, index, issues) for r in index.of_type("Condition"))
     procedures = tuple(_procedure(r, index) for r in index.of_type("Procedure"))
     observations = tuple(_observation(r, index) for r in index.of_type("Observation"))
@@ -47,11 +49,18 @@ def build_encounter_bundle(index: ResourceIndex, codes: list[CodeToCheck], issue
     statements += [
         _observation_statement(r, o) for r, o in zip(index.of_type("Observation"), observations, strict=True)
     ]
+    # Notes and statements meet only within an encounter: grouped once, so a source's mentions cost per encounter.
+    documents_of: dict[str | None, list[DocumentRecord]] = defaultdict(list)
+    statements_of: dict[str | None, list[Statement]] = defaultdict(list)
+    for document in documents:
+        documents_of[document.encounter_id].append(document)
+    for statement in statements:
+        statements_of[statement.encounter_id].append(statement)
     evidence: dict[str, EvidenceRecord] = {}  # by id: the same mention found twice is one piece of evidence
     for statement in statements:
-        evidence.update((e.id, e) for e in statement_evidence(statement, documents))
+        evidence.update((e.id, e) for e in statement_evidence(statement, documents_of.get(statement.encounter_id, [])))
     for document in documents:
-        evidence.update((e.id, e) for e in note_mentions(document, statements))
+        evidence.update((e.id, e) for e in note_mentions(document, statements_of.get(document.encounter_id, [])))
     return EncounterBundle(
         patients, encounters, conditions, procedures, observations, documents, tuple(evidence.values()), tuple(codes)
     )
@@ -61,7 +70,7 @@ def _patient(loaded: LoadedResource) -> PatientRecord:
     return PatientRecord(loaded.id, loaded.model.birthDate, loaded.model.gender)
 
 
-def _encounter(loaded: LoadedResource, index: ResourceIndex) -> EncounterRecord:
+def _encounter(loaded: LoadedResource, index: ResourceIndex, coverages: dict[str, list[Any]]) -> EncounterRecord:
     model = loaded.model
     patient = index.resolve(model.subject)
     start = model.period.start if model.period else None
@@ -80,23 +89,28 @@ def _encounter(loaded: LoadedResource, index: ResourceIndex) -> EncounterRecord:
         period_start=start,
         period_end=model.period.end if model.period else None,
         discharge_disposition=_first_code(disposition),
-        payer_id=_payer_id(patient, start, index) if patient else None,
+        payer_id=_payer_id(coverages.get(patient.key, []), start, index) if patient else None,
         age_years_at_admission=years,
         age_days_at_admission=days,
     )
 
 
-def _payer_id(patient: LoadedResource, admitted: Any, index: ResourceIndex) -> str | None:
-    """The payer of the patient's active Coverage in force at admission, lowest Coverage.order first."""
-    candidates = []
+def _active_coverages(index: ResourceIndex) -> dict[str, list[Any]]:
+    """The active Coverage models by their beneficiary's key, in source order (grouped once per source: a scan
+    of every Coverage per encounter made a shard's parse quadratic)."""
+    by_beneficiary: dict[str, list[Any]] = {}
     for coverage in index.of_type("Coverage"):
         model = coverage.model
         beneficiary = index.resolve(model.beneficiary)
-        if beneficiary is None or beneficiary.key != patient.key or model.status != "active":
-            continue
-        if admitted is not None and model.period is not None and not _covers(model.period, date_floor(admitted)):
-            continue
-        candidates.append(model)
+        if beneficiary is not None and model.status == "active":
+            by_beneficiary.setdefault(beneficiary.key, []).append(model)
+    return by_beneficiary
+
+
+def _payer_id(coverages: list[Any], admitted: Any, index: ResourceIndex) -> str | None:
+    """The payer of the patient's active Coverage in force at admission, lowest Coverage.order first."""
+    candidates = [m for m in coverages
+                  if admitted is None or m.period is None or _covers(m.period, date_floor(admitted))]
     for model in sorted(candidates, key=lambda m: m.order if m.order is not None else 1 << 30):
         for payor in model.payor or []:
             organization = index.resolve(payor)
@@ -194,7 +208,7 @@ def _document(
         except (UnicodeDecodeError, LookupError) as err:
             issues.append(FhirIssue(where, f"note text in charset {charset}", str(err)))
             return None
-        _check_annotations(text, where, codes, issues)
+        _check_annotations(text, where, loaded.key, codes, issues)
         note_type = next((c.code for c in _codings(values_at(model, "type")) if c.system_name == "loinc"), "")
         encounters = values_at(model, "context.encounter")
         encounter_id = _target_id(index, encounters[0][1]) if encounters else None
@@ -204,11 +218,12 @@ def _document(
     return None
 
 
-def _check_annotations(text: str, where: FhirLocation, codes: list[CodeToCheck], issues: list[FhirIssue]) -> None:
+def _check_annotations(text: str, where: FhirLocation, resource: str, codes: list[CodeToCheck],
+                       issues: list[FhirIssue]) -> None:
     for annotation in annotations(text):
         problem = code_shape_problem(annotation.system_name, annotation.code)
         if problem is None:
-            codes.append(CodeToCheck(annotation.system_name, annotation.code, where))
+            codes.append(CodeToCheck(annotation.system_name, annotation.code, where, resource))
         else:
             line_number, _ = line_at(text, annotation.offset)
             issues.append(FhirIssue(where, f"note line {line_number}: {problem}", annotation.code))

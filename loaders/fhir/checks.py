@@ -10,7 +10,7 @@ from typing import Any
 
 from loaders.fhir.code_systems import SYSTEM_LABELS, SYSTEM_NAMES, SYSTEM_URIS, code_shape_problem
 from loaders.fhir.issues import FhirIssue, FhirLocation
-from loaders.fhir.loaded import LoadedResource, ResourceIndex, date_floor, values_at
+from loaders.fhir.loaded import LoadedResource, ResourceIndex, date_floor, field_value, values_at
 from loaders.fhir.records import CodeToCheck
 
 # (element, target types it may point to, required here) per resource type.
@@ -88,7 +88,7 @@ def _check_references(loaded: LoadedResource, index: ResourceIndex, issues: list
 
 def _check_same_patient(loaded: LoadedResource, index: ResourceIndex, issues: list[FhirIssue]) -> None:
     """A statement about an encounter must be about that encounter's patient."""
-    subject = index.resolve(getattr(loaded.model, "subject", None))
+    subject = index.resolve(field_value(loaded.model, "subject"))
     if subject is None or loaded.type == "Encounter":
         return
     for element in ("encounter", "context.encounter"):
@@ -113,7 +113,7 @@ def _check_codings(loaded: LoadedResource, codes: list[CodeToCheck], issues: lis
                 where = loaded.location.child(f"{path}.coding[{j}]")
                 name = _checked_coding(coding, where, issues)
                 if name is not None:
-                    codes.append(CodeToCheck(name, coding.code, where))  # type: ignore[arg-type]
+                    codes.append(CodeToCheck(name, coding.code, where, loaded.key))  # type: ignore[arg-type]
         if LOINC_REQUIRED.get(loaded.type) == element and concepts and SYSTEM_URIS["loinc"] not in system_uris:
             issues.append(FhirIssue(loaded.location.child(f"{element}.coding"), "a LOINC coding (http://loinc.org)"))
 

@@ -9,7 +9,6 @@ Both cases are counted as warnings. The coding bulk loader checks assigned codes
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -115,43 +114,16 @@ class GraphCodeCheck:
         return issues
 
 
-def _resource_keys(source: Path) -> dict[tuple[str, int | None, int | None], str]:
-    """``Type/id`` of the resource at each (file, line, entry) of a source — how a code's location is dated."""
-    keys: dict[tuple[str, int | None, int | None], str] = {}
-
-    def key_of(resource: Any, full_url: Any = None) -> str | None:
-        if not isinstance(resource, dict):
-            return None
-        rid = resource.get("id") or str(full_url or "").removeprefix("urn:uuid:").removeprefix("urn:oid:")
-        return f"{resource.get('resourceType')}/{rid}"
-
-    if source.is_dir():
-        for file in sorted(source.glob("*.ndjson")):
-            with file.open(encoding="utf-8-sig") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip() and (key := key_of(json.loads(line))):
-                        keys[(str(file), number, None)] = key
-        return keys
-    data = json.loads(source.read_text(encoding="utf-8-sig"))
-    for i, entry in enumerate(data.get("entry") or []):
-        if isinstance(entry, dict) and (key := key_of(entry.get("resource"), entry.get("fullUrl"))):
-            keys[(str(source), None, i)] = key
-    return keys
-
-
-def dated_codes(source: Path, bundle: EncounterBundle) -> list[tuple[CodeToCheck, date | None]]:
+def dated_codes(bundle: EncounterBundle) -> list[tuple[CodeToCheck, date | None]]:
     """Every code to check with the service date of the encounter its resource belongs to (None: no encounter)."""
     by_encounter = {e.id: service_date(e) for e in bundle.encounters}
     encounter_of: dict[str, str | None] = {f"Encounter/{e.id}": e.id for e in bundle.encounters}
     for kind, records in (("Condition", bundle.conditions), ("Procedure", bundle.procedures),
                           ("Observation", bundle.observations), ("DocumentReference", bundle.documents)):
         encounter_of.update((f"{kind}/{r.id}", r.encounter_id) for r in records)
-    keys = _resource_keys(source)
     out = []
     for code in bundle.codes_to_check:
-        where = code.location
-        resource = keys.get((where.file, where.line, where.entry))
-        encounter = encounter_of.get(resource) if resource else None
+        encounter = encounter_of.get(code.resource) if code.resource else None
         out.append((code, by_encounter.get(encounter) if encounter else None))
     return out
 
@@ -159,7 +131,7 @@ def dated_codes(source: Path, bundle: EncounterBundle) -> list[tuple[CodeToCheck
 def check_fhir_codes(driver: Driver, database: str, source: Path, bundle: EncounterBundle) -> Counter[str]:
     """The graph checks of one parsed source, before any write (the API refuses a bad bundle unstaged)."""
     counts: Counter[str] = Counter()
-    issues = GraphCodeCheck(driver, database).check(dated_codes(source, bundle), counts)
+    issues = GraphCodeCheck(driver, database).check(dated_codes(bundle), counts)
     if issues:
         raise FhirValidationError(source, issues)
     return counts

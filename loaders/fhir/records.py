@@ -37,6 +37,7 @@ class CodeToCheck:
     system_name: SystemName
     code: str
     location: FhirLocation
+    resource: str | None = None  # ``Type/id`` of the resource it is in: its encounter dates the check
 
 
 @dataclass(frozen=True, slots=True)

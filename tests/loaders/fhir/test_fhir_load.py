@@ -76,6 +76,24 @@ def test_inpatient_bundle_becomes_patient_encounter_payer_note_and_evidence(
                    "types": ["snomed|32485007"], "payer": "MEDICARE-A"}
 
 
+def test_clinical_times_keep_their_type_and_offset(inpatient_loaded: Any, driver: Driver, settings: Settings) -> None:
+    """A dateTime is stored as a zoned DateTime with the source's offset, a partial date as the Date it starts on
+    (the loader sends zoned datetimes as text for the server to parse: the values must not change)."""
+    rows = read(driver, settings, f"""
+        MATCH (x:{L.Evidence} {{kind: 'condition', system: 'icd10cm'}})
+        RETURN x.code AS code, toString(x.onset) AS onset, valueType(x.onset) AS type""")
+    by_code = {r["code"]: (r["onset"], r["type"]) for r in rows}
+    assert by_code["I50.23"] == ("2024-02-03T14:20:00-05:00", "ZONED DATETIME NOT NULL")
+    assert by_code["N18.30"] == ("2019-05-01", "DATE NOT NULL")
+    encounter = read(driver, settings, f"""
+        MATCH (e:{L.Encounter} {{id: 'enc-hf-0001'}})
+        RETURN valueType(e.period_start) AS start, e.period_end > e.period_start AS ordered""")[0]
+    assert encounter == {"start": "ZONED DATETIME NOT NULL", "ordered": True}
+    observed = read(driver, settings, f"""
+        MATCH (x:{L.Observation}) RETURN DISTINCT toString(x.effective) AS at, valueType(x.effective) AS type""")
+    assert observed == [{"at": "2024-02-03T15:05:00-05:00", "type": "ZONED DATETIME NOT NULL"}]
+
+
 def test_evidence_is_linked_to_the_section_that_documents_it(inpatient_loaded: Any, driver: Driver,
                                                              settings: Settings) -> None:
     rows = read(driver, settings, f"""
