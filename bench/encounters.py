@@ -34,7 +34,8 @@ from graph_service.graph import Graph
 from graph_service.services.audits import drg_shifts_page, encounter_trace, run_audit
 from loaders.bundled import package_file
 from loaders.fhir.bundle import parse_fhir_source
-from loaders.fhir.load import EncounterRows, fhir_shards
+from loaders.fhir.graph_rows import EncounterRows
+from loaders.fhir.load import fhir_shards
 from loaders.machinery.runs import RunLedger
 from loaders.machinery.writer import batched
 from loaders.registry import load_source

@@ -12,8 +12,8 @@ from neo4j import Driver
 
 from codegraph.settings import Settings
 from loaders.fhir.issues import FhirValidationError
-from loaders.fhir.load import discharge_status
 from loaders.registry import load_source
+from ontology.discharge_status import discharge_status
 from ontology.vocabulary import L, R
 from tests.conftest import graph_counts
 
