@@ -149,6 +149,13 @@ def _set_times(var: str) -> str:
     return f"FOREACH (name IN keys(row.times) | SET {var}[name] = datetime(row.times[name]))"
 
 
+def _link(var: str, rel: str, label: str, field: str, *, key: str = "id", into: bool = False) -> str:
+    """A relationship between the row's new node ``var`` and the ``label`` node whose ``key`` is ``row.<field>``
+    (none when there is no such node); ``into``: it points at ``var``."""
+    pattern = f"(t)-[:{rel} {LINK}]->({var})" if into else f"({var})-[:{rel} {LINK}]->(t)"
+    return f"CALL ({var}, row) {{\n  MATCH (t:{label} {{{key}: row.{field}}})\n  CREATE {pattern}\n}}"
+
+
 PATIENTS = f"""
 {_new(L.Patient, 'p')}
 SET p.birth_date = row.birth_date, p.sex = row.sex, p.load_run = $run
@@ -159,10 +166,7 @@ ENCOUNTERS = f"""
 SET e += row.props, e.load_run = $run
 {_set_times('e')}
 WITH e, row
-CALL (e, row) {{
-  MATCH (p:{L.Patient} {{id: row.patient}})
-  CREATE (p)-[:{R.HAS_ENCOUNTER} {LINK}]->(e)
-}}
+{_link('e', R.HAS_ENCOUNTER, L.Patient, 'patient', into=True)}
 CALL (e, row) {{
   WITH row WHERE row.payer IS NOT NULL
   MERGE (y:{L.Payer} {{id: row.payer}})
@@ -175,20 +179,14 @@ DOCUMENTS = f"""
 {_new(L.ClinicalDocument, 'd')}
 SET d += row.props, d.load_run = $run
 WITH d, row
-CALL (d, row) {{
-  MATCH (e:{L.Encounter} {{id: row.encounter}})
-  CREATE (e)-[:{R.HAS_DOCUMENT} {LINK}]->(d)
-}}
+{_link('d', R.HAS_DOCUMENT, L.Encounter, 'encounter', into=True)}
 """
 
 SECTIONS = f"""
 {_new(L.DocumentSection, 's')}
 SET s.title = row.title, s.text = row.text, s.start_offset = row.start_offset, s.load_run = $run
 WITH s, row
-CALL (s, row) {{
-  MATCH (d:{L.ClinicalDocument} {{id: row.document}})
-  CREATE (d)-[:{R.HAS_SECTION} {LINK}]->(s)
-}}
+{_link('s', R.HAS_SECTION, L.ClinicalDocument, 'document', into=True)}
 """
 
 # Evidence with its encounter, where it is written, and the code it names (code nodes are merged beforehand).
@@ -198,22 +196,10 @@ SET x += row.props, x.load_run = $run
 {_set_times('x')}
 FOREACH (_ IN CASE WHEN row.observation THEN [1] ELSE [] END | SET x:{L.Observation})
 WITH x, row
-CALL (x, row) {{
-  MATCH (e:{L.Encounter} {{id: row.encounter}})
-  CREATE (e)-[:{R.HAS_EVIDENCE} {LINK}]->(x)
-}}
-CALL (x, row) {{
-  MATCH (s:{L.DocumentSection} {{id: row.section}})
-  CREATE (x)-[:{R.DOCUMENTED_IN} {LINK}]->(s)
-}}
-CALL (x, row) {{
-  MATCH (d:{L.ClinicalDocument} {{id: row.document}})
-  CREATE (x)-[:{R.DOCUMENTED_IN} {LINK}]->(d)
-}}
-CALL (x, row) {{
-  MATCH (c:{L.Code} {{key: row.concept}})
-  CREATE (x)-[:{R.ABOUT_CONCEPT} {LINK}]->(c)
-}}
+{_link('x', R.HAS_EVIDENCE, L.Encounter, 'encounter', into=True)}
+{_link('x', R.DOCUMENTED_IN, L.DocumentSection, 'section')}
+{_link('x', R.DOCUMENTED_IN, L.ClinicalDocument, 'document')}
+{_link('x', R.ABOUT_CONCEPT, L.Code, 'concept', key='key')}
 """
 
 

@@ -75,12 +75,18 @@ class PreparedShard:
         return cls(EncounterRows.of(bundle), dated_codes(bundle), counts, bundle.folded)
 
 
-def _prepare_shard(path: Path, today: date) -> PreparedShard:
-    """Worker-side parse: problems come back as issues (exceptions with custom arguments do not pickle)."""
+def _prepare(path: Path, today: date) -> PreparedShard:
+    """Parse and prepare one shard; its validation problems come back as issues, other parse errors raise."""
     try:
         return PreparedShard.of(parse_fhir_source(path, today))
     except FhirValidationError as err:
         return PreparedShard(None, issues=list(err.issues))
+
+
+def _prepare_shard(path: Path, today: date) -> PreparedShard:
+    """Worker-side: every problem comes back as issues (exceptions with custom arguments do not pickle)."""
+    try:
+        return _prepare(path, today)
     except ParseError as err:
         location = FhirLocation(err.file, err.line, None, err.field or "")
         return PreparedShard(None, issues=[FhirIssue(location, err.expected, err.found)])
@@ -89,10 +95,7 @@ def _prepare_shard(path: Path, today: date) -> PreparedShard:
 def prepared_shards(shards: list[Path], today: date, workers: int) -> Iterator[PreparedShard]:
     """Each shard parsed and prepared, in order; several at a time in worker processes when there are several."""
     if len(shards) == 1:  # a single source raises its own ParseError (not a Bundle, bad JSON) as it is
-        try:
-            yield PreparedShard.of(parse_fhir_source(shards[0], today))
-        except FhirValidationError as err:
-            yield PreparedShard(None, issues=list(err.issues))
+        yield _prepare(shards[0], today)
         return
     if workers <= 1:
         for shard in shards:
