@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,10 +79,18 @@ class TabularModel:
 class NoteResolver:
     """Turns a note's code references into target codes of the same release."""
 
-    def __init__(self, codes: set[str], section_ids: set[str], finals: set[str] | None = None) -> None:
+    def __init__(self, codes: set[str], section_ids: set[str], finals: set[str] | None = None,
+                 groups: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.codes = codes
         self.section_ids = section_ids
         self.finals = finals or set()  # codes subdivided no further (but for a 7th character)
+        # category -> (its section, its chapter): a range that holds every category of a chapter or a section is
+        # pointed at that chapter or section, not at each category (``cover``).
+        self.groups = dict(groups or {})
+        self._members: dict[str, set[str]] = defaultdict(set)
+        for category, (section, chapter) in self.groups.items():
+            self._members[section].add(category)
+            self._members[chapter].add(category)
         sort_key = {code: code_sort_key(code) for code in codes}
         # Codes of one written length in tabular order: a range is then one contiguous run, found by bisection
         # (scanning every code of the length per reference was a third of a load's wall time).
@@ -102,7 +111,7 @@ class NoteResolver:
             section = f"{ref.code}-{ref.code_to}"
             if section in self.section_ids:
                 return [(section, "descendants")]
-            return [(c, "descendants") for c in self.in_range(ref.code, ref.code_to)]
+            return [(c, "descendants") for c in self.cover(self.in_range(ref.code, ref.code_to))]
         if ref.code in self.codes:
             return [(ref.code, "descendants" if ref.kind == "under" else "code")]
         return []
@@ -122,6 +131,32 @@ class NoteResolver:
                 if len(key) >= len(lo) and len(key) >= len(hi) and key[: len(lo)] >= lo:
                     found.append(self.preorder[i])
             self._under[(first, last)] = found
+        return found
+
+    def cover(self, inside: list[str]) -> list[str]:
+        """The categories of a range as the fewest hierarchy nodes, in tabular order: a chapter or a section whose
+        categories are all inside stands for them ("(A00-B99)" is chapter 1, "(T36-T65)" two sections).
+
+        A chapter-level "Excludes2: … (C00-D49)" named each of its ~200 categories before, and every code of the
+        chapter inherits it: a code's notes ran to a thousand targets (230 KB per lookup in chapter 13). The node
+        means the same to every reader: a note's ``descendants`` target is met by any code under it."""
+        if len(inside) < 2 or not self.groups:
+            return inside
+        left = set(inside)
+        chosen: dict[str, str] = {}  # category -> the node standing for it
+        for category in inside:
+            if category in chosen or category not in self.groups:
+                continue
+            for node in reversed(self.groups[category]):  # the chapter first: the broadest node that fits
+                members = self._members[node]
+                if members <= left:
+                    chosen |= dict.fromkeys(members, node)
+                    break
+        found: list[str] = []
+        for category in inside:
+            node = chosen.get(category, category)
+            if not found or found[-1] != node:
+                found.append(node)
         return found
 
     def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> list[tuple[str, str]]:
@@ -192,7 +227,9 @@ def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[s
     ("D06 excludes1 … (N87.1)" twice, with different words). A note whose only target is its own source
     is kept as text with the unresolved ones, so no note text is lost."""
     sections = {section_code(s.id) for s in model.sections}
-    resolver = NoteResolver({c.code for c in model.codes} | sections, sections, _finals(model))
+    chapter_of = {s.id: chapter_code(s.chapter) for s in model.sections}
+    groups = {c.code: (section_code(c.parent), chapter_of[c.parent]) for c in model.codes if c.depth == 1}
+    resolver = NoteResolver({c.code for c in model.codes} | sections, sections, _finals(model), groups)
     rows: list[dict[str, Any]] = []
     unresolved: dict[str, list[str]] = defaultdict(list)
     seen: set[tuple[str, str, str, str]] = set()

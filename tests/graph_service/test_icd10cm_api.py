@@ -50,6 +50,23 @@ def test_notes_are_edges_to_resolved_codes(client: TestClient, engine) -> None: 
     assert {"Z79.4", "Z79.84"} <= use_additional
 
 
+def test_a_note_naming_a_whole_chapter_points_at_the_chapter(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    # A range that is a whole chapter is one target, the chapter, not each of its categories: chapter 13's
+    # "Excludes2: certain infectious and parasitic diseases (A00-B99)" made every M code list ~170 of them.
+    back_pain = client.get("/v1/codes/icd10cm/M54.50", headers=engine).json()
+    assert [(n["kind"], n["target"]["code"], n["inherited_from"]) for n in back_pain["notes"]
+            if "(A00-B99)" in n["note"]] == [("EXCLUDES2", "CH01", "CH13")]
+    # R46 "Excludes1: mental and behavioral disorders (F01-F99)" still excludes every code under chapter 5.
+    hygiene = client.get("/v1/codes/icd10cm/R46.0", headers=engine).json()
+    chapter_5 = [(n["kind"], n["target"]["code"], n["inherited_from"])
+                 for n in hygiene["notes"] if "(F01-F99)" in n["note"]]
+    assert ("EXCLUDES1", "CH05", "R46") in chapter_5 and {target for _, target, _ in chapter_5} == {"CH05"}
+    body = {"date_of_service": "2025-11-03", "codes": [{"code": "R46.0"}, {"code": "F32.9"}]}
+    out = client.post("/v1/validate/codes", json=body, headers=engine).json()
+    conflict = next(c for c in out["excludes1_conflicts"] if {c["code"], c["excluded"]} == {"R46.0", "F32.9"})
+    assert conflict["noted_on"] == "R46"
+
+
 @pytest.mark.parametrize("code", ["I50", "S72.0", "E11", "O9A"])
 def test_descendants_equal_the_tabular_list(client: TestClient, engine, code: str) -> None:  # type: ignore[no-untyped-def]
     page = client.get(f"/v1/codes/icd10cm/{code}/descendants", params={"limit": 1000}, headers=engine).json()

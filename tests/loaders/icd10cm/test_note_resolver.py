@@ -30,3 +30,21 @@ def test_a_range_that_is_a_section_names_the_section() -> None:
     resolver = NoteResolver(CODES | SECTIONS, SECTIONS)
     assert resolver.targets(NoteReference("range", "O00", "O9A")) == [("O00-O9A", "descendants")]
     assert {c for c, _ in resolver.targets(NoteReference("range", "C49", "C50"))} == {"C49", "C4A", "C50"}
+
+
+def test_a_range_holding_whole_chapters_or_sections_names_them() -> None:
+    # category -> (section, chapter); CH01 holds A00-A09 and B00-B09, CH02 holds C00-C14 and C15-C26.
+    groups = {"A00": ("A00-A09", "CH01"), "A01": ("A00-A09", "CH01"), "B00": ("B00-B09", "CH01"),
+              "C00": ("C00-C14", "CH02"), "C01": ("C00-C14", "CH02"), "C15": ("C15-C26", "CH02")}
+    sections = {"A00-A09", "B00-B09", "C00-C14", "C15-C26"}
+    resolver = NoteResolver(set(groups) | sections | {"CH01", "CH02"}, sections, groups=groups)
+
+    def targets(first: str, last: str) -> list[str]:
+        found = resolver.targets(NoteReference("range", first, last))
+        assert {scope for _, scope in found} == {"descendants"}
+        return [code for code, _ in found]
+
+    assert targets("A00", "B00") == ["CH01"]  # "(A00-B99)": the chapter, not its categories
+    assert targets("A00", "C00") == ["CH01", "C00"]  # C00-C14 also holds C01, outside the range
+    assert targets("A01", "C15") == ["A01", "B00-B09", "CH02"]  # in tabular order
+    assert targets("C01", "C01") == ["C01"]
