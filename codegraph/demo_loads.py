@@ -60,7 +60,7 @@ WHY_SLOW: dict[str, str] = {
                       "retitled) and REPLACED_BY links; the ICD-10-CM releases load one after another, each diffed "
                       "against the one before",
     "icd10cm@FY2026": "the tabular XML: 98k codes incl. generated 7th-character codes (24k of them new nodes), "
-                      "98k IS-A edges and ~65k note edges (EXCLUDES1, CODE_FIRST…) whose code ranges are resolved "
+                      "98k IS-A edges and ~50k note edges (EXCLUDES1, CODE_FIRST…) whose code ranges are resolved "
                       "against the release; MS-DRG, MCD, payer rules and the SNOMED CT map wait for it (they link "
                       "its codes)",
     "icd10pcs@FY2024": "79k procedure codes, each a new code node and a membership, with their table-stem hierarchy "
