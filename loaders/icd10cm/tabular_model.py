@@ -80,15 +80,15 @@ class NoteResolver:
     """Turns a note's code references into target codes of the same release."""
 
     def __init__(self, codes: set[str], section_ids: set[str], finals: set[str] | None = None,
-                 groups: Mapping[str, tuple[str, str]] | None = None) -> None:
+                 enclosing: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.codes = codes
         self.section_ids = section_ids
         self.finals = finals or set()  # codes subdivided no further (but for a 7th character)
         # category -> (its section, its chapter): a range that holds every category of a chapter or a section is
         # pointed at that chapter or section, not at each category (``cover``).
-        self.groups = dict(groups or {})
+        self.enclosing = dict(enclosing or {})
         self._members: dict[str, set[str]] = defaultdict(set)
-        for category, (section, chapter) in self.groups.items():
+        for category, (section, chapter) in self.enclosing.items():
             self._members[section].add(category)
             self._members[chapter].add(category)
         sort_key = {code: code_sort_key(code) for code in codes}
@@ -140,17 +140,20 @@ class NoteResolver:
         A chapter-level "Excludes2: … (C00-D49)" named each of its ~200 categories before, and every code of the
         chapter inherits it: a code's notes ran to a thousand targets (230 KB per lookup in chapter 13). The node
         means the same to every reader: a note's ``descendants`` target is met by any code under it."""
-        if len(inside) < 2 or not self.groups:
+        if len(inside) < 2 or not self.enclosing:
             return inside
         left = set(inside)
         chosen: dict[str, str] = {}  # category -> the node standing for it
+        tried: set[str] = set()  # each node is tested once per range
         for category in inside:
-            if category in chosen or category not in self.groups:
+            if category in chosen or category not in self.enclosing:
                 continue
-            for node in reversed(self.groups[category]):  # the chapter first: the broadest node that fits
-                members = self._members[node]
-                if members <= left:
-                    chosen |= dict.fromkeys(members, node)
+            for node in reversed(self.enclosing[category]):  # the chapter first: the broadest node that fits
+                if node in tried:
+                    continue
+                tried.add(node)
+                if self._members[node] <= left:
+                    chosen |= dict.fromkeys(self._members[node], node)
                     break
         found: list[str] = []
         for category in inside:
@@ -228,8 +231,8 @@ def note_edges(model: TabularModel, counts: dict[str, int]) -> tuple[list[dict[s
     is kept as text with the unresolved ones, so no note text is lost."""
     sections = {section_code(s.id) for s in model.sections}
     chapter_of = {s.id: chapter_code(s.chapter) for s in model.sections}
-    groups = {c.code: (section_code(c.parent), chapter_of[c.parent]) for c in model.codes if c.depth == 1}
-    resolver = NoteResolver({c.code for c in model.codes} | sections, sections, _finals(model), groups)
+    enclosing = {c.code: (section_code(c.parent), chapter_of[c.parent]) for c in model.codes if c.depth == 1}
+    resolver = NoteResolver({c.code for c in model.codes} | sections, sections, _finals(model), enclosing)
     rows: list[dict[str, Any]] = []
     unresolved: dict[str, list[str]] = defaultdict(list)
     seen: set[tuple[str, str, str, str]] = set()

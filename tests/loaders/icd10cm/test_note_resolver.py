@@ -34,10 +34,10 @@ def test_a_range_that_is_a_section_names_the_section() -> None:
 
 def test_a_range_holding_whole_chapters_or_sections_names_them() -> None:
     # category -> (section, chapter); CH01 holds A00-A09 and B00-B09, CH02 holds C00-C14 and C15-C26.
-    groups = {"A00": ("A00-A09", "CH01"), "A01": ("A00-A09", "CH01"), "B00": ("B00-B09", "CH01"),
-              "C00": ("C00-C14", "CH02"), "C01": ("C00-C14", "CH02"), "C15": ("C15-C26", "CH02")}
+    enclosing = {"A00": ("A00-A09", "CH01"), "A01": ("A00-A09", "CH01"), "B00": ("B00-B09", "CH01"),
+                 "C00": ("C00-C14", "CH02"), "C01": ("C00-C14", "CH02"), "C15": ("C15-C26", "CH02")}
     sections = {"A00-A09", "B00-B09", "C00-C14", "C15-C26"}
-    resolver = NoteResolver(set(groups) | sections | {"CH01", "CH02"}, sections, groups=groups)
+    resolver = NoteResolver(set(enclosing) | sections | {"CH01", "CH02"}, sections, enclosing=enclosing)
 
     def targets(first: str, last: str) -> list[str]:
         found = resolver.targets(NoteReference("range", first, last))
