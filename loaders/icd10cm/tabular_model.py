@@ -103,6 +103,8 @@ class NoteResolver:
         self.preorder = sorted((c for c in codes if c not in section_ids), key=sort_key.__getitem__)
         self.preorder_keys = [sort_key[c] for c in self.preorder]
         self._under: dict[tuple[str, str], list[str]] = {}
+        # "(T36-T65 with fifth or sixth character 1-4)" is written on ~20 codes: its ~1,100 targets are chosen once.
+        self._qualified: dict[tuple[str, str | None, Qualifier], list[tuple[str, str]]] = {}
 
     def targets(self, ref: NoteReference) -> list[tuple[str, str]]:
         """(target code, scope) pairs; scope 'code' or 'descendants' (any code under the target)."""
@@ -165,13 +167,20 @@ class NoteResolver:
     def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> list[tuple[str, str]]:
         """The highest codes under ``ref`` that the qualifier selects ("E08-E13 with .42" → E08.42, E09.42, …),
         each with everything under it."""
-        chosen: list[str] = []
-        for code in self.at_or_under(ref):
-            if chosen and strip_dot(code).startswith(strip_dot(chosen[-1])):
-                continue  # under a code already chosen
-            if qualifier.selects(code, code in self.finals):
-                chosen.append(code)
-        return [(c, "descendants") for c in chosen]
+        written = (ref.code, ref.code_to if ref.kind == "range" else None, qualifier)
+        found = self._qualified.get(written)
+        if found is None:
+            chosen: list[str] = []
+            chosen_bare = ""
+            for code in self.at_or_under(ref):
+                bare = strip_dot(code)
+                if chosen and bare.startswith(chosen_bare):
+                    continue  # under a code already chosen
+                if qualifier.selects(code, code in self.finals):
+                    chosen.append(code)
+                    chosen_bare = bare
+            found = self._qualified[written] = [(c, "descendants") for c in chosen]
+        return found
 
     def in_range(self, first: str, last: str) -> list[str]:
         """Codes as long as ``first`` (as written) inside ``first``–``last``: from the first code not before
