@@ -104,7 +104,7 @@ class NoteResolver:
         self.preorder_keys = [sort_key[c] for c in self.preorder]
         self._under: dict[tuple[str, str], list[str]] = {}
         # "(T36-T65 with fifth or sixth character 1-4)" is written on ~20 codes: its ~1,100 targets are chosen once.
-        self._qualified: dict[tuple[str, str | None, Qualifier], list[tuple[str, str]]] = {}
+        self._qualified: dict[tuple[str, str | None, Qualifier], tuple[tuple[str, str], ...]] = {}
 
     def targets(self, ref: NoteReference) -> list[tuple[str, str]]:
         """(target code, scope) pairs; scope 'code' or 'descendants' (any code under the target)."""
@@ -164,7 +164,7 @@ class NoteResolver:
                 found.append(node)
         return found
 
-    def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> list[tuple[str, str]]:
+    def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> tuple[tuple[str, str], ...]:
         """The highest codes under ``ref`` that the qualifier selects ("E08-E13 with .42" → E08.42, E09.42, …),
         each with everything under it."""
         written = (ref.code, ref.code_to if ref.kind == "range" else None, qualifier)
@@ -179,7 +179,7 @@ class NoteResolver:
                 if qualifier.selects(code, code in self.finals):
                     chosen.append(code)
                     chosen_bare = bare
-            found = self._qualified[written] = [(c, "descendants") for c in chosen]
+            found = self._qualified[written] = tuple((c, "descendants") for c in chosen)  # shared: immutable
         return found
 
     def in_range(self, first: str, last: str) -> list[str]:
