@@ -53,7 +53,7 @@ JVM_FLAGS = (
     # A young generation of at least 30 % of the heap: a load's 5,000-row write transactions then die young.
     # With G1's default 200 ms pause goal the young generation shrank to ~100 MB while two loads wrote new code
     # nodes on two sessions each, and each transaction's state was copied between survivor spaces and promoted
-    # before its commit (a young collection every 0.3 s; 9-16 s of GC CPU in a demo, 5-6 s with these two flags;
+    # before its commit (a young collection every 0.3 s; 9-16 s of GC CPU in a demo, 3-6 s with these two flags;
     # bench/RESULTS.md, session 12).
     "-XX:MaxGCPauseMillis=500",
     "-XX:G1NewSizePercent=30",  # experimental: unlocked above

@@ -104,7 +104,7 @@ class NoteResolver:
         self.preorder_keys = [sort_key[c] for c in self.preorder]
         self._under: dict[tuple[str, str], list[str]] = {}
         # "(T36-T65 with fifth or sixth character 1-4)" is written on ~20 codes: its ~1,100 targets are chosen once.
-        self._qualified: dict[tuple[str, str | None, Qualifier], tuple[tuple[str, str], ...]] = {}
+        self._qualified: dict[tuple[tuple[str, str], Qualifier], tuple[tuple[str, str], ...]] = {}
 
     def targets(self, ref: NoteReference) -> list[tuple[str, str]]:
         """(target code, scope) pairs; scope 'code' or 'descendants' (any code under the target)."""
@@ -120,9 +120,8 @@ class NoteResolver:
 
     def at_or_under(self, ref: NoteReference) -> list[str]:
         """Every code the reference covers, with all codes under them, in tabular order."""
-        first = strip_dot(ref.code)
-        last = strip_dot(ref.code_to) if ref.kind == "range" and ref.code_to else first
-        found = self._under.get((first, last))
+        first, last = bounds = _bounds(ref)
+        found = self._under.get(bounds)
         if found is None:
             lo, hi = code_sort_key(first), code_sort_key(last)
             found = []
@@ -132,7 +131,7 @@ class NoteResolver:
                     break
                 if len(key) >= len(lo) and len(key) >= len(hi) and key[: len(lo)] >= lo:
                     found.append(self.preorder[i])
-            self._under[(first, last)] = found
+            self._under[bounds] = found
         return found
 
     def cover(self, inside: list[str]) -> list[str]:
@@ -167,7 +166,7 @@ class NoteResolver:
     def qualified_targets(self, ref: NoteReference, qualifier: Qualifier) -> tuple[tuple[str, str], ...]:
         """The highest codes under ``ref`` that the qualifier selects ("E08-E13 with .42" → E08.42, E09.42, …),
         each with everything under it."""
-        written = (ref.code, ref.code_to if ref.kind == "range" else None, qualifier)
+        written = (_bounds(ref), qualifier)
         found = self._qualified.get(written)
         if found is None:
             chosen: list[str] = []
@@ -193,6 +192,12 @@ class NoteResolver:
                 break
             found.append(code)
         return found
+
+
+def _bounds(ref: NoteReference) -> tuple[str, str]:
+    """The first and last code a reference spans, without dots (one code for anything but a range)."""
+    first = strip_dot(ref.code)
+    return first, strip_dot(ref.code_to) if ref.kind == "range" and ref.code_to else first
 
 
 def _finals(model: TabularModel) -> set[str]:

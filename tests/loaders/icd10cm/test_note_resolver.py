@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loaders.icd10cm.codes import in_range
+from loaders.icd10cm.note_conditions import Qualifier, parse_qualifier
 from loaders.icd10cm.note_refs import NoteReference
 from loaders.icd10cm.tabular_model import NoteResolver
 
@@ -48,3 +49,21 @@ def test_a_range_holding_whole_chapters_or_sections_names_them() -> None:
     assert targets("A00", "C00") == ["CH01", "C00"]  # C00-C14 also holds C01, outside the range
     assert targets("A01", "C15") == ["A01", "B00-B09", "CH02"]  # in tabular order
     assert targets("C01", "C01") == ["C01"]
+
+
+def test_a_qualified_range_is_chosen_once_per_range_and_qualifier() -> None:
+    # The resolver keeps what a qualified range selected ("(T36-T65 with …)" is written on ~20 codes): asking again
+    # gives the same codes, and another qualifier or another range over the same codes is chosen on its own.
+    codes = {"T36", "T36.0", "T36.0X1", "T36.0X5", "T36.1", "T36.1X1", "T36.1X5", "T37", "T37.0", "T37.0X1",
+             "T37.0X5"}
+    resolver = NoteResolver(codes, set())
+    accidental, adverse = parse_qualifier("fifth or sixth character 1"), parse_qualifier("sixth character 5")
+    assert accidental is not None and adverse is not None
+
+    def chosen(first: str, last: str, qualifier: Qualifier) -> list[str]:
+        return [code for code, _ in resolver.qualified_targets(NoteReference("range", first, last), qualifier)]
+
+    assert chosen("T36", "T37", accidental) == ["T36.0X1", "T36.1X1", "T37.0X1"]
+    assert chosen("T36", "T37", adverse) == ["T36.0X5", "T36.1X5", "T37.0X5"]
+    assert chosen("T36", "T36", adverse) == ["T36.0X5", "T36.1X5"]
+    assert chosen("T36", "T37", accidental) == ["T36.0X1", "T36.1X1", "T37.0X1"]
