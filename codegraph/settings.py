@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=None, alias="CODEGRAPH_NEO4J_TX_MEMORY_MAX",
         description="memory one transaction may use on the local server (default: a quarter of the heap, so "
         "a runaway auditor query fails alone instead of exhausting the pool every transaction shares)")
+    local_tx_log_retention: str = Field(
+        default="1G size", alias="CODEGRAPH_NEO4J_TX_LOG_RETENTION",
+        description="transaction log kept by the local server beyond what recovery needs (Neo4j's default, two "
+        "days, filled a 250 GB disk with ~40 GB per dev graph after a day of annual loads and discards; Community "
+        "has no online backup to read it)")
     local_start_timeout_s: float = Field(default=120.0, alias="CODEGRAPH_NEO4J_START_TIMEOUT")
 
     batch_size: int = Field(default=5000, alias="CODEGRAPH_BATCH_SIZE", ge=1, le=100_000)

@@ -218,6 +218,8 @@ class LocalNeo4j:
             f"db.memory.transaction.max={s.local_tx_memory_max or quarter_of(s.local_heap)}",
             f"dbms.memory.transaction.total.max={fraction_of(s.local_heap, 0.7)}",
             "db.logs.query.enabled=OFF",
+            # Pruned at each checkpoint down to this; recovery only ever needs the log since the last checkpoint.
+            f"db.tx_log.rotation.retention_policy={s.local_tx_log_retention}",
             "server.jvm.additional=" + " ".join(JVM_FLAGS),
         ]
         (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
