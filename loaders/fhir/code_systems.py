@@ -6,6 +6,7 @@ Whether a code exists is not decided here: that is the graph's job (see ``CodeTo
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from loaders.icd10cm.codes import DOTTED_CODE as ICD10CM_DOTTED
 from loaders.icd10pcs.code_lists import PCS_CODE
@@ -100,6 +101,8 @@ def _looks_like(code: str) -> str | None:
     return None
 
 
+# A source names the same few thousand codes over and over; the SNOMED and LOINC check digits are pure-Python loops.
+@lru_cache(maxsize=1 << 16)
 def code_shape_problem(system_name: str, code: str) -> str | None:
     """Why ``code`` cannot be a code of ``system_name`` by its shape alone, or None when it can."""
     problem = _shape_problem(system_name, code)
