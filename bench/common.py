@@ -61,3 +61,31 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from the first line of /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def wait_for_quiet(max_wait_s: float, *, busy_below: float = 0.25, window_s: float = 2.0) -> tuple[float, float]:
+    """Wait until the machine's cores were less than ``busy_below`` busy over one ``window_s`` (at most
+    ``max_wait_s``); returns (seconds waited, busy fraction of the last window).
+
+    A row started right after another pays for the other's tail (a checkpoint, a server shutting down, the GC
+    of a finished load). The load average cannot tell: it lags by a minute, so it reads 2 on an idle machine
+    just after a busy row. /proc/stat's counters say what the cores do now."""
+    if max_wait_s <= 0 or not os.path.exists("/proc/stat"):
+        return 0.0, float("nan")
+    started = time.perf_counter()
+    while True:
+        busy0, total0 = _cpu_ticks()
+        time.sleep(window_s)
+        busy1, total1 = _cpu_ticks()
+        busy = (busy1 - busy0) / max(1, total1 - total0)
+        waited = time.perf_counter() - started
+        if busy < busy_below or waited >= max_wait_s:
+            return round(waited, 1), round(busy, 3)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from bench.common import BenchContext, Row, load_average
+from bench.common import BenchContext, Row, load_average, wait_for_quiet
 from bench.engine_data import Need, discard_bench_ncci, ensure_data
 from bench.engine_http_rows import HTTP_ROWS, HttpEnv
 from bench.proc_cpu import pid_listening_on
@@ -128,8 +128,10 @@ def run_rows(args: argparse.Namespace, settings: Settings, work_dir: Path) -> li
     results: list[dict[str, Any]] = []
 
     def record(name: str, produce: Callable[[], list[Row]]) -> None:
+        waited, busy = wait_for_quiet(args.settle)
         before = load_average()
-        log(f"\n== {name}  (load average {_load_text(before)})")
+        log(f"\n== {name}  (load average {_load_text(before)}; waited {waited:.0f} s for the cores to settle, "
+            f"{busy:.0%} busy)")
         t0 = time.perf_counter()
         try:
             rows = produce()
@@ -140,6 +142,7 @@ def run_rows(args: argparse.Namespace, settings: Settings, work_dir: Path) -> li
             log(f"  -> {row.path}: {row.measured}" + (f" | baseline {row.baseline}" if row.baseline else "")
                 + (f" | ratio {row.ratio}" if row.ratio is not None else "") + f" | goal {row.goal} | met {row.met}")
             results.append({"row": name, **row.as_dict(), "load_average_start": before, "load_average_end": after,
+                            "settle": {"waited_s": waited, "cpu_busy_at_start": busy},
                             "seconds": round(time.perf_counter() - t0, 1)})
         log(f"== {name} done in {time.perf_counter() - t0:.0f} s (load average {_load_text(after)})")
 
@@ -210,6 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="py-spy the server during this row's measured run; prints the top frames")
     ap.add_argument("--source", metavar="REF", default=None,
                     help="measure a clean export of this commit (e.g. HEAD) instead of the shared working tree")
+    ap.add_argument("--settle", type=float, default=120.0, metavar="S",
+                    help="before each row, wait up to S seconds for the cores to be under 25%% busy (0: do not wait)")
     ap.add_argument("--discard-bench-ncci", action="store_true",
                     help="remove the synthetic NCCI quarter at the end (it is kept for the next run otherwise)")
     args = ap.parse_args(argv)

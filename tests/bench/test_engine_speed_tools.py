@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from bench.common import wait_for_quiet
 from bench.http_load import WRK, Requests, run_wrk, write_script
 from bench.proc_cpu import TreeCpu, pid_listening_on, process_tree
 from bench.pyspy_profile import parse_collapsed
@@ -72,3 +75,20 @@ def test_collapsed_stacks_give_own_and_total_time_without_idle_threads() -> None
     assert own["handler (app/routes.py:5)"] == 7
     assert total["walk (app/tree.py:3)"] == 5
     assert "Condition.wait (threading.py:295)" not in own
+
+
+def test_a_row_waits_for_busy_cores_no_longer_than_its_limit_and_says_how_busy_they_were() -> None:
+    # Two busy loops (one per core of this machine kind): the cores cannot settle within the limit.
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        waited, busy = wait_for_quiet(2.0, window_s=0.5)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    assert 2.0 <= waited < 4.0
+    assert busy >= 0.25
+
+
+def test_a_row_that_asks_for_no_settling_starts_at_once() -> None:
+    assert wait_for_quiet(0)[0] == 0.0
