@@ -16,6 +16,7 @@ from typing import Any
 
 from neo4j import Driver
 
+from bench.proc_cpu import machine_cpu_ticks
 from codegraph.settings import Settings
 
 
@@ -63,14 +64,6 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores since boot, from the first line of /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
 def wait_for_quiet(max_wait_s: float, *, busy_below: float = 0.25, window_s: float = 2.0) -> tuple[float, float]:
     """Wait until the machine's cores were less than ``busy_below`` busy over one ``window_s`` (at most
     ``max_wait_s``); returns (seconds waited, busy fraction of the last window).
@@ -82,9 +75,9 @@ def wait_for_quiet(max_wait_s: float, *, busy_below: float = 0.25, window_s: flo
         return 0.0, float("nan")
     started = time.perf_counter()
     while True:
-        busy0, total0 = _cpu_ticks()
+        busy0, total0 = machine_cpu_ticks()
         time.sleep(window_s)
-        busy1, total1 = _cpu_ticks()
+        busy1, total1 = machine_cpu_ticks()
         busy = (busy1 - busy0) / max(1, total1 - total0)
         waited = time.perf_counter() - started
         if busy < busy_below or waited >= max_wait_s:

@@ -31,6 +31,14 @@ def _all_parents() -> dict[int, int]:
     return parents
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from the first line of /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def process_tree(root: int) -> list[int]:
     """``root`` and all its descendants alive now."""
     children: dict[int, list[int]] = {}
