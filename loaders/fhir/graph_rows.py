@@ -133,10 +133,11 @@ class EncounterRows:
 # skipped whole (with the relationships it would have created), and new nodes and their relationships are
 # CREATEd. Skipping by a unique-index probe and creating costs about half of what MERGE on every node and every
 # relationship did (MERGE locks and expands the node's relationships to look for the one it would create).
-# Rows are unique per id within a statement (``unique_rows``), as CREATE after the probe needs.
+# Rows are unique per id within a statement (``unique_rows``), as CREATE after the probe needs. Every lookup is
+# pinned to its key's index: replanned on statistics that lag a load, a statement can otherwise scan once per row.
 def _new(label: str, var: str) -> str:
     return f"""UNWIND $rows AS row
-OPTIONAL MATCH (old:{label} {{id: row.id}})
+OPTIONAL MATCH (old:{label} {{id: row.id}}) USING INDEX old:{label}(id)
 WITH row WHERE old IS NULL
 CREATE ({var}:{label} {{id: row.id}})"""
 
@@ -153,7 +154,8 @@ def _link(var: str, rel: str, label: str, field: str, *, key: str = "id", into: 
     """A relationship between the row's new node ``var`` and the ``label`` node whose ``key`` is ``row.<field>``
     (none when there is no such node); ``into``: it points at ``var``."""
     pattern = f"(t)-[:{rel} {LINK}]->({var})" if into else f"({var})-[:{rel} {LINK}]->(t)"
-    return f"CALL ({var}, row) {{\n  MATCH (t:{label} {{{key}: row.{field}}})\n  CREATE {pattern}\n}}"
+    seek = f"MATCH (t:{label} {{{key}: row.{field}}}) USING INDEX t:{label}({key})"
+    return f"CALL ({var}, row) {{\n  {seek}\n  CREATE {pattern}\n}}"
 
 
 PATIENTS = f"""

@@ -1,0 +1,58 @@
+"""The write statements find every node they link by a seek on that node's unique key, whatever the statistics say
+when they are planned: the lookups are pinned. Planned on stale statistics (right after a FHIR load), the server once
+chose an index scan per cited evidence id in the coding load's statement: a demo's coding load took 62 s instead
+of 3 (bench/RESULTS.md, session 14)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neo4j import Driver
+
+from codegraph.settings import Settings
+from graph_service.services.coding import WRITE_ASSIGNMENTS
+from loaders.fhir.graph_rows import DOCUMENTS, ENCOUNTERS, EVIDENCE, PATIENTS, SECTIONS
+from loaders.machinery.code_release import edge_statement, hierarchy_statement
+from loaders.machinery.row_layout import RowLayout
+from ontology.vocabulary import L, R
+
+
+def _operators(plan: Any) -> list[tuple[str, str]]:
+    found = [(plan["operatorType"], str(plan.get("args", {}).get("Details", "")))]
+    for child in plan.get("children", []):
+        found += _operators(child)
+    return found
+
+
+def _seeks_without_scans(driver: Driver, settings: Settings, statement: str, *keys: str) -> None:
+    summary = driver.execute_query(f"EXPLAIN {statement}", rows=[], release="r", run="x", system="icd10cm",
+                                   database_=settings.neo4j_database).summary
+    assert summary.plan is not None
+    operators = _operators(summary.plan)
+    seeks = " | ".join(details for op, details in operators if op.startswith("NodeUniqueIndexSeek"))
+    for key in keys:
+        assert f":{key}" in seeks, (key, operators)
+    scans = [(op, d) for op, d in operators if "Scan" in op]
+    assert not scans, scans
+
+
+def test_every_lookup_of_the_assignment_write_is_a_unique_key_seek(driver: Driver, settings: Settings) -> None:
+    _seeks_without_scans(driver, settings, WRITE_ASSIGNMENTS,
+                         f"{L.Encounter}(id)", f"{L.CodingAssignment}(id)", f"{L.MSDRG}(key)", f"{L.Code}(key)",
+                         f"{L.Evidence}(id)", f"{L.Coder}(id)")
+
+
+def test_the_fhir_ingest_probes_and_links_by_unique_key_seeks(driver: Driver, settings: Settings) -> None:
+    _seeks_without_scans(driver, settings, PATIENTS, f"{L.Patient}(id)")
+    _seeks_without_scans(driver, settings, ENCOUNTERS, f"{L.Encounter}(id)", f"{L.Patient}(id)")
+    _seeks_without_scans(driver, settings, DOCUMENTS, f"{L.ClinicalDocument}(id)", f"{L.Encounter}(id)")
+    _seeks_without_scans(driver, settings, SECTIONS, f"{L.DocumentSection}(id)", f"{L.ClinicalDocument}(id)")
+    _seeks_without_scans(driver, settings, EVIDENCE, f"{L.Evidence}(id)", f"{L.Encounter}(id)",
+                         f"{L.DocumentSection}(id)", f"{L.ClinicalDocument}(id)", f"{L.Code}(key)")
+
+
+def test_a_code_release_links_its_codes_by_key_seeks(driver: Driver, settings: Settings) -> None:
+    for fresh in (True, False):
+        _seeks_without_scans(driver, settings, hierarchy_statement(fresh=fresh), f"{L.Code}(key)")
+        _seeks_without_scans(driver, settings, edge_statement(R.EXCLUDES1, RowLayout(("source", "target", "note")),
+                                                              fresh=fresh, identity=("note",)), f"{L.Code}(key)")
