@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{s['query'][:100]}{flag}")
     flagged = [s for s in lines if s["per_row_scans"]]
     print(f"plans with a scan run once per row: {len(flagged)}")
-    for s in flagged[args.top:]:
-        print(f"  {s['query'][:120]} {s['per_row_scans']}")
+    for s in flagged:
+        if s not in lines[: args.top]:  # those above are flagged in place
+            print(f"  {s['query'][:120]} {s['per_row_scans']}")
     if args.json:
         args.json.write_text(json.dumps(lines, indent=1))
 
