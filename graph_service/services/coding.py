@@ -54,13 +54,13 @@ RECORD_PAYMENT_SHIFT = f"""
 
 # One statement for the service (one row) and the bulk loader (batches): rows are coding assignments
 # whose ``supersedes`` assignment already exists (the bulk loader writes versions in waves).
-# Every lookup is pinned to its unique key's index, and a line's evidence is sought from the encounter already
-# bound: planned on stale statistics (right after the FHIR load wrote the evidence, estimates of 0 rows), the
-# server chose an index *scan* per cited evidence id instead, and a demo's coding load took 62 s instead of 3
-# (bench/RESULTS.md, session 14).
+# Every lookup is pinned to a seek of its unique key's index (USING INDEX SEEK: a plain USING INDEX still lets
+# the planner scan that index), and a line's evidence is sought from the encounter already bound. Planned on stale
+# statistics (right after the FHIR load wrote the evidence, estimates of 0 rows), the server chose an index scan
+# per cited evidence id instead, and a demo's coding load took 62 s instead of 3 (bench/RESULTS.md, session 14).
 WRITE_ASSIGNMENTS = f"""
 UNWIND $rows AS row
-MATCH (e:{L.Encounter} {{id: row.encounter}}) USING INDEX e:{L.Encounter}(id)
+MATCH (e:{L.Encounter} {{id: row.encounter}}) USING INDEX SEEK e:{L.Encounter}(id)
 MERGE (coder:{L.Coder} {{id: row.coder.id}})
   ON CREATE SET coder.kind = row.coder.kind, coder.load_run = $run
 CREATE (a:{L.CodingAssignment} {{id: row.id, status: row.status, created_at: row.created_at, version: row.version,
@@ -71,17 +71,17 @@ CREATE (e)-[:{R.HAS_ASSIGNMENT} {{release: $release, load_run: $run}}]->(a)
 CREATE (a)-[:{R.ASSIGNED_BY} {{release: $release, load_run: $run}}]->(coder)
 WITH a, row, e
 CALL (a, row) {{
-  MATCH (prev:{L.CodingAssignment} {{id: row.supersedes}}) USING INDEX prev:{L.CodingAssignment}(id)
+  MATCH (prev:{L.CodingAssignment} {{id: row.supersedes}}) USING INDEX SEEK prev:{L.CodingAssignment}(id)
   CREATE (a)-[:{R.SUPERSEDES} {{release: $release, load_run: $run}}]->(prev)
 }}
 CALL (a) {{{RECORD_PAYMENT_SHIFT}}}
 CALL (a, row) {{
-  MATCH (d:{L.MSDRG} {{key: row.drg_key}}) USING INDEX d:{L.MSDRG}(key)
+  MATCH (d:{L.MSDRG} {{key: row.drg_key}}) USING INDEX SEEK d:{L.MSDRG}(key)
   CREATE (a)-[:{R.GROUPED_TO} {{release: $release, load_run: $run}}]->(d)
 }}
 CALL (a, row, e) {{
   UNWIND row.lines AS line
-  MATCH (c:{L.Code} {{key: line.key}}) USING INDEX c:{L.Code}(key)
+  MATCH (c:{L.Code} {{key: line.key}}) USING INDEX SEEK c:{L.Code}(key)
   CREATE (ac:{L.AssignedCode} {{id: a.id + '/' + line.role + '/' + toString(line.sequence), role: line.role,
           sequence: line.sequence, poa: line.poa, modifiers: line.modifiers, units: line.units, code: c.code,
           system: c.system, load_run: $run}})
@@ -89,7 +89,7 @@ CALL (a, row, e) {{
   CREATE (ac)-[:{R.ASSIGNS} {{release: $release, load_run: $run}}]->(c)
   WITH ac, line, e
   UNWIND line.evidence AS evidence_id
-  MATCH (e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence} {{id: evidence_id}}) USING INDEX x:{L.Evidence}(id)
+  MATCH (e)-[:{R.HAS_EVIDENCE}]->(x:{L.Evidence} {{id: evidence_id}}) USING INDEX SEEK x:{L.Evidence}(id)
   CREATE (ac)-[:{R.SUPPORTED_BY} {{release: $release, load_run: $run}}]->(x)
 }}
 """

@@ -137,7 +137,7 @@ class EncounterRows:
 # pinned to its key's index: replanned on statistics that lag a load, a statement can otherwise scan once per row.
 def _new(label: str, var: str) -> str:
     return f"""UNWIND $rows AS row
-OPTIONAL MATCH (old:{label} {{id: row.id}}) USING INDEX old:{label}(id)
+OPTIONAL MATCH (old:{label} {{id: row.id}}) USING INDEX SEEK old:{label}(id)
 WITH row WHERE old IS NULL
 CREATE ({var}:{label} {{id: row.id}})"""
 
@@ -154,7 +154,7 @@ def _link(var: str, rel: str, label: str, field: str, *, key: str = "id", into: 
     """A relationship between the row's new node ``var`` and the ``label`` node whose ``key`` is ``row.<field>``
     (none when there is no such node); ``into``: it points at ``var``."""
     pattern = f"(t)-[:{rel} {LINK}]->({var})" if into else f"({var})-[:{rel} {LINK}]->(t)"
-    seek = f"MATCH (t:{label} {{{key}: row.{field}}}) USING INDEX t:{label}({key})"
+    seek = f"MATCH (t:{label} {{{key}: row.{field}}}) USING INDEX SEEK t:{label}({key})"
     return f"CALL ({var}, row) {{\n  {seek}\n  CREATE {pattern}\n}}"
 
 

@@ -236,7 +236,7 @@ MERGE (m:{L.MDC} {{key: row.key}})
 
 WRITE_DRGS = release_nodes_statement(L.MSDRG, then=f"""
 WITH node, row WHERE row.mdc_key IS NOT NULL
-MATCH (mdc:{L.MDC} {{key: row.mdc_key}}) USING INDEX mdc:{L.MDC}(key)
+MATCH (mdc:{L.MDC} {{key: row.mdc_key}}) USING INDEX SEEK mdc:{L.MDC}(key)
 MERGE (node)-[e:{R.IN_MDC}]->(mdc)
   ON CREATE SET e.release = $release, e.load_run = $run
 """)
@@ -259,14 +259,14 @@ SET c:{L.ICD10CMCode}
 WRITE_DESIGNATIONS = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX c:{L.Code}(key)
+MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX SEEK c:{L.Code}(key)
 MERGE (s:{L.SeverityDesignation} {{key: row.key}})
   ON CREATE SET s += row.props, s.load_run = $run
 WITH rel, row, c, s WHERE s.load_run = $run
 CREATE (c)-[:{R.HAS_SEVERITY} {{release: $release, load_run: $run}}]->(s)
 CREATE (s)-[:{R.IN_RELEASE} {{release: $release, load_run: $run}}]->(rel)
 WITH s, row WHERE row.collection_key IS NOT NULL
-MATCH (col:{L.PDXExclusionCollection} {{key: row.collection_key}}) USING INDEX col:{L.PDXExclusionCollection}(key)
+MATCH (col:{L.PDXExclusionCollection} {{key: row.collection_key}}) USING INDEX SEEK col:{L.PDXExclusionCollection}(key)
 CREATE (s)-[:{R.EXCLUDED_WITH} {{release: $release, load_run: $run}}]->(col)
 """
 
@@ -280,10 +280,10 @@ WRITE_MEMBERS = f"""
 // the run filter): a fresh server has no sample of the new load_run index yet and must not seek by it instead.
 WITH row.collection_key AS collection_key, collect(row.code_key) AS code_keys
 MATCH (col:{L.PDXExclusionCollection} {{key: collection_key}})
-USING INDEX col:{L.PDXExclusionCollection}(key)
+USING INDEX SEEK col:{L.PDXExclusionCollection}(key)
 WHERE col.load_run = $run
 UNWIND code_keys AS code_key
-MATCH (c:{L.Code} {{key: code_key}}) USING INDEX c:{L.Code}(key)
+MATCH (c:{L.Code} {{key: code_key}}) USING INDEX SEEK c:{L.Code}(key)
 CREATE (c)-[:{R.IN_COLLECTION} {{release: $release, load_run: $run}}]->(col)
 """
 # 180k member edges out of 26k codes into 2k collections: rows go in code order, so two sessions' batches share

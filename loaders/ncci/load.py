@@ -169,16 +169,16 @@ _EDGE_PROPS = """setting: row.setting, effective: date(row.effective), deletion:
 CREATE_PTP = f"""
 {PTP_LAYOUT.unwind()}
 WITH row.column1 AS column1, collect(row) AS edges
-MATCH (a:{L.Code} {{key: column1}}) USING INDEX a:{L.Code}(key)
+MATCH (a:{L.Code} {{key: column1}}) USING INDEX SEEK a:{L.Code}(key)
 UNWIND edges AS row
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX b:{L.Code}(key)
+MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
 CREATE (a)-[:{R.BUNDLES} {{{_EDGE_PROPS}, release: $release, load_run: $run}}]->(b)
 """
 
 MERGE_PTP = f"""
 {PTP_LAYOUT.unwind()}
-MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX a:{L.Code}(key)
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX b:{L.Code}(key)
+MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX SEEK a:{L.Code}(key)
+MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
 MERGE (a)-[e:{R.BUNDLES} {{setting: row.setting, effective: date(row.effective), release: $release}}]->(b)
   ON CREATE SET e += {{deletion: date(row.deletion), modifier_indicator: row.modifier_indicator,
                       rationale: row.rationale, prior_1996: row.prior_1996}}, e.load_run = $run
@@ -327,7 +327,7 @@ def keyed(edits: Iterable[PtpEdit]) -> Iterator[ptp_ranges.Keyed]:
 WRITE_MUE = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX c:{L.Code}(key)
+MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX SEEK c:{L.Code}(key)
 MERGE (m:{L.MUE} {{key: row.key}})
   ON CREATE SET m.code = row.code, m.setting = row.setting, m.value = row.value, m.mai = row.mai,
                 m.mai_text = row.mai_text, m.rationale = row.rationale, m.release = $release, m.load_run = $run

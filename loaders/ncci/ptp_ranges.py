@@ -87,8 +87,8 @@ SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
 # chain), so ``until`` was absent, which is what ``REOPEN`` puts back.
 CLOSE_PTP = f"""
 UNWIND $rows AS row
-MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX a:{L.Code}(key)
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX b:{L.Code}(key)
+MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX SEEK a:{L.Code}(key)
+MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
 MATCH (a)-[e:{R.BUNDLES}]->(b)
 WHERE e.setting = row.setting AND e.effective = date(row.effective) AND e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run

@@ -45,8 +45,8 @@ SET vs.url = row.url, vs.version = row.version, vs.name = row.name, vs.title = r
 """
 MEMBERS = f"""
 UNWIND $rows AS row
-MATCH (vs:{L.ValueSet} {{key: row.value_set}}) USING INDEX vs:{L.ValueSet}(key)
-MATCH (c:{L.Code} {{key: row.code}}) USING INDEX c:{L.Code}(key)
+MATCH (vs:{L.ValueSet} {{key: row.value_set}}) USING INDEX SEEK vs:{L.ValueSet}(key)
+MATCH (c:{L.Code} {{key: row.code}}) USING INDEX SEEK c:{L.Code}(key)
 CREATE (vs)-[:{R.CONTAINS} {{release: $release, code_release: row.code_release, load_run: $run}}]->(c)
 """
 
