@@ -1,11 +1,9 @@
-"""The write statements find every node they link by a seek on that node's unique key, whatever the statistics say
-when they are planned: the lookups are pinned. Planned on stale statistics (right after a FHIR load), the server once
-chose an index scan per cited evidence id in the coding load's statement: a demo's coding load took 62 s instead
-of 3 (bench/RESULTS.md, session 14)."""
+"""The write statements find every node they link by a seek on that node's unique key. Planned on stale statistics
+(right after a FHIR load), the server once chose an index scan per cited evidence id in the coding load's statement:
+a demo's coding load took 62 s instead of 3 (bench/RESULTS.md, session 14). These plans are made on the test graph's
+current statistics; what rules out a scan on stale ones is the statements' ``USING INDEX SEEK`` pins."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from neo4j import Driver
 
@@ -15,20 +13,14 @@ from loaders.fhir.graph_rows import DOCUMENTS, ENCOUNTERS, EVIDENCE, PATIENTS, S
 from loaders.machinery.code_release import edge_statement, hierarchy_statement
 from loaders.machinery.row_layout import RowLayout
 from ontology.vocabulary import L, R
-
-
-def _operators(plan: Any) -> list[tuple[str, str]]:
-    found = [(plan["operatorType"], str(plan.get("args", {}).get("Details", "")))]
-    for child in plan.get("children", []):
-        found += _operators(child)
-    return found
+from tests.graph_service.plans import plan_operators
 
 
 def _seeks_without_scans(driver: Driver, settings: Settings, statement: str, *keys: str) -> None:
     summary = driver.execute_query(f"EXPLAIN {statement}", rows=[], release="r", run="x", system="icd10cm",
                                    database_=settings.neo4j_database).summary
     assert summary.plan is not None
-    operators = _operators(summary.plan)
+    operators = plan_operators(summary.plan)
     seeks = " | ".join(details for op, details in operators if op.startswith("NodeUniqueIndexSeek"))
     for key in keys:
         assert f":{key}" in seeks, (key, operators)

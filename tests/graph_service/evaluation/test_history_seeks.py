@@ -3,28 +3,19 @@ category prefix) instead of reading every final or amended coding: it stays fast
 
 from __future__ import annotations
 
-from typing import Any
-
 from neo4j import Driver
 
 from codegraph.settings import Settings
 from graph_service.services.evaluation.history import SIMILAR
 from ontology.vocabulary import L
-
-
-def _operators(plan: dict[str, Any]) -> list[tuple[str, str]]:
-    """Each operator of an EXPLAIN plan (the driver's dict form) with its details, depth first."""
-    found = [(plan["operatorType"], str(plan.get("args", {}).get("Details", "")))]
-    for child in plan.get("children", []):
-        found += _operators(child)
-    return found
+from tests.graph_service.plans import plan_operators
 
 
 def test_similar_codings_are_found_by_index_seeks_not_by_scanning_codings(driver: Driver, settings: Settings) -> None:
     summary = driver.execute_query(f"EXPLAIN {SIMILAR}", category="I50", drg="291", payer=None, exclude=None,
                                    database_=settings.neo4j_database).summary
     assert summary.plan is not None
-    operators = _operators(summary.plan)
+    operators = plan_operators(summary.plan)
     seeks = [details for op, details in operators if "IndexSeek" in op]
     assert any(f":{L.CodingAssignment}(drg)" in d for d in seeks), operators
     assert any(f":{L.AssignedCode}(code)" in d for d in seeks), operators
