@@ -14,7 +14,7 @@ from codegraph import __version__
 from codegraph.db import open_driver
 from codegraph.settings import Settings, get_settings
 from graph_service.errors import install_error_handlers
-from graph_service.fast_lane import CodeLookupFastLane, FastLaneStats
+from graph_service.fast_lane import FastLane, FastLaneStats
 from graph_service.fhir.routes import router as fhir_router
 from graph_service.graph import Graph
 from graph_service.reference.store import ReferenceStore
@@ -57,9 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key_hashes = load_key_hashes(settings.api_keys, settings.api_keys_file)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
-    # Outermost: a code lookup the release tables can answer never reaches the framework (graph_service/fast_lane.py).
+    # Outermost: a hot call the release tables can answer never reaches the framework (graph_service/fast_lane.py).
     app.state.fast_lane = FastLaneStats()
-    app.add_middleware(CodeLookupFastLane)
+    app.add_middleware(FastLane)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(fhir_router)  # FHIR R4 terminology over the same services (graph_service/fhir)

@@ -17,6 +17,7 @@ from codegraph.settings import Settings
 from loaders.bundled import bundled_datasets
 from loaders.registry import load_source
 from tests.conftest import graph_counts, wipe_graph
+from tests.graph_service.lane import post_both_ways
 
 DOS = "2026-02-10"  # inside ncci_ptp@2026Q1 / ncci_mue@2026Q1 and ICD-10-CM FY2026
 
@@ -91,7 +92,7 @@ def line(line_id: str, code: str, *modifiers: str, units: int = 1, dos: str = DO
 
 
 def post(client: TestClient, headers: dict[str, str], lines: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    r = client.post("/v1/edits/claim", json={"lines": lines, **extra}, headers=headers)
+    r = post_both_ways(client, "/v1/edits/claim", {"lines": lines, **extra}, headers)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -225,7 +226,7 @@ def test_no_ncci_release_in_force_is_a_note(ncci_graph: Driver, client: TestClie
 def test_malformed_body_is_422_naming_the_field(
     ncci_graph: Driver, client: TestClient, engine, body: dict[str, Any], where: str  # type: ignore[no-untyped-def]
 ) -> None:
-    r = client.post("/v1/edits/claim", json=body, headers=engine)
+    r = post_both_ways(client, "/v1/edits/claim", body, engine)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert where in r.json()["detail"]
 

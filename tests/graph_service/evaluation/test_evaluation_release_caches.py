@@ -20,6 +20,7 @@ from graph_service.services.codes import code_table
 from loaders.registry import load_source
 from ontology.code_systems import system
 from tests.graph_service.evaluation.cases import evaluation
+from tests.graph_service.lane import post_both_ways
 
 REPO = Path(__file__).resolve().parents[3]
 TABULAR = REPO / "tests/fixtures/icd10cm/icd10cm-tabular-excerpt.xml"
@@ -50,7 +51,7 @@ def _evaluation(client: TestClient, engine: dict[str, str]) -> dict:  # type: ig
                           "discharge_date": "2026-01-10"},
             "codes": {"principal": {"code": "A04.71"}, "secondary": [{"code": "A00.0"}]},
             "include_history": False}
-    return evaluation(client.post("/v1/assignments/evaluate", json=body, headers=engine))
+    return evaluation(post_both_ways(client, "/v1/assignments/evaluate", body, engine))
 
 
 def _held_table(client: TestClient) -> CodeTable:

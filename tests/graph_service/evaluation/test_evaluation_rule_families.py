@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from tests.graph_service.evaluation.cases import body, evaluation, evidence, findings
+from tests.graph_service.lane import post_both_ways
 
 PNEUMONIA = [evidence("x-pna", "icd10cm", "J18.9"), evidence("x-htn", "icd10cm", "I10")]
 
 
 def evaluate(client: TestClient, headers: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    return evaluation(client.post("/v1/assignments/evaluate", json=payload, headers=headers))
+    return evaluation(post_both_ways(client, "/v1/assignments/evaluate", payload, headers))
 
 
 def test_a_clean_supported_assignment_is_accepted(evaluation_graph: Driver, client: TestClient,
@@ -217,8 +218,8 @@ def test_bad_input_is_422_naming_the_field(evaluation_graph: Driver, client: Tes
                                            engine: dict[str, str]) -> None:
     payload = body(("J18.9", ["x-pna"]), evidence_items=PNEUMONIA)
     payload["codes"]["principal"]["poaa"] = "Y"
-    r = client.post("/v1/assignments/evaluate", json=payload, headers=engine)
+    r = post_both_ways(client, "/v1/assignments/evaluate", payload, engine)
     assert r.status_code == 422 and "poaa" in r.text
     payload = body(("J18.9", ["x-pna"]), evidence_items=PNEUMONIA)
     payload["encounter_id"] = "enc-1"
-    assert client.post("/v1/assignments/evaluate", json=payload, headers=engine).status_code == 422
+    assert post_both_ways(client, "/v1/assignments/evaluate", payload, engine).status_code == 422

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 
 from tests.graph_service.evaluation.cases import body, evaluation, evidence, findings
+from tests.graph_service.lane import post_both_ways
 
 KNEE = [evidence("k-oa", "icd10cm", "M17.11", poa=None),
         {"id": "k-proc", "kind": "procedure", "snomed": ["40701008"], "qualifiers": ["24028007"],
@@ -22,7 +23,7 @@ def knee(lines: list[dict[str, Any]], setting: str = "practitioner") -> dict[str
 
 
 def post(client: TestClient, headers: dict[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    return evaluation(client.post("/v1/assignments/evaluate", json=payload, headers=headers))
+    return evaluation(post_both_ways(client, "/v1/assignments/evaluate", payload, headers))
 
 
 def test_the_documented_right_knee_procedure_calls_for_29881_rt(evaluation_graph: Driver, client: TestClient,
