@@ -85,14 +85,15 @@ class FastLane:
             return
         state = getattr(scope.get("app"), "state", None)
         body: bytes | None = None
-        if _caller_known(scope, state):
-            if scope["method"] == "GET":
-                body = _code_lookup(scope, state)
-            elif scope["method"] == "POST" and (route := MEMORY_ROUTES.get(scope["path"])) is not None:
-                request = await _json_body(scope, receive, state)
-                if request is not None:
-                    body = _memory_answer(route, request, state)
-                    receive = _replay(request, receive)
+        method, path = scope["method"], scope["path"]
+        # The key is checked only on the lane's own paths: every other request pays nothing here.
+        if method == "GET" and (code := _CODE_PATH.fullmatch(path)) is not None and _caller_known(scope, state):
+            body = _code_lookup(scope, state, code)
+        elif method == "POST" and (route := MEMORY_ROUTES.get(path)) is not None and _caller_known(scope, state):
+            request = await _json_body(scope, receive, state)
+            if request is not None:
+                body = _memory_answer(route, request, state)
+                receive = _replay(request, receive)
         stats: FastLaneStats | None = getattr(state, "fast_lane", None)
         if body is None:
             if stats is not None:
@@ -114,11 +115,8 @@ def _caller_known(scope: Scope, state: Any) -> bool:
     return key is not None and role_of(key.decode("latin-1"), state.api_key_hashes) is not None
 
 
-def _code_lookup(scope: Scope, state: Any) -> bytes | None:
+def _code_lookup(scope: Scope, state: Any, found: re.Match[str]) -> bytes | None:
     """The record's bytes, or None when the app should answer (it then decides, and explains, everything)."""
-    found = _CODE_PATH.fullmatch(scope["path"])
-    if found is None:
-        return None
     for name, value in scope["headers"]:
         if (name == b"content-length" and value != b"0") or name == b"transfer-encoding":
             return None  # a body: the request contract's checks are the app's
