@@ -3,8 +3,9 @@
 Two kinds of call:
 - ``GET /v1/codes/{system}/{code}``: a code record of a visible release is held as its serialised JSON
   (``services.codes.get_code_json``), so the answer is a dictionary lookup;
-- the JSON ``POST``s in ``MEMORY_ROUTES`` (MS-DRG grouping and what-if, claim edits, code validation, assignment
-  evaluation): their services run from the release tables, as the routes run them (``blocking.answer``).
+- the JSON ``POST``s in ``MEMORY_ROUTES`` (MS-DRG grouping, what-if and opportunities, claim edits, code
+  validation, assignment evaluation): their services run from the release tables, as the routes run them
+  (``blocking.answer``).
 
 Profiled under wrk, the framework was three quarters of the lookup's CPU and two thirds of a what-if's outside
 the grouper: routing over every route, dependency resolution (11.6 % of a what-if), the body parsed to Python
@@ -33,7 +34,7 @@ from codegraph.settings import Settings
 from graph_service.blocking import memory_only
 from graph_service.graph import Graph
 from graph_service.models.claim_edits import ClaimEditsIn
-from graph_service.models.drg import DrgClaimIn, WhatIfIn
+from graph_service.models.drg import DrgClaimIn, OpportunitiesIn, WhatIfIn
 from graph_service.models.evaluation import EvaluateIn
 from graph_service.models.shapes import IsoDate
 from graph_service.models.validation import ValidateCodesIn
@@ -63,6 +64,7 @@ class MemoryRoute:
 MEMORY_ROUTES: dict[str, MemoryRoute] = {
     "/v1/drg/group": MemoryRoute(DrgClaimIn, drg.group_claim),
     "/v1/drg/what-if": MemoryRoute(WhatIfIn, drg.what_if),
+    "/v1/drg/opportunities": MemoryRoute(OpportunitiesIn, drg.opportunities),
     "/v1/edits/claim": MemoryRoute(ClaimEditsIn, lambda graph, _settings, body: check_claim(graph, body)),
     "/v1/validate/codes": MemoryRoute(ValidateCodesIn, lambda graph, _settings, body: validate_codes(graph, body)),
     "/v1/assignments/evaluate": MemoryRoute(EvaluateIn, evaluate),

