@@ -126,3 +126,14 @@ def key_of(label: str) -> str:
     if root.key is None:
         raise KeyError(f"{label} has no node key in the ontology")
     return root.key
+
+
+def seek_by_key(var: str, label: str, value: str, *, optional: bool = False) -> str:
+    """``MATCH (var:Label {key: value})`` pinned to a seek of the label's unique-key index.
+
+    A statement replanned on statistics that lag a big load once chose an index scan per row instead (a demo's
+    coding load, 62 s instead of 3: bench/RESULTS.md, session 14); a plain ``USING INDEX`` still allows that scan,
+    ``USING INDEX SEEK`` allows only a seek."""
+    key = key_of(label)
+    match = "OPTIONAL MATCH" if optional else "MATCH"
+    return f"{match} ({var}:{label} {{{key}: {value}}}) USING INDEX SEEK {var}:{label}({key})"

@@ -206,8 +206,7 @@ class LocalNeo4j:
 
     # -- provisioning -------------------------------------------------------------------
     def is_provisioned(self) -> bool:
-        marker = self.lib_dir / ".version"
-        return marker.exists() and marker.read_text().strip() == NEO4J_VERSION
+        return _is_complete(self.lib_dir)
 
     def provision(self) -> None:
         """Put the Neo4j server jars into ``<home>/lib`` (once per version and state dir).

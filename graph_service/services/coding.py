@@ -25,7 +25,7 @@ from graph_service.models.coding import (
 from graph_service.models.validation import CodeIn, ValidateCodesIn
 from graph_service.services.validation import validate_codes
 from ontology.code_systems import system
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 ENCOUNTER_CONTEXT = f"""
 MATCH (e:{L.Encounter} {{id: $id}})
@@ -60,7 +60,7 @@ RECORD_PAYMENT_SHIFT = f"""
 # per cited evidence id instead, and a demo's coding load took 62 s instead of 3 (bench/RESULTS.md, session 14).
 WRITE_ASSIGNMENTS = f"""
 UNWIND $rows AS row
-MATCH (e:{L.Encounter} {{id: row.encounter}}) USING INDEX SEEK e:{L.Encounter}(id)
+{seek_by_key('e', L.Encounter, 'row.encounter')}
 MERGE (coder:{L.Coder} {{id: row.coder.id}})
   ON CREATE SET coder.kind = row.coder.kind, coder.load_run = $run
 CREATE (a:{L.CodingAssignment} {{id: row.id, status: row.status, created_at: row.created_at, version: row.version,
@@ -71,17 +71,17 @@ CREATE (e)-[:{R.HAS_ASSIGNMENT} {{release: $release, load_run: $run}}]->(a)
 CREATE (a)-[:{R.ASSIGNED_BY} {{release: $release, load_run: $run}}]->(coder)
 WITH a, row, e
 CALL (a, row) {{
-  MATCH (prev:{L.CodingAssignment} {{id: row.supersedes}}) USING INDEX SEEK prev:{L.CodingAssignment}(id)
+  {seek_by_key('prev', L.CodingAssignment, 'row.supersedes')}
   CREATE (a)-[:{R.SUPERSEDES} {{release: $release, load_run: $run}}]->(prev)
 }}
 CALL (a) {{{RECORD_PAYMENT_SHIFT}}}
 CALL (a, row) {{
-  MATCH (d:{L.MSDRG} {{key: row.drg_key}}) USING INDEX SEEK d:{L.MSDRG}(key)
+  {seek_by_key('d', L.MSDRG, 'row.drg_key')}
   CREATE (a)-[:{R.GROUPED_TO} {{release: $release, load_run: $run}}]->(d)
 }}
 CALL (a, row, e) {{
   UNWIND row.lines AS line
-  MATCH (c:{L.Code} {{key: line.key}}) USING INDEX SEEK c:{L.Code}(key)
+  {seek_by_key('c', L.Code, 'line.key')}
   CREATE (ac:{L.AssignedCode} {{id: a.id + '/' + line.role + '/' + toString(line.sequence), role: line.role,
           sequence: line.sequence, poa: line.poa, modifiers: line.modifiers, units: line.units, code: c.code,
           system: c.system, load_run: $run}})

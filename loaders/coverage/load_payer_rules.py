@@ -52,7 +52,7 @@ from loaders.icd10cm.codes import DOTTED_CODE, add_dot, code_sort_key, strip_dot
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import CodeSystem, system
-from ontology.vocabulary import L, R, labels_for
+from ontology.vocabulary import L, R, labels_for, seek_by_key
 
 ICD10CM = system("icd10cm")
 CPT = system("cpt")
@@ -141,7 +141,7 @@ def _code_edge_statement(cs: CodeSystem, pattern: str) -> str:
     labels = "".join(f" SET c:`{lab}`" for lab in labels_for(cs.label) if lab != L.Code)
     return f"""
     UNWIND $rows AS row
-    MATCH (r:{L.PolicyRule} {{key: row.rule}}) USING INDEX SEEK r:{L.PolicyRule}(key)
+    {seek_by_key('r', L.PolicyRule, 'row.rule')}
     MERGE (c:{L.Code} {{key: row.key}})
       ON CREATE SET c.code = row.code, c.system = $system, c.load_run = $run
     WITH r, c, row{labels}
@@ -158,7 +158,7 @@ MERGE (p:{L.Payer} {{id: row.id}})
 POLICIES = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (payer:{L.Payer} {{id: row.payer}}) USING INDEX SEEK payer:{L.Payer}(id)
+{seek_by_key('payer', L.Payer, 'row.payer')}
 MERGE (pol:{L.PayerPolicy} {{key: row.key}})
   ON CREATE SET pol += row.props, pol.key = row.key, pol.payer = row.payer, pol.load_run = $run
 MERGE (pol)-[i:{R.ISSUED_BY} {{release: $release}}]->(payer)
@@ -168,7 +168,7 @@ MERGE (pol)-[m:{R.IN_RELEASE}]->(rel)
 """
 RULES = f"""
 UNWIND $rows AS row
-MATCH (pol:{L.PayerPolicy} {{key: row.policy}}) USING INDEX SEEK pol:{L.PayerPolicy}(key)
+{seek_by_key('pol', L.PayerPolicy, 'row.policy')}
 MERGE (r:{L.PolicyRule} {{key: row.key}})
   ON CREATE SET r += row.props, r.key = row.key, r.policy = row.policy, r.load_run = $run
 MERGE (pol)-[h:{R.HAS_RULE} {{release: $release}}]->(r)

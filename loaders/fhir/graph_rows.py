@@ -23,7 +23,7 @@ from loaders.fhir.records import EncounterBundle, FhirTime
 from loaders.machinery.pipeline import LoadContext
 from ontology.code_systems import SYSTEMS, system
 from ontology.discharge_status import discharge_status
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 SEX = {"female": "female", "male": "male"}  # FHIR 'other' and a missing gender are 'unknown' to the grouper
 
@@ -137,7 +137,7 @@ class EncounterRows:
 # pinned to its key's index: replanned on statistics that lag a load, a statement can otherwise scan once per row.
 def _new(label: str, var: str) -> str:
     return f"""UNWIND $rows AS row
-OPTIONAL MATCH (old:{label} {{id: row.id}}) USING INDEX SEEK old:{label}(id)
+{seek_by_key('old', label, 'row.id', optional=True)}
 WITH row WHERE old IS NULL
 CREATE ({var}:{label} {{id: row.id}})"""
 
@@ -150,12 +150,11 @@ def _set_times(var: str) -> str:
     return f"FOREACH (name IN keys(row.times) | SET {var}[name] = datetime(row.times[name]))"
 
 
-def _link(var: str, rel: str, label: str, field: str, *, key: str = "id", into: bool = False) -> str:
-    """A relationship between the row's new node ``var`` and the ``label`` node whose ``key`` is ``row.<field>``
+def _link(var: str, rel: str, label: str, field: str, *, into: bool = False) -> str:
+    """A relationship between the row's new node ``var`` and the ``label`` node whose key is ``row.<field>``
     (none when there is no such node); ``into``: it points at ``var``."""
     pattern = f"(t)-[:{rel} {LINK}]->({var})" if into else f"({var})-[:{rel} {LINK}]->(t)"
-    seek = f"MATCH (t:{label} {{{key}: row.{field}}}) USING INDEX SEEK t:{label}({key})"
-    return f"CALL ({var}, row) {{\n  {seek}\n  CREATE {pattern}\n}}"
+    return f"CALL ({var}, row) {{\n  {seek_by_key('t', label, f'row.{field}')}\n  CREATE {pattern}\n}}"
 
 
 PATIENTS = f"""
@@ -201,7 +200,7 @@ WITH x, row
 {_link('x', R.HAS_EVIDENCE, L.Encounter, 'encounter', into=True)}
 {_link('x', R.DOCUMENTED_IN, L.DocumentSection, 'section')}
 {_link('x', R.DOCUMENTED_IN, L.ClinicalDocument, 'document')}
-{_link('x', R.ABOUT_CONCEPT, L.Code, 'concept', key='key')}
+{_link('x', R.ABOUT_CONCEPT, L.Code, 'concept')}
 """
 
 

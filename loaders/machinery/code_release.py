@@ -12,7 +12,7 @@ changes between releases lives on the release-scoped relationships. When the rel
 run (``ctx.fresh_release``) none of those can exist yet: they are CREATEd, after duplicates are dropped here
 (MERGE used to drop them). A visible release loaded again from the same files MERGEs, so that stays a no-op.
 Rows travel as lists (``RowLayout``) and the membership is a literal map, so no batch is planned with an Eager.
-Edge endpoints are sought by the code key's index, pinned to a seek (``USING INDEX SEEK``): a statement
+Edge endpoints are sought by the code key's index, pinned to a seek (``seek_by_key``): a statement
 replanned on statistics that lag a big load can otherwise choose a scan per row (session 14 found one in the
 coding load, bench/RESULTS.md).
 Node titles are denormalised from the newest visible release when a release is promoted
@@ -27,7 +27,7 @@ from typing import Any
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
-from ontology.vocabulary import L, R, labels_for
+from ontology.vocabulary import L, R, labels_for, seek_by_key
 
 CODE_FIELDS = ("key", "code", "title", "billable", "search_terms")
 STAMPS = {"release": "$release", "load_run": "$run"}  # provenance on every relationship a release writes
@@ -73,8 +73,8 @@ def hierarchy_statement(*, fresh: bool) -> str:
             else f"MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p) ON CREATE SET e.load_run = $run")
     return f"""
     {HIERARCHY_LAYOUT.unwind()}
-    MATCH (c:{L.Code} {{key: row.child}}) USING INDEX SEEK c:{L.Code}(key)
-    MATCH (p:{L.Code} {{key: row.parent}}) USING INDEX SEEK p:{L.Code}(key)
+    {seek_by_key('c', L.Code, 'row.child')}
+    {seek_by_key('p', L.Code, 'row.parent')}
     {link}
     """
 
@@ -89,8 +89,8 @@ def edge_statement(rel_type: str, layout: RowLayout, *, fresh: bool, identity: t
             else f"MERGE (s)-[e:`{rel_type}` {keys}]->(t) ON CREATE SET e += {props}")
     return f"""
     {layout.unwind()}
-    MATCH (s:{L.Code} {{key: row.source}}) USING INDEX SEEK s:{L.Code}(key)
-    MATCH (t:{L.Code} {{key: row.target}}) USING INDEX SEEK t:{L.Code}(key)
+    {seek_by_key('s', L.Code, 'row.source')}
+    {seek_by_key('t', L.Code, 'row.target')}
     {link}
     """
 

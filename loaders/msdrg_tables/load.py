@@ -54,7 +54,7 @@ from loaders.msdrg_tables.common import decode, text_lines
 from loaders.msdrg_tables.table5 import DrgWeightRow, read_table5
 from loaders.registry import register
 from ontology.code_systems import system
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 ICD10CM = system("icd10cm")
 PRE_MDC_TITLE = "Pre-MDC"
@@ -236,7 +236,7 @@ MERGE (m:{L.MDC} {{key: row.key}})
 
 WRITE_DRGS = release_nodes_statement(L.MSDRG, then=f"""
 WITH node, row WHERE row.mdc_key IS NOT NULL
-MATCH (mdc:{L.MDC} {{key: row.mdc_key}}) USING INDEX SEEK mdc:{L.MDC}(key)
+{seek_by_key('mdc', L.MDC, 'row.mdc_key')}
 MERGE (node)-[e:{R.IN_MDC}]->(mdc)
   ON CREATE SET e.release = $release, e.load_run = $run
 """)
@@ -259,14 +259,14 @@ SET c:{L.ICD10CMCode}
 WRITE_DESIGNATIONS = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX SEEK c:{L.Code}(key)
+{seek_by_key('c', L.Code, 'row.code_key')}
 MERGE (s:{L.SeverityDesignation} {{key: row.key}})
   ON CREATE SET s += row.props, s.load_run = $run
 WITH rel, row, c, s WHERE s.load_run = $run
 CREATE (c)-[:{R.HAS_SEVERITY} {{release: $release, load_run: $run}}]->(s)
 CREATE (s)-[:{R.IN_RELEASE} {{release: $release, load_run: $run}}]->(rel)
 WITH s, row WHERE row.collection_key IS NOT NULL
-MATCH (col:{L.PDXExclusionCollection} {{key: row.collection_key}}) USING INDEX SEEK col:{L.PDXExclusionCollection}(key)
+{seek_by_key('col', L.PDXExclusionCollection, 'row.collection_key')}
 CREATE (s)-[:{R.EXCLUDED_WITH} {{release: $release, load_run: $run}}]->(col)
 """
 
@@ -279,11 +279,10 @@ WRITE_MEMBERS = f"""
 // the batch (~170 of 5,000 rows), not per row. Pinned to the plan a warm server picks (the unique key seek, then
 // the run filter): a fresh server has no sample of the new load_run index yet and must not seek by it instead.
 WITH row.collection_key AS collection_key, collect(row.code_key) AS code_keys
-MATCH (col:{L.PDXExclusionCollection} {{key: collection_key}})
-USING INDEX SEEK col:{L.PDXExclusionCollection}(key)
+{seek_by_key('col', L.PDXExclusionCollection, 'collection_key')}
 WHERE col.load_run = $run
 UNWIND code_keys AS code_key
-MATCH (c:{L.Code} {{key: code_key}}) USING INDEX SEEK c:{L.Code}(key)
+{seek_by_key('c', L.Code, 'code_key')}
 CREATE (c)-[:{R.IN_COLLECTION} {{release: $release, load_run: $run}}]->(col)
 """
 # 180k member edges out of 26k codes into 2k collections: rows go in code order, so two sessions' batches share

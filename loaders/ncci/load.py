@@ -42,7 +42,7 @@ from loaders.ncci.mue import MueEdit, read_mue
 from loaders.ncci.ptp import PtpEdit, PtpRepeats, read_ptp, setting_from_name
 from loaders.registry import register
 from ontology.code_systems import CodeSystem, system
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 CPT = system("cpt")
 HCPCS = system("hcpcs")
@@ -169,16 +169,16 @@ _EDGE_PROPS = """setting: row.setting, effective: date(row.effective), deletion:
 CREATE_PTP = f"""
 {PTP_LAYOUT.unwind()}
 WITH row.column1 AS column1, collect(row) AS edges
-MATCH (a:{L.Code} {{key: column1}}) USING INDEX SEEK a:{L.Code}(key)
+{seek_by_key('a', L.Code, 'column1')}
 UNWIND edges AS row
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
+{seek_by_key('b', L.Code, 'row.column2')}
 CREATE (a)-[:{R.BUNDLES} {{{_EDGE_PROPS}, release: $release, load_run: $run}}]->(b)
 """
 
 MERGE_PTP = f"""
 {PTP_LAYOUT.unwind()}
-MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX SEEK a:{L.Code}(key)
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
+{seek_by_key('a', L.Code, 'row.column1')}
+{seek_by_key('b', L.Code, 'row.column2')}
 MERGE (a)-[e:{R.BUNDLES} {{setting: row.setting, effective: date(row.effective), release: $release}}]->(b)
   ON CREATE SET e += {{deletion: date(row.deletion), modifier_indicator: row.modifier_indicator,
                       rationale: row.rationale, prior_1996: row.prior_1996}}, e.load_run = $run
@@ -327,7 +327,7 @@ def keyed(edits: Iterable[PtpEdit]) -> Iterator[ptp_ranges.Keyed]:
 WRITE_MUE = f"""
 MATCH (rel:{L.Release} {{id: $release}})
 UNWIND $rows AS row
-MATCH (c:{L.Code} {{key: row.code_key}}) USING INDEX SEEK c:{L.Code}(key)
+{seek_by_key('c', L.Code, 'row.code_key')}
 MERGE (m:{L.MUE} {{key: row.key}})
   ON CREATE SET m.code = row.code, m.setting = row.setting, m.value = row.value, m.mai = row.mai,
                 m.mai_text = row.mai_text, m.rationale = row.rationale, m.release = $release, m.load_run = $run

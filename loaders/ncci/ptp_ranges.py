@@ -46,7 +46,7 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.errors import LoadError
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 SYSTEM = "ncci_ptp"
 CHAIN = "chain"  # Release.ptp_layout of a chain release (it has a ptp_scope)
@@ -87,8 +87,8 @@ SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
 # chain), so ``until`` was absent, which is what ``REOPEN`` puts back.
 CLOSE_PTP = f"""
 UNWIND $rows AS row
-MATCH (a:{L.Code} {{key: row.column1}}) USING INDEX SEEK a:{L.Code}(key)
-MATCH (b:{L.Code} {{key: row.column2}}) USING INDEX SEEK b:{L.Code}(key)
+{seek_by_key('a', L.Code, 'row.column1')}
+{seek_by_key('b', L.Code, 'row.column2')}
 MATCH (a)-[e:{R.BUNDLES}]->(b)
 WHERE e.setting = row.setting AND e.effective = date(row.effective) AND e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run

@@ -20,7 +20,7 @@ from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from loaders.valueset.records import Selection, ValueSetRecord, read_value_sets
 from ontology.code_systems import system
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L, R, seek_by_key
 
 MAX_DEPTH = 12
 RELEASES = f"""
@@ -45,8 +45,8 @@ SET vs.url = row.url, vs.version = row.version, vs.name = row.name, vs.title = r
 """
 MEMBERS = f"""
 UNWIND $rows AS row
-MATCH (vs:{L.ValueSet} {{key: row.value_set}}) USING INDEX SEEK vs:{L.ValueSet}(key)
-MATCH (c:{L.Code} {{key: row.code}}) USING INDEX SEEK c:{L.Code}(key)
+{seek_by_key('vs', L.ValueSet, 'row.value_set')}
+{seek_by_key('c', L.Code, 'row.code')}
 CREATE (vs)-[:{R.CONTAINS} {{release: $release, code_release: row.code_release, load_run: $run}}]->(c)
 """
 

@@ -8,6 +8,7 @@ route answer with the same status and the same bytes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -29,13 +30,15 @@ def post_both_ways(client: TestClient, path: str, body: Any, headers: dict[str, 
     return fast
 
 
-def until_answered_in_lane(client: TestClient, path: str, body: Any, headers: dict[str, str]) -> None:
-    """A release's tables are built in the background on first use; until then the app answers from the graph."""
+def until_answered_in_lane(client: TestClient, send: Callable[[], Response]) -> None:
+    """A release's tables are built in the background on first use; until then the app answers from the graph.
+    ``send`` makes one request the lane answers once the tables are held."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         answered, _ = lane_counts(client)
-        assert client.post(path, json=body, headers=headers).status_code == 200
+        sent = send()
+        assert sent.status_code == 200, sent.text[:300]
         if lane_counts(client)[0] > answered:
             return
         time.sleep(0.5)
-    raise AssertionError(f"{path} never answered in the fast lane within 120 s")
+    raise AssertionError("the request was never answered in the fast lane within 120 s")

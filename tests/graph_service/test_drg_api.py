@@ -286,8 +286,8 @@ def test_adding_acute_respiratory_failure_to_heart_failure_moves_293_to_291(
 def test_grouping_what_if_and_opportunities_are_answered_in_the_fast_lane_as_the_route_answers(
         client: TestClient, engine: dict[str, str]) -> None:
     arf = {"label": "document ARF", "add_secondary": [{"code": "J96.01", "poa": "Y"}]}
-    until_answered_in_lane(client, "/v1/drg/what-if", {"claim": body_of("hf_without_cc"), "alternatives": [arf]},
-                           engine)
+    until_answered_in_lane(client, lambda: client.post(
+        "/v1/drg/what-if", json={"claim": body_of("hf_without_cc"), "alternatives": [arf]}, headers=engine))
     in_lane = 0
     for claim in CLAIMS:
         for path, body in (("group", claim.body), ("what-if", {"claim": claim.body, "alternatives": [arf]}),

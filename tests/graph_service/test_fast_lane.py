@@ -3,8 +3,6 @@ it cannot answer from memory (no key, unknown code, bad date, unknown query) to 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,31 +15,15 @@ pytestmark = pytest.mark.usefixtures("reference_graph")
 CODES = ["S72.001A", "E11.65", "E11", "I50.23", "CH19", "A00-A09", "s72001a"]
 
 
-def _counts(client: TestClient) -> tuple[int, int]:
-    stats = client.app.state.fast_lane  # type: ignore[attr-defined]
-    return stats.answered, stats.passed_on
-
-
-def _until_held(client: TestClient, engine: dict[str, str], query: dict[str, str]) -> None:
-    """A release's table is built in the background on first use; until then the app answers from the graph."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        answered, _ = _counts(client)
-        client.get("/v1/codes/icd10cm/E11.9", params=query, headers=engine)
-        if _counts(client)[0] > answered:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"no release table for {query} after 120 s")
-
-
 def test_fast_lane_sends_the_routes_bytes(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
     queries = ({}, {"release": "FY2026"}, {"date": "2025-11-03"}, {"release": "FY2024"})
     for query in queries:
-        _until_held(client, engine, query)
+        until_answered_in_lane(client, lambda q=query: client.get("/v1/codes/icd10cm/E11.9", params=q,
+                                                                headers=engine))
     served = 0
     for code in CODES:
         for query in queries:
-            answered, passed_on = _counts(client)
+            answered, passed_on = lane_counts(client)
             fast = client.get(f"/v1/codes/icd10cm/{code}", params=query, headers=engine)
             # A query parameter the lane does not know sends the request through the router to the route.
             routed = client.get(f"/v1/codes/icd10cm/{code}", params={**query, "trace": "1"}, headers=engine)
@@ -50,10 +32,10 @@ def test_fast_lane_sends_the_routes_bytes(client: TestClient, engine) -> None:  
             assert fast.headers["content-type"] == routed.headers["content-type"]
             assert fast.headers["content-length"] == routed.headers["content-length"]
             if routed.status_code == 200:  # answered in the lane; the routed copy went through the app
-                assert _counts(client) == (answered + 1, passed_on + 1), (code, query)
+                assert lane_counts(client) == (answered + 1, passed_on + 1), (code, query)
                 served += 1
             else:  # a header code is not in the FY2024 code list: both went to the app, which says so
-                assert routed.status_code == 404 and _counts(client) == (answered, passed_on + 2), (code, query)
+                assert routed.status_code == 404 and lane_counts(client) == (answered, passed_on + 2), (code, query)
     assert served >= 24
 
 
@@ -67,17 +49,17 @@ def test_fast_lane_sends_the_routes_bytes(client: TestClient, engine) -> None:  
 ])
 def test_what_the_lane_cannot_answer_the_app_explains(client: TestClient, engine, path: str, query: dict[str, str],
                                                       keyed: bool, status: int) -> None:  # type: ignore[no-untyped-def]
-    answered, passed_on = _counts(client)
+    answered, passed_on = lane_counts(client)
     r = client.get(path, params=query, headers=engine if keyed else {})
     assert r.status_code == status, r.text[:300]
     assert r.headers["content-type"] == "application/problem+json" and r.json()["detail"]
-    assert _counts(client) == (answered, passed_on + 1)
+    assert lane_counts(client) == (answered, passed_on + 1)
 
 
 def test_a_revoked_looking_key_is_refused_by_the_app(client: TestClient) -> None:
-    answered, _ = _counts(client)
+    answered, _ = lane_counts(client)
     r = client.get("/v1/codes/icd10cm/E11.9", headers={"X-API-Key": "cg_engine_not-a-key"})
-    assert r.status_code == 401 and _counts(client)[0] == answered
+    assert r.status_code == 401 and lane_counts(client)[0] == answered
 
 
 # ---- the JSON POSTs answered from memory (MEMORY_ROUTES) ------------------------------------------------
@@ -92,7 +74,8 @@ def test_a_memory_route_is_answered_in_the_lane_with_the_routes_bytes(client: Te
     bodies = [_validation("E11.9", "E10.9"), _validation("S72.001A", "Z99.999", "E11"),
               _validation("E11.A", day="2025-09-30"), _validation("e119", day="2026-03-01")]
     for body in bodies:
-        until_answered_in_lane(client, VALIDATE, body, engine)  # each date's release table is built on first use
+        # each date's release table is built on first use
+        until_answered_in_lane(client, lambda b=body: client.post(VALIDATE, json=b, headers=engine))
         answered, passed_on = lane_counts(client)
         post_both_ways(client, VALIDATE, body, engine)
         assert lane_counts(client) == (answered + 1, passed_on + 1), body
