@@ -1,7 +1,8 @@
 """Issue 9's load rows, each with its baseline measured in the same run.
 
-- **ICD-10-CM FY2026 tabular load** (225,808 rows: codes, IS_A, note edges): end to end (parse + write +
-  diff/impact + promotion, ``LoadReport.seconds``) and writer-only (rows / wall time inside the writer), as
+- **ICD-10-CM FY2026 tabular load** (~247k records: memberships, IS_A and note edges; counted as the nodes and
+  relationships the load creates, ``records_written``, since one writer row may create two): end to end (parse +
+  write + diff/impact + promotion, ``LoadReport.seconds``) and writer-only (records / wall time in the writer), as
   ratios of the raw ``UNWIND $rows CREATE (n:Bench) SET n = row`` ceiling (``bench.load_ceiling.raw_ceiling``:
   100k flat 4-field rows, one session, the settings' batch size), measured before and after the load; the
   baseline is the mean of the two.
@@ -164,18 +165,18 @@ def icd10cm_row(ctx: BenchContext) -> Row:
     before = load_average()
     cpu_start = cpu.read()
     report = bench_load(ctx, "icd10cm", [xml], "FY2026-loadbench")
-    load_cpu = cpu.per_1k_rows(cpu_start, report.stats.rows)
+    rows = records_written(report)
+    load_cpu = cpu.per_1k_rows(cpu_start, rows)
     try:
         ceiling.measure_after()
     finally:
         discard(ctx, report)
-    rows = report.stats.rows
     end_to_end = rows / report.seconds / ceiling.mean
-    writer_only = report.stats.rows_per_second / ceiling.mean
+    writer_only = rows / report.stats.seconds / ceiling.mean
     return Row(
         path="ICD-10-CM FY2026 tabular load" + (" (quick: first chapters)" if ctx.quick else ""),
-        measured=(f"{end_to_end:.2f}× end to end ({rows:,} rows in {report.seconds:.1f} s = "
-                  f"{rows / report.seconds:,.0f} rows/s), {writer_only:.2f}× writer-only"),
+        measured=(f"{end_to_end:.2f}× end to end ({rows:,} relationships and nodes in {report.seconds:.1f} s = "
+                  f"{rows / report.seconds:,.0f}/s), {writer_only:.2f}× writer-only"),
         goal="≥ 0.8× end to end", met=end_to_end >= 0.8, ratio=round(end_to_end, 3), baseline=ceiling.describe(),
         details={"rows": rows, "seconds": round(report.seconds, 2), "writer_only_ratio": round(writer_only, 3),
                  "phases": {k: round(v, 2) for k, v in getattr(report, "phases", {}).items()},
@@ -185,6 +186,12 @@ def icd10cm_row(ctx: BenchContext) -> Row:
                  "icd10cm_codes_already_in_graph": _codes_in_graph(ctx, "icd10cm"),
                  "load_average": [before, load_average()]},
     )
+
+
+def records_written(report: LoadReport) -> int:
+    """Nodes and relationships the load created: one ceiling row is one node, so the graph records are what a
+    load's rows are counted in (one writer row can create several: a code's membership and its IS_A edge)."""
+    return report.stats.nodes_created + report.stats.relationships_created
 
 
 def _codes_in_graph(ctx: BenchContext, system_id: str) -> int:
@@ -359,7 +366,7 @@ def _annual_loads(settings: Settings, driver: Driver, jobs: list[tuple[str, str,
         t = time.perf_counter()
         report = load_source(driver, settings, source, paths, version)
         statements[f"{source}@{version}"] = _statement_seconds(report)
-        return f"{source}@{version}", time.perf_counter() - t, report.stats.rows
+        return f"{source}@{version}", time.perf_counter() - t, records_written(report)
 
     if serial:
         for job in jobs:
@@ -407,7 +414,8 @@ def annual_set_row(ctx: BenchContext) -> Row:
     how = "one after the other" if serial else "ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, MS-DRG after ICD-10-CM"
     return Row(
         path="FY2026 annual set on an empty graph" + (" (quick: smaller ICD-10-CM and PCS files)" if ctx.quick else ""),
-        measured=(f"{total:.1f} s for {rows:,} rows, {how} (" + ", ".join(f"{k} {v:.1f} s" for k, v in per_load.items())
+        measured=(f"{total:.1f} s for {rows:,} nodes and relationships, {how} ("
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in per_load.items())
                   + f"; schema apply before it {schema_s:.1f} s; server CPU {server_cpu} s{jit}, loader CPU "
                   f"{client_cpu:.1f} s)"),
         goal="< 30 s", met=total < 30, baseline="a scratch Neo4j 5.26 with an empty data dir, same heap and page cache",

@@ -24,7 +24,6 @@ from loaders.machinery.code_release import (
     set_release_coverage,
     write_codes,
     write_edges,
-    write_hierarchy,
 )
 from loaders.machinery.parse_ahead import PARSED_AHEAD
 from loaders.machinery.pipeline import LoadContext
@@ -129,6 +128,7 @@ class Icd10cmLoader:
                 s.title,
                 billable=False,
                 kind="section",
+                parent=chapter_code(s.chapter),
                 chapter=chapter_code(s.chapter),
                 **membership_extras(section_code(s.id)),
             )
@@ -142,6 +142,7 @@ class Icd10cmLoader:
                 c.title,
                 billable=c.billable,
                 kind=c.kind,
+                parent=section_code(c.parent) if c.depth == 1 else c.parent,
                 search_terms=" | ".join(c.inclusion_terms),
                 inclusion_terms=list(c.inclusion_terms) or None,
                 generated_7th=c.generated_7th or None,
@@ -156,9 +157,7 @@ class Icd10cmLoader:
         counts["headers"] = counts["codes"] - counts["billable"]
         counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
 
-        pairs: list[tuple[str, str]] = [(section_code(s.id), chapter_code(s.chapter)) for s in model.sections]
-        pairs += [(c.code, section_code(c.parent) if c.depth == 1 else c.parent) for c in model.codes]
-        counts["is_a"] = write_hierarchy(ctx, ICD10CM, pairs)
+        counts["is_a"] = len(model.sections) + len(model.codes)  # each IS_A its parent, written with it
         by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in edges:
             by_type[row["type"]].append(row)

@@ -29,7 +29,6 @@ from loaders.machinery.code_release import (
     refresh_code_titles,
     set_release_coverage,
     write_codes,
-    write_hierarchy,
 )
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
@@ -144,7 +143,8 @@ class Icd10pcsLoader:
         tables = PcsTablesModel.read(xmls[0]) if xmls else None
         self._write_structure(ctx, listed, tables)
         self._write_codes(ctx, listed, tables)
-        ctx.counts["hierarchy_edges"] = write_hierarchy(ctx, ICD10PCS, hierarchy_pairs(listed))
+        # code → table stem → body system → section, each written with the code it IS_A
+        ctx.counts["hierarchy_edges"] = sum(ctx.counts[k] for k in ("body_systems", "tables", "codes"))
         set_release_coverage(ctx, "full" if tables else "billable-only")
 
     def after_promote(self, ctx: LoadContext) -> None:
@@ -179,11 +179,12 @@ class Icd10pcsLoader:
             for s in sorted({stem[:1] for stem in stems})
         ), name="sections")
         counts["body_systems"] = write_codes(ctx, ICD10PCS, (
-            structure_row(b, "body_system", label(b), f"Body system {b}", section=label(b[:1]))
+            structure_row(b, "body_system", label(b), f"Body system {b}", parent=b[:1], section=label(b[:1]))
             for b in sorted({stem[:2] for stem in stems})
         ), name="body systems")
         counts["tables"] = write_codes(ctx, ICD10PCS, (
-            structure_row(stem, "table", stem_title(stem), f"Table {stem}", search_terms=stem_short_title(stem),
+            structure_row(stem, "table", stem_title(stem), f"Table {stem}", parent=stem[:2],
+                          search_terms=stem_short_title(stem),
                           **(tables.table_properties(stem) if tables else {}))
             for stem in stems
         ), name="tables")
@@ -192,7 +193,7 @@ class Icd10pcsLoader:
     def _write_codes(self, ctx: LoadContext, listed: PcsCodeList, tables: PcsTablesModel | None) -> None:
         def rows() -> Iterator[dict[str, Any]]:
             for c in listed.codes.values():
-                yield code_row(ICD10PCS, c.code, c.title, billable=True, kind="code",
+                yield code_row(ICD10PCS, c.code, c.title, billable=True, kind="code", parent=c.code[:3],
                                search_terms=c.short_title or "", **(tables.code_properties(c.code) if tables else {}))
 
         counts = ctx.counts
@@ -203,14 +204,6 @@ class Icd10pcsLoader:
             counts["codes_with_axes"] = sum(1 for code in listed.codes if code in in_tables)
             counts["list_codes_missing_from_tables"] = len(listed.codes.keys() - in_tables)
             counts["table_codes_missing_from_list"] = len(in_tables - listed.codes.keys())
-
-
-def hierarchy_pairs(listed: PcsCodeList) -> Iterator[tuple[str, str]]:
-    """code → table stem → body system → section (each structure edge once)."""
-    stems = listed.stems()
-    yield from ((code, code[:3]) for code in listed.codes)
-    yield from ((stem, stem[:2]) for stem in stems)
-    yield from ((body, body[:1]) for body in sorted({stem[:2] for stem in stems}))
 
 
 register("icd10pcs")(Icd10pcsLoader)

@@ -7,12 +7,17 @@ provenance and versioning work the same for all of them:
     (child)-[:IS_A {release}]->(parent)
     (source)-[:<TYPE> {release, …}]->(target)
 
+A code row names its parent, and the statement that writes the code's node and membership also links it to the
+parent: a code system's rows arrive in its hierarchy's order, so a separate hierarchy pass only sought every
+code again (bench/RESULTS.md, session 16). Rows are written parents first, a level at a time, so the parent's
+batch has committed before a child's batch seeks it, whichever writer session ran it.
+
 A code node is shared by every release that contains it, so it is always MERGEd by its unique key; what
 changes between releases lives on the release-scoped relationships. When the release was created by this
 run (``ctx.fresh_release``) none of those can exist yet: they are CREATEd, after duplicates are dropped here
 (MERGE used to drop them). A visible release loaded again from the same files MERGEs, so that stays a no-op.
 Rows travel as lists (``RowLayout``) and the membership is a literal map, so no batch is planned with an Eager.
-Edge endpoints are sought by the code key's index, pinned to a seek (``seek_by_key``): a statement
+Edge endpoints and parents are sought by the code key's index, pinned to a seek (``seek_by_key``): a statement
 replanned on statistics that lag a big load can otherwise choose a scan per row (session 14 found one in the
 coding load, bench/RESULTS.md).
 Node titles are denormalised from the newest visible release when a release is promoted
@@ -24,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from loaders.errors import LoadError
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
@@ -34,26 +40,41 @@ STAMPS = {"release": "$release", "load_run": "$run"}  # provenance on every rela
 # Code rows and release memberships touch disjoint nodes (the Release takes concurrent relationship inserts):
 # two transactions in flight keep the server busy while the next batch is packed.
 CODE_SESSIONS = 2
-# Hierarchy and note edges share their targets (a parent has many children): one session, no lock waits.
+# Note edges share their targets (a code is named by many notes): one session, no lock waits.
 EDGE_SESSIONS = 1
+
+
+# Fields of a code row that are the node's (its key and code) or its place in the hierarchy, not the membership's.
+NOT_MEMBERSHIP = ("key", "code", "parent")
 
 
 def code_row(
     cs: CodeSystem, code: str, title: str, *, billable: bool | None, search_terms: str = "",
-    **membership: Any,
+    parent: str | None = None, **membership: Any,
 ) -> dict[str, Any]:
-    """One row for ``write_codes``: the node's key and code, and the release membership's properties."""
+    """One row for ``write_codes``: the node's key and code, the code it IS_A in this release (if any), and the
+    release membership's properties."""
     normalised = cs.normalise(code)
     props = {k: v for k, v in membership.items() if v is not None}
-    return {"key": cs.key(normalised), "code": normalised, "title": title, "billable": billable,
-            "search_terms": search_terms, **props}
+    row = {"key": cs.key(normalised), "code": normalised, "title": title, "billable": billable,
+           "search_terms": search_terms, **props}
+    if parent is not None:
+        row["parent"] = cs.key(cs.normalise(parent))
+    return row
 
 
 def code_rows_statement(label: str, layout: RowLayout, *, fresh: bool) -> str:
+    """The code nodes, their memberships and, when the layout has a ``parent``, their IS_A edges. The parent seek
+    after the node MERGE makes Cypher put an Eager between them, which holds one batch: harmless at batch size."""
     labels = "".join(f":`{lab}`" for lab in labels_for(label) if lab != L.Code)
-    membership = layout.literal_map([f for f in layout.fields if f not in ("key", "code")], **STAMPS)
+    membership = layout.literal_map([f for f in layout.fields if f not in NOT_MEMBERSHIP], **STAMPS)
     link = (f"CREATE (c)-[:{R.IN_RELEASE} {membership}]->(rel)" if fresh
             else f"MERGE (c)-[m:{R.IN_RELEASE}]->(rel) ON CREATE SET m += {membership}")
+    is_a = (f"CREATE (c)-[:{R.IS_A} {{release: $release, load_run: $run}}]->(p)" if fresh
+            else f"MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p) ON CREATE SET e.load_run = $run")
+    hierarchy = f"""WITH c, row WHERE row.parent IS NOT NULL
+    {seek_by_key('p', L.Code, 'row.parent')}
+    {is_a}""" if "parent" in layout.fields else ""
     return f"""
     MATCH (rel:{L.Release} {{id: $release}})
     {layout.unwind()}
@@ -62,20 +83,7 @@ def code_rows_statement(label: str, layout: RowLayout, *, fresh: bool) -> str:
                     c.search_terms = row.search_terms
     SET c{labels}
     {link}
-    """
-
-
-HIERARCHY_LAYOUT = RowLayout(("child", "parent"))
-
-
-def hierarchy_statement(*, fresh: bool) -> str:
-    link = (f"CREATE (c)-[:{R.IS_A} {{release: $release, load_run: $run}}]->(p)" if fresh
-            else f"MERGE (c)-[e:{R.IS_A} {{release: $release}}]->(p) ON CREATE SET e.load_run = $run")
-    return f"""
-    {HIERARCHY_LAYOUT.unwind()}
-    {seek_by_key('c', L.Code, 'row.child')}
-    {seek_by_key('p', L.Code, 'row.parent')}
-    {link}
+    {hierarchy}
     """
 
 
@@ -131,27 +139,43 @@ def _layout(fixed: tuple[str, ...], rows: list[Mapping[str, Any]]) -> RowLayout:
 
 def write_codes(ctx: LoadContext, cs: CodeSystem, rows: Iterable[Mapping[str, Any]], *, label: str | None = None,
                 name: str = "codes") -> int:
-    """Rows from ``code_row``; returns how many were given (a repeated code is written once)."""
+    """Rows from ``code_row``; returns how many were given (a repeated code is written once, with its first
+    row's parent). A parent must be a code of this call or already in the graph (an earlier call)."""
     given = list(rows)
     unique = _first_of_each(given, ("key",))
     _count_repeats(ctx, name, len(given) - len(unique))
     layout = _layout(CODE_FIELDS, unique)
-    ctx.writer.write(
-        f"{cs.id} {name}", code_rows_statement(label or cs.label, layout, fresh=ctx.fresh_release), unique,
-        params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
-        describe_row=lambda r: f"code {r.get('code')!r}",
-    )
+    statement = code_rows_statement(label or cs.label, layout, fresh=ctx.fresh_release)
+    for level in parents_first(unique):
+        ctx.writer.write(
+            f"{cs.id} {name}", statement, level, params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
+            describe_row=lambda r: f"code {r.get('code')!r}",
+        )
     return len(given)
 
 
-def write_hierarchy(ctx: LoadContext, cs: CodeSystem, pairs: Iterable[tuple[str, str]]) -> int:
-    given = [{"child": cs.key(child), "parent": cs.key(parent)} for child, parent in pairs]
-    unique = _first_of_each(given, ("child", "parent"))
-    _count_repeats(ctx, f"{cs.id} hierarchy", len(given) - len(unique))
-    ctx.writer.write(f"{cs.id} hierarchy", hierarchy_statement(fresh=ctx.fresh_release), unique,
-                     layout=HIERARCHY_LAYOUT, sessions=EDGE_SESSIONS,
-                     describe_row=lambda r: f"{r['child']} IS_A {r['parent']}")
-    return len(given)
+def parents_first(rows: list[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The rows in levels, in their order within each: level 0 has no parent among the rows, level n+1 has its
+    parent in level n. One level when no row's parent is another row (the common case: one call per depth)."""
+    by_key = {row["key"]: row for row in rows}
+    depth: dict[Any, int] = {}
+    for row in rows:
+        chain, key = [], row["key"]
+        while key not in depth:
+            parent = by_key[key].get("parent")
+            if parent not in by_key:
+                depth[key] = 0
+                break
+            chain.append(key)
+            if len(chain) > len(by_key):
+                raise LoadError(f"the hierarchy has a cycle through code {by_key[key].get('code')!r}")
+            key = parent
+        for k in reversed(chain):
+            depth[k] = depth[by_key[k]["parent"]] + 1
+    levels: list[list[Mapping[str, Any]]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for row in rows:
+        levels[depth[row["key"]]].append(row)
+    return levels
 
 
 def write_edges(ctx: LoadContext, rel_type: str, rows: Iterable[Mapping[str, Any]],

@@ -10,7 +10,7 @@ from neo4j import Driver
 from codegraph.settings import Settings
 from graph_service.services.coding import WRITE_ASSIGNMENTS
 from loaders.fhir.graph_rows import DOCUMENTS, ENCOUNTERS, EVIDENCE, PATIENTS, SECTIONS
-from loaders.machinery.code_release import edge_statement, hierarchy_statement
+from loaders.machinery.code_release import CODE_FIELDS, code_rows_statement, edge_statement
 from loaders.machinery.row_layout import RowLayout
 from ontology.vocabulary import L, R
 from tests.graph_service.plans import plan_operators
@@ -45,6 +45,7 @@ def test_the_fhir_ingest_probes_and_links_by_unique_key_seeks(driver: Driver, se
 
 def test_a_code_release_links_its_codes_by_key_seeks(driver: Driver, settings: Settings) -> None:
     for fresh in (True, False):
-        _seeks_without_scans(driver, settings, hierarchy_statement(fresh=fresh), f"{L.Code}(key)")
+        with_parents = code_rows_statement(L.ICD10CMCode, RowLayout((*CODE_FIELDS, "kind", "parent")), fresh=fresh)
+        _seeks_without_scans(driver, settings, with_parents, f"{L.Code}(key)", f"{L.Release}(id)")
         _seeks_without_scans(driver, settings, edge_statement(R.EXCLUDES1, RowLayout(("source", "target", "note")),
                                                               fresh=fresh, identity=("note",)), f"{L.Code}(key)")

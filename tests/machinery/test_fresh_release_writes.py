@@ -23,7 +23,6 @@ from loaders.machinery.code_release import (
     refresh_code_titles,
     write_codes,
     write_edges,
-    write_hierarchy,
 )
 from loaders.machinery.pipeline import LoadContext, LoadReport, run_load
 from loaders.machinery.release_diff import diff_releases
@@ -52,11 +51,12 @@ class CodeFileLoader:
         lines = [line.split("\t") for line in path.read_text().splitlines()]
 
         def rows() -> Iterator[dict[str, Any]]:
-            for n, (code, title, *_rest) in enumerate(lines, start=1):
+            for n, (code, title, *rest) in enumerate(lines, start=1):
                 if code.startswith("?"):
                     raise ParseError(path, n, "code", "a code", code)
                 extra = {"odd": {"not": "a property value"}} if code.startswith("!") else {}
-                yield code_row(HCPCS, code.lstrip("!"), title, billable=True, kind="code", **extra)
+                yield code_row(HCPCS, code.lstrip("!"), title, billable=True, kind="code",
+                               parent=rest[0] if rest else None, **extra)
 
         if self.streaming:
             layout = RowLayout((*CODE_FIELDS, "kind"))
@@ -64,7 +64,6 @@ class CodeFileLoader:
             ctx.writer.write("codes", statement, rows(), params={"system": HCPCS.id}, layout=layout, sessions=2)
             return
         ctx.counts["codes"] = write_codes(ctx, HCPCS, rows())
-        write_hierarchy(ctx, HCPCS, ((c, rest[0]) for c, _t, *rest in lines if rest))
         write_edges(ctx, R.CODE_ALSO, ({"source": HCPCS.key(c), "target": HCPCS.key(rest[0]),
                                         "props": {"note": f"code also {rest[0]}"}} for c, _t, *rest in lines if rest))
 
