@@ -1,8 +1,9 @@
 """Issue 9's load rows, each with its baseline measured in the same run.
 
-- **ICD-10-CM FY2026 tabular load** (~247k records: memberships, IS_A and note edges; counted as the nodes and
-  relationships the load creates, ``records_written``, since one writer row may create two): end to end (parse +
-  write + diff/impact + promotion, ``LoadReport.seconds``) and writer-only (records / wall time in the writer), as
+- **ICD-10-CM FY2026 tabular load** (~247k records: memberships, IS_A and note edges, counted as the nodes and
+  relationships the load creates, ``WriteStats.records_created``: one ceiling row is one node, and one writer row
+  may create two): end to end (parse + write + diff/impact + promotion, ``LoadReport.seconds``) and writer-only
+  (records / wall time in the writer), as
   ratios of the raw ``UNWIND $rows CREATE (n:Bench) SET n = row`` ceiling (``bench.load_ceiling.raw_ceiling``:
   100k flat 4-field rows, one session, the settings' batch size), measured before and after the load; the
   baseline is the mean of the two.
@@ -165,7 +166,7 @@ def icd10cm_row(ctx: BenchContext) -> Row:
     before = load_average()
     cpu_start = cpu.read()
     report = bench_load(ctx, "icd10cm", [xml], "FY2026-loadbench")
-    rows = records_written(report)
+    rows = report.stats.records_created
     load_cpu = cpu.per_1k_rows(cpu_start, rows)
     try:
         ceiling.measure_after()
@@ -186,12 +187,6 @@ def icd10cm_row(ctx: BenchContext) -> Row:
                  "icd10cm_codes_already_in_graph": _codes_in_graph(ctx, "icd10cm"),
                  "load_average": [before, load_average()]},
     )
-
-
-def records_written(report: LoadReport) -> int:
-    """Nodes and relationships the load created: one ceiling row is one node, so the graph records are what a
-    load's rows are counted in (one writer row can create several: a code's membership and its IS_A edge)."""
-    return report.stats.nodes_created + report.stats.relationships_created
 
 
 def _codes_in_graph(ctx: BenchContext, system_id: str) -> int:
@@ -366,7 +361,7 @@ def _annual_loads(settings: Settings, driver: Driver, jobs: list[tuple[str, str,
         t = time.perf_counter()
         report = load_source(driver, settings, source, paths, version)
         statements[f"{source}@{version}"] = _statement_seconds(report)
-        return f"{source}@{version}", time.perf_counter() - t, records_written(report)
+        return f"{source}@{version}", time.perf_counter() - t, report.stats.records_created
 
     if serial:
         for job in jobs:

@@ -59,7 +59,7 @@ def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list
     def load(source: str, path: Path) -> Callable[[], StepOutcome]:
         def run() -> StepOutcome:
             report = load_source(driver, settings, source, [path], version)
-            return StepOutcome(rows=report.stats.rows, note=slowest_statements(report.stats))
+            return StepOutcome(rows=report.stats.records_created, note=slowest_statements(report.stats))
         return run
 
     fhir, coding = f"fhir@{version}", f"coding@{version}"
@@ -97,7 +97,7 @@ def load_steps(driver: Driver, settings: Settings) -> list[Step]:
         if f"{ds.source}@{ds.version}" in loaded:
             return StepOutcome(note="already loaded")
         report = load_source(driver, settings, ds.source, list(ds.paths), ds.version)
-        return StepOutcome(rows=report.stats.rows, note=slowest_statements(report.stats))
+        return StepOutcome(rows=report.stats.records_created, note=slowest_statements(report.stats))
 
     steps = dataset_steps(datasets, load)
     return steps + encounter_steps(driver, settings, {s.key for s in steps})

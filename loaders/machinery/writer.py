@@ -84,6 +84,12 @@ class WriteStats:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
 
+    @property
+    def records_created(self) -> int:
+        """Nodes and relationships created: what a load adds to the graph, however many rows carried it (one code
+        row creates a membership and an IS_A edge)."""
+        return self.nodes_created + self.relationships_created
+
     def as_properties(self) -> dict[str, Any]:
         return {
             "rows": self.rows, "nodes_created": self.nodes_created,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from codegraph.demo_loads import PlanRunner, Step, StepOutcome, dataset_steps
+from codegraph.demo_loads import REFERENCE_SECONDS, PlanRunner, Step, StepOutcome, dataset_steps
 from loaders.bundled import bundled_datasets
 
 
@@ -42,9 +42,16 @@ def test_steps_that_link_the_same_icd10cm_codes_never_overlap() -> None:
 
 def test_independent_code_systems_may_load_beside_icd10cm() -> None:
     plan = _plan()
-    for key in ("icd10pcs@FY2024", "hcpcs@2024Q1", "cpt@2026"):
+    for key in ("hcpcs@2024Q1", "cpt@2026"):
         assert not any(k.startswith("icd10cm@") for k in plan[key]), key
     assert plan["ncci_ptp@2026Q1"] == {"hcpcs@2024Q1", "cpt@2026"}
+
+
+def test_the_two_big_first_loads_take_turns_then_pcs_loads_beside_the_later_icd10cm_releases() -> None:
+    plan = _plan()
+    assert plan["icd10pcs@FY2024"] == {"icd10cm@FY2024"}  # not both ~75k-node first loads on a cold server at once
+    for later in ("icd10cm@FY2025", "icd10cm@FY2026"):
+        assert "icd10pcs@FY2024" not in plan[later]
 
 
 def _runner(steps: list[Step], jobs: int = 2) -> PlanRunner:
@@ -93,11 +100,12 @@ def test_a_failed_step_is_raised_and_what_depends_on_it_never_starts() -> None:
 def test_the_estimate_is_the_remaining_critical_path_scaled_by_the_pace_so_far() -> None:
     runner = _runner([Step("icd10cm@FY2024", "x", StepOutcome), Step("icd10cm@FY2025", "y", StepOutcome,
                                                                       {"icd10cm@FY2024"})])
-    # nothing run yet: the reference run's 14 s + 14 s
-    assert runner.estimate_left(0.0, set()) == pytest.approx(28.0)
-    # FY2024 has run 28 s (twice its reference) and is still running: FY2025 is expected to take 28 s more
+    first, second = REFERENCE_SECONDS["icd10cm@FY2024"], REFERENCE_SECONDS["icd10cm@FY2025"]
+    # nothing run yet: the reference run's seconds of both
+    assert runner.estimate_left(0.0, set()) == pytest.approx(first + second)
+    # FY2024 has run twice its reference and is still running: FY2025 is expected to take twice its own
     runner._started["icd10cm@FY2024"] = 0.0
-    assert runner.estimate_left(28.0, set()) == pytest.approx(1.0 + 28.0)
+    assert runner.estimate_left(2 * first, set()) == pytest.approx(1.0 + 2 * second)
 
 
 def _slow_plan() -> list[Step]:
