@@ -48,7 +48,7 @@ AFTER_SOURCES: dict[str, frozenset[str]] = {
 # ~75k new code nodes, and on a cold server two such loads at once took twice as long each (38 and 43 s against
 # 18 and 15 s one after the other), holding back the ICD-10-CM chain every later step waits for. PCS then runs beside
 # the later ICD-10-CM releases, which write memberships onto existing nodes and leave a core idle
-# (bench/RESULTS.md, session 16: the demo 106–114 → 85–97 s).
+# (bench/RESULTS.md, session 16: the ICD-10-CM chain done at 49–61 s of the plan instead of 63–64 s).
 FIRST_RELEASE_AFTER: dict[str, str] = {"icd10pcs": "icd10cm"}
 
 # Seconds each step took in a reference run (two demos of session 16; the estimate scales them by this run's pace),

@@ -16,7 +16,8 @@ A code node is shared by every release that contains it, so it is always MERGEd 
 changes between releases lives on the release-scoped relationships. When the release was created by this
 run (``ctx.fresh_release``) none of those can exist yet: they are CREATEd, after duplicates are dropped here
 (MERGE used to drop them). A visible release loaded again from the same files MERGEs, so that stays a no-op.
-Rows travel as lists (``RowLayout``) and the membership is a literal map, so no batch is planned with an Eager.
+Rows travel as lists (``RowLayout``) and the membership is a literal map, so no batch is planned with an Eager
+but the one the parent seek needs (it holds one batch).
 Edge endpoints and parents are sought by the code key's index, pinned to a seek (``seek_by_key``): a statement
 replanned on statistics that lag a big load can otherwise choose a scan per row (session 14 found one in the
 coding load, bench/RESULTS.md).
