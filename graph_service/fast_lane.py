@@ -38,7 +38,6 @@ from graph_service.models.drg import DrgClaimIn, OpportunitiesIn, WhatIfIn
 from graph_service.models.evaluation import EvaluateIn
 from graph_service.models.shapes import IsoDate
 from graph_service.models.validation import ValidateCodesIn
-from graph_service.request_contract import DEFAULT_MAX_REQUEST_BYTES
 from graph_service.security import role_of
 from graph_service.services import drg
 from graph_service.services.claim_edits import check_claim
@@ -140,7 +139,7 @@ async def _json_body(scope: Scope, receive: Receive, state: Any) -> bytes | None
         return None
     headers = dict(scope["headers"])
     declared, kind = headers.get(b"content-length"), headers.get(b"content-type", b"")
-    limit = getattr(state.settings, "max_request_bytes", DEFAULT_MAX_REQUEST_BYTES)
+    limit = state.settings.max_request_bytes
     if declared is None or not declared.isdigit() or int(declared) > limit or b"transfer-encoding" in headers:
         return None
     if kind.split(b";")[0].strip().lower() != b"application/json":

@@ -15,7 +15,7 @@ import pytest
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from loaders.errors import ParseError
+from loaders.errors import LoadError, ParseError
 from loaders.machinery.code_release import (
     CODE_FIELDS,
     code_row,
@@ -142,6 +142,31 @@ def test_a_parse_error_while_writers_run_leaves_the_graph_as_it_was(
     assert "bad.txt:10" in str(err.value)
     nodes, rels = graph_counts(clean_graph, settings.neo4j_database)
     assert (nodes - 1, rels) == before
+
+
+def test_each_code_is_linked_to_its_parent_written_in_the_same_load_at_any_depth(
+    clean_graph: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    deep = tmp_path / "deep.txt"  # children before their parents, four levels, batches of one on two sessions
+    deep.write_text("A0004\tFour\tA0003\nA0003\tThree\tA0002\nA0002\tTwo\tA0001\nA0001\tOne\n")
+    _load(clean_graph, settings, deep, "2026Q1", batch_size=1)
+    records, _, _ = clean_graph.execute_query(
+        f"MATCH (c)-[:{R.IS_A} {{release: 'hcpcs@2026Q1'}}]->(p) RETURN c.code AS child, p.code AS parent "
+        "ORDER BY child", database_=settings.neo4j_database)
+    assert [(r["child"], r["parent"]) for r in records] == [("A0002", "A0001"), ("A0003", "A0002"),
+                                                            ("A0004", "A0003")]
+
+
+def test_a_hierarchy_cycle_is_refused_naming_a_code_and_leaves_the_graph_as_it_was(
+    clean_graph: Driver, settings: Settings, tmp_path: Path
+) -> None:
+    before = graph_counts(clean_graph, settings.neo4j_database)
+    cycle = tmp_path / "cycle.txt"
+    cycle.write_text("A0001\tOne\tA0002\nA0002\tTwo\tA0001\n")
+    with pytest.raises(LoadError, match=r"cycle through code 'A000[12]'"):
+        _load(clean_graph, settings, cycle, "2026Q1")
+    nodes, rels = graph_counts(clean_graph, settings.neo4j_database)
+    assert (nodes - 1, rels) == before  # only the failed LoadRun
 
 
 def test_a_repeated_code_in_a_new_release_gets_one_membership_the_first(
