@@ -26,6 +26,7 @@ from codegraph.settings import Settings
 from graph_service.security import Role
 from loaders.bundled import BundledDataset, bundled_datasets
 from loaders.machinery.parse_ahead import PARSED_AHEAD
+from loaders.machinery.pipeline import LoadReport
 from loaders.machinery.runs import RunLedger
 from loaders.machinery.writer import WriteStats
 from loaders.registry import all_loaders, load_source
@@ -59,7 +60,7 @@ def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list
     def load(source: str, path: Path) -> Callable[[], StepOutcome]:
         def run() -> StepOutcome:
             report = load_source(driver, settings, source, [path], version)
-            return StepOutcome(rows=report.stats.records_created, note=slowest_statements(report.stats))
+            return StepOutcome(rows=report.stats.records_created, note=where_time_went(report))
         return run
 
     fhir, coding = f"fhir@{version}", f"coding@{version}"
@@ -70,6 +71,15 @@ def encounter_steps(driver: Driver, settings: Settings, after: set[str]) -> list
         Step(coding, "their coding assignments (grouped to MS-DRGs)", load("coding", out / "assignments.ndjson"),
              {fhir}),
     ]
+
+
+def where_time_went(report: LoadReport, *, at_least: float = 1.0) -> str:
+    """The slowest statements of a load, and its wait for the full-text index when that was long."""
+    waited = report.phases.get("text_index", 0.0)
+    said = slowest_statements(report.stats, at_least=at_least)
+    if waited >= at_least:
+        said += f"{', ' if said else ''}full-text index catching up {waited:.1f}s"
+    return said
 
 
 def slowest_statements(stats: WriteStats, *, top: int = 2, at_least: float = 1.0) -> str:
@@ -97,7 +107,7 @@ def load_steps(driver: Driver, settings: Settings) -> list[Step]:
         if f"{ds.source}@{ds.version}" in loaded:
             return StepOutcome(note="already loaded")
         report = load_source(driver, settings, ds.source, list(ds.paths), ds.version)
-        return StepOutcome(rows=report.stats.records_created, note=slowest_statements(report.stats))
+        return StepOutcome(rows=report.stats.records_created, note=where_time_went(report))
 
     steps = dataset_steps(datasets, load)
     return steps + encounter_steps(driver, settings, {s.key for s in steps})

@@ -27,26 +27,11 @@ from loaders.machinery.code_release import (
 )
 from loaders.machinery.parse_ahead import PARSED_AHEAD
 from loaders.machinery.pipeline import LoadContext
-from loaders.machinery.release_diff import previous_visible_release
 from loaders.registry import register
 from ontology.code_systems import system
-from ontology.vocabulary import L, R
+from ontology.vocabulary import L
 
 ICD10CM = system("icd10cm")
-
-REPLACED_BY_EXPANSION = f"""
-MATCH (prev:{L.Release} {{id: $previous}}), (new:{L.Release} {{id: $release}})
-MATCH (d:{L.Code})-[dm:{R.IN_RELEASE}]->(prev)
-WHERE d.system = 'icd10cm' AND dm.billable AND NOT EXISTS {{ (d)-[:{R.IN_RELEASE}]->(new) }}
-WITH new, collect(d) AS deleted
-UNWIND deleted AS d
-// The subcodes by a prefix seek on the code index, not a walk over the whole new release per deleted code.
-MATCH (n:{L.Code}) USING INDEX n:{L.Code}(code)
-WHERE n.code STARTS WITH d.code AND n.system = 'icd10cm' AND n <> d
-MATCH (n)-[m:{R.IN_RELEASE}]->(new) WHERE m.billable
-MERGE (d)-[r:{R.REPLACED_BY} {{release: $release}}]->(n)
-  ON CREATE SET r.load_run = $run, r.from_release = $previous, r.basis = 'expanded into subcodes'
-"""
 
 
 class Icd10cmLoader:
@@ -70,17 +55,8 @@ class Icd10cmLoader:
             self._write_code_lists(ctx, lists)
         else:
             raise LoadError("no ICD-10-CM file given")
-        self._write_expansions(ctx)
-
-    def _write_expansions(self, ctx: LoadContext) -> None:
-        """REPLACED_BY edges for codes the previous release had and this one expands into subcodes
-        (C83.39 → C83.390 … C83.398), the most common reason a code is deleted. Written under this
-        release, so they appear and disappear with it."""
-        previous = previous_visible_release(ctx.writer.driver, ctx.writer.database, ICD10CM.id, ctx.release.id)
-        if previous is None:
-            return
-        counters = ctx.writer.run("replaced_by", REPLACED_BY_EXPANSION, {"previous": previous})
-        ctx.counts["replaced_by_expansion"] = counters.relationships_created
+        # REPLACED_BY from a code this release expands into subcodes comes from the diff after staging
+        # (release_diff.link_expansions), which walks the previous release's codes for it once.
 
     def after_promote(self, ctx: LoadContext) -> None:
         refresh_code_titles(ctx, ICD10CM)

@@ -66,7 +66,8 @@ class LoadReport:
     counts: dict[str, Any]
     seconds: float
     report: dict[str, Any] = field(default_factory=dict)
-    phases: dict[str, float] = field(default_factory=dict)  # seconds: write, after_staging, promote
+    # seconds: write, after_staging, promote (of which text_index: waiting for the full-text index to catch up)
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class ReleaseConflictError(LoadError):
@@ -132,7 +133,6 @@ def run_load(
             loader.write(ctx)
         # Identical repeats the parsers dropped, per file and record: shown with the run's counts.
         ctx.counts.update({f"identical repeats folded ({where})": n for where, n in sorted(folded.items())})
-        await_text_index(driver, database)  # the full-text index trails commits: caught up before diff and promotion
         phases = {"write": time.perf_counter() - started}
         report = after_staging(driver, database, ctx) if after_staging else {}
         phases["after_staging"] = time.perf_counter() - started - phases["write"]
@@ -166,11 +166,16 @@ def run_load(
         status = "dry_run"
     else:
         promoting = time.perf_counter()
+        # The full-text index trails commits (it is eventually consistent), and it is one index for every load:
+        # a release is made visible once it is searchable, and the wait is reported, since a big load running
+        # beside this one lengthens it. Not before the diff (which reads no text) nor for a dry run.
+        phases["text_index"] = _timed(await_text_index, driver, database)
         ledger.promote(release)
         after_promote = getattr(loader, "after_promote", None)
         if after_promote is not None:
             after_promote(ctx)  # denormalised views of the newest visible release (node titles)
-            await_text_index(driver, database)  # searchable with the new titles when the load returns
+            # searchable with the new titles when the load returns
+            phases["text_index"] += _timed(await_text_index, driver, database)
         phases["promote"] = time.perf_counter() - promoting
         ledger.finish(run_id, "completed", counts)
         status = "completed"
@@ -178,6 +183,12 @@ def run_load(
         run_id=run_id, release=release.id, status=status, stats=writer.stats, counts=counts,
         seconds=time.perf_counter() - started, report=report, phases=phases,
     )
+
+
+def _timed(wait: Callable[[Driver, str], None], driver: Driver, database: str) -> float:
+    started = time.perf_counter()
+    wait(driver, database)
+    return time.perf_counter() - started
 
 
 def _expand(sources: list[Path]) -> list[Path]:

@@ -36,9 +36,10 @@ RETURN r.id AS id, r.coverage AS coverage
 # once and only the differences come back (shipping both releases' 100k codes to compare them here took most
 # of a load's diff step). A code node is shared, so "in both" is one short expansion from the code.
 CHANGED_OR_ADDED = f"""
-MATCH (:{L.Release} {{id: $to}})<-[n:{R.IN_RELEASE}]-(c:{L.Code})
+MATCH (old:{L.Release} {{id: $from}}), (new:{L.Release} {{id: $to}})
+MATCH (new)<-[n:{R.IN_RELEASE}]-(c:{L.Code})
 WHERE NOT coalesce(n.kind, '') IN $structural AND (NOT $billable_only OR n.billable)
-OPTIONAL MATCH (c)-[o:{R.IN_RELEASE}]->(:{L.Release} {{id: $from}})
+OPTIONAL MATCH (c)-[o:{R.IN_RELEASE}]->(old)
 WITH c, n, o WHERE o IS NULL OR coalesce(o.kind, '') IN $structural OR ($billable_only AND NOT o.billable)
    OR trim(coalesce(o.title, '')) <> trim(coalesce(n.title, ''))
    OR coalesce(o.billable, false) <> coalesce(n.billable, false)
@@ -52,16 +53,17 @@ RETURN c.code AS code,
 # the newer release that extend each one (found by a prefix seek on the code index: the subcodes it was expanded
 # into). ``still_listed``: the newer release keeps it (as a header).
 NO_LONGER_BILLED = f"""
-MATCH (:{L.Release} {{id: $from}})<-[o:{R.IN_RELEASE}]-(c:{L.Code})
+MATCH (old:{L.Release} {{id: $from}}), (new:{L.Release} {{id: $to}})
+MATCH (old)<-[o:{R.IN_RELEASE}]-(c:{L.Code})
 WHERE NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
-OPTIONAL MATCH (c)-[n:{R.IN_RELEASE}]->(:{L.Release} {{id: $to}})
-WITH c, o, CASE WHEN coalesce(n.kind, '') IN $structural THEN null ELSE n END AS n
+OPTIONAL MATCH (c)-[n:{R.IN_RELEASE}]->(new)
+WITH c, o, new, CASE WHEN coalesce(n.kind, '') IN $structural THEN null ELSE n END AS n
 WHERE n IS NULL OR (o.billable AND NOT coalesce(n.billable, false))
-CALL (c, o) {{
-  WITH c, o WHERE o.billable
+CALL (c, o, new) {{
+  WITH c, o, new WHERE o.billable
   MATCH (x:{L.Code}) USING INDEX x:{L.Code}(code)
   WHERE x.code STARTS WITH c.code AND x.system = c.system AND x <> c
-  MATCH (x)-[xm:{R.IN_RELEASE}]->(:{L.Release} {{id: $to}}) WHERE xm.billable
+  MATCH (x)-[xm:{R.IN_RELEASE}]->(new) WHERE xm.billable
   RETURN collect(x.code) AS subcodes
 }}
 RETURN c.code AS code, n IS NOT NULL AS still_listed, subcodes
@@ -242,7 +244,7 @@ def diff_and_impact(driver: Driver, database: str, ctx: Any) -> dict[str, Any]:
 
 
 # An expanded code points at the subcodes that replace it, under the new release (so the link appears and goes
-# with it). MERGE: the ICD-10-CM loader already links the expanded codes the new release drops altogether.
+# with it), whether the new release drops the code altogether or keeps it as their header.
 LINK_EXPANSIONS = f"""
 UNWIND $pairs AS pair
 MATCH (d:{L.Code} {{key: pair[0]}}), (n:{L.Code} {{key: pair[1]}})

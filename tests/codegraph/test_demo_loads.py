@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from codegraph.demo import where_time_went
 from codegraph.demo_loads import REFERENCE_SECONDS, PlanRunner, Step, StepOutcome, dataset_steps
 from loaders.bundled import bundled_datasets
+from loaders.machinery.pipeline import LoadReport
+from loaders.machinery.writer import WriteStats
 
 
 def _plan() -> dict[str, set[str]]:
@@ -32,12 +35,11 @@ def test_icd10cm_releases_load_oldest_first_and_every_icd10cm_linker_waits_for_t
         assert icd10cm <= plan[linker], linker
 
 
-def test_steps_that_link_the_same_icd10cm_codes_never_overlap() -> None:
+def test_ms_drg_starts_as_soon_as_icd10cm_is_in_with_the_small_linkers_beside_it() -> None:
     plan = _plan()
-    # mcd → payer rules → msdrg → snomed: each waits for the one before
-    assert "mcd@2026-04" in plan["payer_rules@2026"]
-    assert "payer_rules@2026" in plan["msdrg@FY2026"]
-    assert "msdrg@FY2026" in plan["snomed@20250301"]
+    assert plan["msdrg@FY2026"] == {"icd10cm@FY2024", "icd10cm@FY2025", "icd10cm@FY2026"}
+    for small in ("mcd@2026-04", "payer_rules@2026", "snomed@20250301"):
+        assert "msdrg@FY2026" not in plan[small], small
 
 
 def test_independent_code_systems_may_load_beside_icd10cm() -> None:
@@ -145,3 +147,12 @@ def test_the_bundled_files_are_found_without_importing_their_packages() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.split() == ["True", "False"]
+
+
+def test_a_step_says_where_its_time_went_including_a_long_wait_for_the_full_text_index() -> None:
+    stats = WriteStats(seconds_per_statement={"icd10cm codes": 6.5, "coverage": 0.1})
+    report = LoadReport(run_id="r", release="icd10cm@FY2025", status="completed", stats=stats, counts={},
+                        seconds=12.0, phases={"write": 8.0, "text_index": 2.4, "promote": 2.6})
+    assert where_time_went(report) == "icd10cm codes 6.5s, full-text index catching up 2.4s"
+    report.phases["text_index"] = 0.2
+    assert where_time_went(report) == "icd10cm codes 6.5s"

@@ -53,6 +53,7 @@ def test_completed_load_is_visible_with_provenance(clean_graph: Driver, settings
     src.write_text("A0428\tAmbulance service, basic life support\nE0110\tCrutches, forearm\n")
     report = run_load(clean_graph, settings.neo4j_database, TinyLoader(), [src], _release(), batch_size=1)
     assert report.status == "completed" and report.counts["codes"] == 2
+    assert report.phases["text_index"] >= 0  # made visible once searchable: the wait is timed and reported
     records, _, _ = clean_graph.execute_query(
         f"""MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})-[:{R.PRODUCED_BY}]->
                  (run:{L.LoadRun})
@@ -99,6 +100,7 @@ def test_dry_run_leaves_nothing_visible(clean_graph: Driver, settings: Settings,
     src.write_text("A0428\tAmbulance service, basic life support\n")
     report = run_load(clean_graph, settings.neo4j_database, TinyLoader(), [src], _release(), dry_run=True)
     assert report.status == "dry_run" and report.counts["codes"] == 1
+    assert "text_index" not in report.phases  # nothing is published, so nothing waits for the full-text index
     assert graph_counts(clean_graph, settings.neo4j_database) == (1, 0)  # the dry-run LoadRun only
 
 

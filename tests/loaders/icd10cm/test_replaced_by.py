@@ -1,5 +1,6 @@
-"""The ICD-10-CM loader's own REPLACED_BY links: a billable code the previous release had and the new one drops,
-to the new release's billable codes that extend it (written even when no diff step runs after the load)."""
+"""REPLACED_BY links of an ICD-10-CM load: a billable code the previous release had and the new one drops, to the
+new release's billable codes that extend it (written by the diff that runs after staging, as ``codegraph load``
+runs it)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from pathlib import Path
 from neo4j import Driver
 
 from codegraph.settings import Settings
-from loaders.machinery.pipeline import run_load
-from loaders.machinery.runs import ReleaseSpec
-from loaders.registry import all_loaders
+from loaders.registry import load_source
 from ontology.vocabulary import L, R
 
 
@@ -21,9 +20,7 @@ def codes_file(path: Path, codes: list[tuple[str, str]]) -> Path:
 
 
 def _load(driver: Driver, settings: Settings, path: Path, version: str) -> str:
-    report = run_load(driver, settings.neo4j_database, all_loaders()["icd10cm"](), [path],
-                      ReleaseSpec.parse("icd10cm", version))  # no after-staging diff: the loader's links only
-    return report.run_id
+    return load_source(driver, settings, "icd10cm", [path], version).run_id
 
 
 def test_a_dropped_code_points_to_the_new_codes_that_extend_it_and_nothing_else_does(
