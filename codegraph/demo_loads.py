@@ -4,9 +4,8 @@ Separate releases do not conflict: each load stages its own Release and LoadRun,
 clean-up only touches runs whose process is gone. What two loads can share is code nodes: ICD-10-CM codes
 are merged by the MS-DRG, SNOMED CT map, coverage and encounter loads; CPT/HCPCS codes by the NCCI and
 coverage loads. So a step waits for the loads that create the codes it merges (and for the older releases
-of its own system, so diffs have both sides). The steps that link ICD-10-CM codes may overlap: concurrent
-relationship inserts on the same nodes can deadlock, and the writer retries the batch that lost (the small
-fixture linkers write a few dozen rows beside MS-DRG's 200k, so that is rare and cheap). Everything overlaps.
+of its own system, so diffs have both sides), and the steps that link ICD-10-CM codes run one after another
+(concurrent relationship inserts on the same nodes deadlock and are retried). Everything else overlaps.
 
 While steps run, a status line every few seconds says what is loading, how long it has taken, how the graph
 grows (node and relationship totals from Neo4j's count store: O(1) to read) and an estimate of the time left
@@ -31,20 +30,20 @@ from rich.table import Table
 from loaders.bundled import BundledDataset
 
 # What each source's load merges or links, by source: a step runs after every earlier step (in the bundled
-# order) of these sources. The ICD-10-CM linkers (MCD, payer rules, MS-DRG, SNOMED CT map) wait only for the
-# ICD-10-CM releases: MS-DRG starts as soon as FY2026 is in, with the three small fixture linkers beside it rather
-# than before it (they had added ~2.3 s to the critical path; bench/RESULTS.md, session 17).
+# order) of these sources. The ICD-10-CM linkers (MCD, payer rules, MS-DRG, SNOMED CT map) form one chain: with
+# the three small ones beside MS-DRG instead, MS-DRG took 1.5-2.7 s longer and FHIR started no sooner (the cores
+# are busy either way, and their batches met MS-DRG's in lock conflicts; bench/RESULTS.md, session 17).
 AFTER_SOURCES: dict[str, frozenset[str]] = {
     "icd10cm": frozenset({"icd10cm"}),
     "icd10pcs": frozenset({"icd10pcs"}),
     "hcpcs": frozenset({"hcpcs"}),
     "cpt": frozenset({"cpt"}),
     "mcd": frozenset({"icd10cm", "hcpcs", "cpt"}),
-    "payer_rules": frozenset({"icd10cm", "icd10pcs", "hcpcs", "cpt"}),
-    "msdrg": frozenset({"icd10cm"}),
+    "payer_rules": frozenset({"icd10cm", "icd10pcs", "hcpcs", "cpt", "mcd"}),
+    "msdrg": frozenset({"icd10cm", "mcd", "payer_rules"}),
     "ncci_ptp": frozenset({"hcpcs", "cpt"}),
     "ncci_mue": frozenset({"hcpcs", "cpt", "ncci_ptp"}),
-    "snomed": frozenset({"icd10cm"}),
+    "snomed": frozenset({"icd10cm", "msdrg"}),
 }
 
 # A system's first release waits for the first release of these: ICD-10-CM FY2024 and ICD-10-PCS FY2024 each write

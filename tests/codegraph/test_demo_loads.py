@@ -35,11 +35,12 @@ def test_icd10cm_releases_load_oldest_first_and_every_icd10cm_linker_waits_for_t
         assert icd10cm <= plan[linker], linker
 
 
-def test_ms_drg_starts_as_soon_as_icd10cm_is_in_with_the_small_linkers_beside_it() -> None:
+def test_steps_that_link_the_same_icd10cm_codes_never_overlap() -> None:
     plan = _plan()
-    assert plan["msdrg@FY2026"] == {"icd10cm@FY2024", "icd10cm@FY2025", "icd10cm@FY2026"}
-    for small in ("mcd@2026-04", "payer_rules@2026", "snomed@20250301"):
-        assert "msdrg@FY2026" not in plan[small], small
+    # mcd → payer rules → msdrg → snomed: each waits for the one before
+    assert "mcd@2026-04" in plan["payer_rules@2026"]
+    assert "payer_rules@2026" in plan["msdrg@FY2026"]
+    assert "msdrg@FY2026" in plan["snomed@20250301"]
 
 
 def test_independent_code_systems_may_load_beside_icd10cm() -> None:
