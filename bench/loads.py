@@ -19,7 +19,8 @@
   once and MS-DRG as soon as ICD-10-CM is in (it merges its code nodes) — measured no faster on 2 cores, where
   the ICD-10-CM load's two writer sessions already keep ~1.5 cores busy (bench/RESULTS.md, "Loads, fourth
   pass"). Server (``/proc`` of the scratch JVM) and loader CPU are in the row: on a busy machine they, not the
-  wall time, compare two runs.
+  wall time, compare two runs. Then the graph is emptied (``empty_graph``) and the set loaded again on the same,
+  now warm, server: the first run pays the JIT compiling Neo4j, which a running server has done already.
 
 The ICD-10-CM row loads into the benchmark's graph as a throwaway release dated 1900 (never the release in force
 for a date, so nothing served changes; diffed against the newest visible release of the system, as a real update
@@ -384,8 +385,38 @@ def _annual_loads(settings: Settings, driver: Driver, jobs: list[tuple[str, str,
     return per_load, rows
 
 
+def _timed_annual_set(settings: Settings, driver: Driver, cpu: ServerCpu, jobs: list[tuple[str, str, list[Path]]],
+                      serial: bool) -> dict[str, Any]:
+    """One run of the annual set: wall seconds, records, per-load seconds and statements, CPU by JVM thread group."""
+    before = load_average()
+    threads_start = cpu_by_thread_group(cpu.pid) if cpu.pid else {}
+    started, server_start, client_start = time.perf_counter(), cpu.read(), time.process_time()
+    statements: dict[str, dict[str, float]] = {}
+    per_load, rows = _annual_loads(settings, driver, jobs, serial=serial, statements=statements)
+    total = time.perf_counter() - started
+    server_end = cpu.read()
+    threads = cpu_delta_by_group(threads_start, cpu_by_thread_group(cpu.pid)) if cpu.pid else {}
+    server_cpu = round(server_end - server_start, 1) if server_end is not None and server_start is not None else None
+    return {"seconds": round(total, 2), "per_load": per_load, "rows": rows, "statement_seconds": statements,
+            "server_cpu_s": server_cpu, "server_cpu_s_by_thread": threads,
+            "jit_cpu_s": round(threads.get("C2 compiler", 0.0) + threads.get("C1 compiler", 0.0), 1),
+            "loader_cpu_s": round(time.process_time() - client_start, 1), "load_average": [before, load_average()]}
+
+
+def empty_graph(driver: Driver, database: str) -> None:
+    """Every relationship, then every node, in transactions of 10,000 (a release node's 100k memberships would
+    not fit one transaction's memory); the schema stays."""
+    with driver.session(database=database) as session:
+        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS").consume()
+        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+
 def annual_set_row(ctx: BenchContext) -> Row:
-    """``ctx.options["annual_side_by_side"]``: the independent loads at once (else one after the other)."""
+    """``ctx.options["annual_side_by_side"]``: the independent loads at once (else one after the other).
+
+    Measured twice on one scratch server: just started (its JVM cold: the JIT compiles Neo4j's write path during
+    the loads, 25-35 s of CPU), then with the graph emptied and the set loaded again (the JVM warm, as the
+    maintainer's running server is). The goal is judged on the first, the harder case."""
     jobs = annual_set_paths(ctx)
     serial = not ctx.options.get("annual_side_by_side")
     with scratch_neo4j(ctx.work_dir, ctx.settings, ctx.options.get("scratch_bolt_port")) as settings, \
@@ -394,31 +425,25 @@ def annual_set_row(ctx: BenchContext) -> Row:
         t0 = time.perf_counter()
         apply_schema(driver, settings.neo4j_database)
         schema_s = time.perf_counter() - t0
-        before = load_average()
-        threads_start = cpu_by_thread_group(cpu.pid) if cpu.pid else {}
-        started, server_start, client_start = time.perf_counter(), cpu.read(), time.process_time()
-        statements: dict[str, dict[str, float]] = {}
-        per_load, rows = _annual_loads(settings, driver, jobs, serial=serial, statements=statements)
-        total = time.perf_counter() - started
-        server_end = cpu.read()
-        threads = cpu_delta_by_group(threads_start, cpu_by_thread_group(cpu.pid)) if cpu.pid else {}
-        client_cpu = time.process_time() - client_start
-    server_cpu = round(server_end - server_start, 1) if server_end is not None and server_start is not None else None
-    compiling = threads.get("C2 compiler", 0.0) + threads.get("C1 compiler", 0.0)
-    jit = f" (the JIT compiling Neo4j {compiling:.1f} s)" if threads else ""
+        cold = _timed_annual_set(settings, driver, cpu, jobs, serial)
+        empty_graph(driver, settings.neo4j_database)
+        warm = _timed_annual_set(settings, driver, cpu, jobs, serial)
     how = "one after the other" if serial else "ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, MS-DRG after ICD-10-CM"
+
+    def described(run: dict[str, Any]) -> str:
+        jit = f" (the JIT compiling Neo4j {run['jit_cpu_s']:.1f} s)" if run["server_cpu_s_by_thread"] else ""
+        return (f"{run['seconds']:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in run["per_load"].items())
+                + f"; server CPU {run['server_cpu_s']} s{jit}, loader CPU {run['loader_cpu_s']:.1f} s)")
+
     return Row(
         path="FY2026 annual set on an empty graph" + (" (quick: smaller ICD-10-CM and PCS files)" if ctx.quick else ""),
-        measured=(f"{total:.1f} s for {rows:,} nodes and relationships, {how} ("
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in per_load.items())
-                  + f"; schema apply before it {schema_s:.1f} s; server CPU {server_cpu} s{jit}, loader CPU "
-                  f"{client_cpu:.1f} s)"),
-        goal="< 30 s", met=total < 30, baseline="a scratch Neo4j 5.26 with an empty data dir, same heap and page cache",
-        details={"seconds": round(total, 2), "per_load": per_load, "rows": rows, "schema_seconds": round(schema_s, 2),
-                 "serial": serial, "statement_seconds": statements, "server_cpu_s": server_cpu,
-                 "server_cpu_s_by_thread": threads,
-                 "loader_cpu_s": round(client_cpu, 1),
-                 "load_average": [before, load_average()]},
+        measured=(f"{cold['rows']:,} nodes and relationships, {how}: just-started server {described(cold)}; "
+                  f"the same server again, graph emptied {described(warm)}; schema apply before them "
+                  f"{schema_s:.1f} s"),
+        goal="< 30 s", met=cold["seconds"] < 30,
+        baseline="a scratch Neo4j 5.26 with an empty data dir, same heap and page cache",
+        details={**cold, "schema_seconds": round(schema_s, 2), "serial": serial, "warm_server": warm,
+                 "met_on_warm_server": warm["seconds"] < 30},
     )
 
 
