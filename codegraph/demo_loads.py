@@ -31,8 +31,8 @@ from loaders.bundled import BundledDataset
 
 # What each source's load merges or links, by source: a step runs after every earlier step (in the bundled
 # order) of these sources. The ICD-10-CM linkers (MCD, payer rules, MS-DRG, SNOMED CT map) form one chain: with
-# the three small ones beside MS-DRG instead, MS-DRG took 1.5-2.7 s longer and FHIR started no sooner (the cores
-# are busy either way, and their batches met MS-DRG's in lock conflicts; bench/RESULTS.md, session 17).
+# the three small ones beside MS-DRG instead, MS-DRG took 1-3 s longer and FHIR started no sooner (the cores are
+# busy either way, and a batch of theirs lost a lock conflict to MS-DRG's; bench/RESULTS.md, session 17).
 AFTER_SOURCES: dict[str, frozenset[str]] = {
     "icd10cm": frozenset({"icd10cm"}),
     "icd10pcs": frozenset({"icd10pcs"}),
