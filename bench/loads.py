@@ -50,7 +50,7 @@ from typing import Any
 from lxml import etree
 from neo4j import Driver
 
-from bench.common import BenchContext, Row, load_average
+from bench.common import BenchContext, Row, empty_graph, load_average
 from bench.engine_data import Need, ensure_data
 from bench.load_ceiling import make_rows, raw_ceiling
 from bench.proc_cpu import cpu_by_thread_group, cpu_delta_by_group, cpu_seconds, pid_listening_on
@@ -401,14 +401,6 @@ def _timed_annual_set(settings: Settings, driver: Driver, cpu: ServerCpu, jobs: 
             "server_cpu_s": server_cpu, "server_cpu_s_by_thread": threads,
             "jit_cpu_s": round(threads.get("C2 compiler", 0.0) + threads.get("C1 compiler", 0.0), 1),
             "loader_cpu_s": round(time.process_time() - client_start, 1), "load_average": [before, load_average()]}
-
-
-def empty_graph(driver: Driver, database: str) -> None:
-    """Every relationship, then every node, in transactions of 10,000 (a release node's 100k memberships would
-    not fit one transaction's memory); the schema stays."""
-    with driver.session(database=database) as session:
-        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS").consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
 
 
 def annual_set_row(ctx: BenchContext) -> Row:

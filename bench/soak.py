@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from bench.common import empty_graph
 from bench.served import ROOT, free_port, real_command, served
 from codegraph.db import open_driver
 from codegraph.runtime.local_server import LocalNeo4j
@@ -91,9 +92,7 @@ def load_data(settings: Settings) -> None:
     from loaders.registry import load_source
 
     with open_driver(settings) as driver:
-        with driver.session(database=settings.neo4j_database) as session:
-            session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-            session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
+        empty_graph(driver, settings.neo4j_database)
         from ontology.schema import apply_schema
 
         apply_schema(driver, settings.neo4j_database)
