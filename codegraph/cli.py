@@ -51,7 +51,9 @@ def neo4j_start() -> None:
         raise _fail(str(exc)) from exc
     console.print(
         f"Neo4j {status.version} ready on {status.bolt_uri} (pid {status.pid}) in {time.perf_counter() - t0:.1f}s;"
-        f" home {status.home}; log {status.log_file}; password in {settings.password_file}"
+        f" home {status.home}; log {status.log_file}; password in {settings.password_file}; java {status.java}"
+        + {"recording": " (recording an AOT cache: written when it stops, used by later starts)",
+           "mapped": " (AOT cache mapped)"}.get(status.aot, "")
     )
 
 
@@ -70,7 +72,7 @@ def neo4j_status() -> None:
 
     s = LocalNeo4j(get_settings()).status()
     print(json.dumps({"running": s.running, "pid": s.pid, "bolt_uri": s.bolt_uri, "version": s.version,
-                      "home": str(s.home), "log": str(s.log_file)}, indent=2))
+                      "home": str(s.home), "log": str(s.log_file), "java": s.java, "aot_cache": s.aot}, indent=2))
     if not s.running:
         raise typer.Exit(3)
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         "days, filled a 250 GB disk with ~40 GB per dev graph after a day of annual loads and discards; Community "
         "has no online backup to read it)")
     local_start_timeout_s: float = Field(default=120.0, alias="CODEGRAPH_NEO4J_START_TIMEOUT")
+    java: Path | None = Field(
+        default=None, alias="CODEGRAPH_JAVA",
+        description="the java executable or JDK home the local server runs on (default: the newest tested Java "
+        "installed; see codegraph/runtime/java_runtime.py)")
 
     batch_size: int = Field(default=5000, alias="CODEGRAPH_BATCH_SIZE", ge=1, le=100_000)
 

@@ -24,6 +24,16 @@ from pathlib import Path
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError, DatabaseUnavailable, ServiceUnavailable
 
+from codegraph.runtime.java_runtime import (
+    JavaNotFoundError,
+    JavaRuntime,
+    aot_args,
+    aot_cache_file,
+    discard_recording,
+    find_java,
+    keep_recording,
+    recorder_lock,
+)
 from codegraph.settings import NEO4J_VERSION, Settings
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -177,6 +187,18 @@ def _link_tree(cache: Path, lib: Path) -> None:
             shutil.copy2(jar, lib / jar.name)
 
 
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap our own exited child so it is not seen as alive
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class LocalNeo4jError(RuntimeError):
     """The local server could not be provisioned, started or stopped."""
 
@@ -189,6 +211,8 @@ class ServerStatus:
     home: Path
     version: str | None
     log_file: Path
+    java: str | None = None  # the java the server runs on (its executable)
+    aot: str = "none"  # LocalNeo4j.aot_state
 
 
 class LocalNeo4j:
@@ -203,6 +227,8 @@ class LocalNeo4j:
         self.logs_dir = self.home / "logs"
         self.pid_file = self.home / "run" / "neo4j.pid"
         self.console_log = self.logs_dir / "console.log"
+        # Present while the running server records an AOT cache: the recording's path, then the cache's.
+        self.aot_marker = self.home / "run" / "aot-recording"
 
     # -- provisioning -------------------------------------------------------------------
     def is_provisioned(self) -> bool:
@@ -230,20 +256,14 @@ class LocalNeo4j:
             _copy_from_maven(self.lib_dir)
         (self.lib_dir / ".version").write_text(NEO4J_VERSION + "\n")
 
-    @staticmethod
-    def _require_java() -> str:
-        java = shutil.which("java")
-        if java is None:
-            raise LocalNeo4jError("Java 17 or newer is required to run Neo4j 5.26 (no `java` on PATH)")
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
-        first = out.splitlines()[0] if out else ""
+    def java_runtime(self) -> JavaRuntime:
         try:
-            major = int(first.split('"')[1].split(".")[0])
-        except (IndexError, ValueError) as exc:
-            raise LocalNeo4jError(f"cannot read the Java version from {first!r}") from exc
-        if major < 17:
-            raise LocalNeo4jError(f"Neo4j 5.26 needs Java 17+, found {first!r}")
-        return java
+            return find_java(self.settings.java)
+        except JavaNotFoundError as exc:
+            raise LocalNeo4jError(str(exc)) from exc
+
+    def _require_java(self) -> str:
+        return self.java_runtime().java
 
     def write_config(self) -> None:
         s = self.settings
@@ -274,8 +294,29 @@ class LocalNeo4j:
         ]
         (self.conf_dir / "neo4j.conf").write_text("\n".join(lines) + "\n")
 
+    def jvm_args(self) -> list[str]:
+        heap = self.settings.local_heap
+        return [f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS]
+
     def _classpath(self) -> str:
         return f"{self.plugins_dir}/*:{self.lib_dir}/*"
+
+    def _server_classpath(self, runtime: JavaRuntime, jvm_args: list[str]) -> tuple[str, list[str]]:
+        """The server's classpath and its AOT cache arguments (``java_runtime``): on a JDK that keeps one, with no
+        plugins, the server runs from the machine's jar cache, so that every state dir maps the same AOT cache."""
+        cache = jar_cache_dir()
+        if not runtime.keeps_aot_cache or not _is_complete(cache) or any(self.plugins_dir.glob("*.jar")):
+            self.aot_marker.unlink(missing_ok=True)
+            return self._classpath(), []
+        classpath = f"{cache}/*"
+        cache_file = aot_cache_file(cache.parent, runtime, jvm_args, f"{classpath} {NEO4J_VERSION}")
+        recording = cache_file.with_name(f"{cache_file.stem}.recording-{secrets.token_hex(4)}.aot")
+        args = aot_args(cache_file, recording, _alive)
+        if args and args[0].startswith("-XX:AOTCacheOutput"):
+            self.aot_marker.write_text(f"{recording}\n{cache_file}\n")
+        else:
+            self.aot_marker.unlink(missing_ok=True)
+        return classpath, args
 
     def _java_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -320,15 +361,7 @@ class LocalNeo4j:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)  # reap our own exited child so it is not seen as alive
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+        return pid if _alive(pid) else None
 
     def start(self, report: Callable[[str], None] = lambda _msg: None) -> ServerStatus:
         """Provision if needed, start if not running, and wait until Bolt and the database answer. Idempotent.
@@ -345,10 +378,11 @@ class LocalNeo4j:
         if pid is None:
             for sub in ("logs", "run", "data", "import", "plugins"):
                 (self.home / sub).mkdir(parents=True, exist_ok=True)
-            java = self._require_java()
-            heap = self.settings.local_heap
+            runtime = self.java_runtime()
+            jvm_args = self.jvm_args()
+            classpath, aot = self._server_classpath(runtime, jvm_args)
             cmd = [
-                java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", self._classpath(), ENTRY_POINT,
+                runtime.java, *jvm_args, *aot, "-cp", classpath, ENTRY_POINT,
                 f"--home-dir={self.home}", f"--config-dir={self.conf_dir}", "--console-mode",
             ]
             log = open(self.console_log, "ab")  # noqa: SIM115 - handed to the child process
@@ -359,6 +393,9 @@ class LocalNeo4j:
             log.close()
             self.pid_file.write_text(f"{proc.pid}\n")
             pid = proc.pid
+            if self.aot_marker.exists():  # this JVM records the AOT cache: others run without until it is kept
+                cache_file = Path(self.aot_marker.read_text().split()[1])
+                recorder_lock(cache_file).write_text(f"{pid}\n")
         self._wait_for_bolt(pid, password, watch, report)
         return self.status()
 
@@ -418,15 +455,49 @@ class LocalNeo4j:
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
+        exited = False
+        # The JVM, not the pid file: Neo4j removes its pid file as it shuts down, and a JVM recording an AOT cache
+        # writes it after that.
         while time.monotonic() < deadline:
-            if self._read_pid() is None:
+            if not _alive(pid):
+                exited = True
                 break
             time.sleep(0.2)
         else:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.5)
         self.pid_file.unlink(missing_ok=True)
+        self._settle_aot_recording(exited)
         return True
+
+    def _settle_aot_recording(self, exited: bool) -> None:
+        """A recording JVM writes its AOT cache as it exits: kept if it exited by itself after a workload
+        (``keep_recording``), else dropped (a killed JVM may have left it half written)."""
+        try:
+            recording, cache_file = (Path(p) for p in self.aot_marker.read_text().split())
+            recorded_s = time.time() - self.aot_marker.stat().st_mtime  # the marker is written as the JVM starts
+        except (FileNotFoundError, ValueError):
+            return
+        if exited:
+            keep_recording(recording, cache_file, recorded_s)
+        else:
+            discard_recording(recording)
+        recorder_lock(cache_file).unlink(missing_ok=True)
+        self.aot_marker.unlink(missing_ok=True)
+
+    def aot_state(self) -> str:
+        """What the running server does about an AOT cache: ``recording`` (written when it stops), ``mapped``
+        (started with one) or ``none``."""
+        pid = self._read_pid()
+        if pid is None:
+            return "none"
+        if self.aot_marker.exists():
+            return "recording"
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return "none"
+        return "mapped" if any(arg.startswith(b"-XX:AOTCache=") for arg in cmdline) else "none"
 
     def status(self) -> ServerStatus:
         pid = self._read_pid()
@@ -443,5 +514,12 @@ class LocalNeo4j:
                 version = None
         return ServerStatus(
             running=pid is not None, pid=pid, bolt_uri=self.settings.bolt_uri, home=self.home,
-            version=version, log_file=self.console_log,
+            version=version, log_file=self.console_log, java=self._running_java(pid), aot=self.aot_state(),
         )
+
+    @staticmethod
+    def _running_java(pid: int | None) -> str | None:
+        try:
+            return os.readlink(f"/proc/{pid}/exe") if pid is not None else None
+        except OSError:
+            return None
