@@ -62,7 +62,11 @@ def neo4j_stop() -> None:
     """SIGTERM the local server and wait for it to exit."""
     from codegraph.runtime.local_server import LocalNeo4j
 
-    stopped = LocalNeo4j(get_settings()).stop()
+    server = LocalNeo4j(get_settings())
+    if server.aot_state() == "recording":
+        console.print("Neo4j is writing its AOT cache as it stops (once per machine and Java, ~25 s): later starts "
+                      "map it")
+    stopped = server.stop()
     console.print("Neo4j stopped" if stopped else "Neo4j was not running")
 
 

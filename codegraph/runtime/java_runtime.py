@@ -1,19 +1,20 @@
 """The Java the local Neo4j runs on, and the ahead-of-time cache a JDK 25 or newer keeps for it.
 
 Neo4j 5.26 runs on Java 17 or newer. Where several JDKs are installed, the newest tested one is chosen
-(``CODEGRAPH_JAVA`` names one instead). On this machine kind JDK 25 loads the FY2026 annual set on a just-started
-server 8-25 % sooner than JDK 17 (bench/RESULTS.md, session 18).
+(``CODEGRAPH_JAVA`` names one instead). On this machine kind JDK 25 alone loads the FY2026 annual set on a
+just-started server 9-27 % sooner than JDK 17 (bench/RESULTS.md, session 18).
 
 A JDK 25 also keeps an **AOT cache** (JEP 483, 514, 515): the classes Neo4j loads and links, and the method profiles
 its JIT compiles from, recorded over one server's life and written when it stops. Every later start maps it. The
-server is then ready sooner, and its write path is compiled from the recorded profiles instead of being profiled
-again. A just-started server with the cache loaded the annual set 10-17 % sooner than one on JDK 25 without it.
+server is then ready sooner (5-6 s instead of 7-9 s), and its write path is compiled from the recorded profiles
+instead of being profiled again: the annual set on a just-started server took 8-15 % less than on JDK 25 without it.
 
 The cache is only valid for the JVM that recorded it: the same Java build, JVM flags, heap size and jars. So its
 file name carries a digest of all four (``aot_cache_file``), and a server on another combination records its own.
 Every server on the machine runs from the one jar cache (``local_server.jar_cache_dir``), so every state dir
-shares it. A JVM that cannot map a cache warns and runs without it. A cache is only ever taken whole: a recording
-is written under a name of its own and renamed into place once its server has exited by itself.
+shares it. A JVM that cannot map a cache warns and runs without it. A server that finds no cache records one,
+unless another live server is recording it already. A cache is only ever taken whole: a recording is written under
+a name of its own and renamed into place once its server has exited by itself, after at least a minute's work.
 """
 
 from __future__ import annotations
