@@ -199,6 +199,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+Recording = tuple[Path, Path]  # an AOT recording's path, and the cache's it becomes when kept
+
+
 class LocalNeo4jError(RuntimeError):
     """The local server could not be provisioned, started or stopped."""
 
@@ -301,22 +304,29 @@ class LocalNeo4j:
     def _classpath(self) -> str:
         return f"{self.plugins_dir}/*:{self.lib_dir}/*"
 
-    def _server_classpath(self, runtime: JavaRuntime, jvm_args: list[str]) -> tuple[str, list[str]]:
-        """The server's classpath and its AOT cache arguments (``java_runtime``): on a JDK that keeps one, with no
-        plugins, the server runs from the machine's jar cache, so that every state dir maps the same AOT cache."""
+    def _server_classpath(self, runtime: JavaRuntime, jvm_args: list[str]) -> tuple[str, list[str], Recording | None]:
+        """The server's classpath, its AOT cache arguments (``java_runtime``) and, when it records the cache, the
+        recording's and the cache's paths. On a JDK that keeps one, with no plugins, the server runs from the
+        machine's jar cache, so that every state dir maps the same AOT cache."""
         cache = jar_cache_dir()
         if not runtime.keeps_aot_cache or not _is_complete(cache) or any(self.plugins_dir.glob("*.jar")):
-            self.aot_marker.unlink(missing_ok=True)
-            return self._classpath(), []
+            return self._classpath(), [], None
         classpath = f"{cache}/*"
         cache_file = aot_cache_file(cache.parent, runtime, jvm_args, f"{classpath} {NEO4J_VERSION}")
         recording = cache_file.with_name(f"{cache_file.stem}.recording-{secrets.token_hex(4)}.aot")
         args = aot_args(cache_file, recording, _alive)
-        if args and args[0].startswith("-XX:AOTCacheOutput"):
-            self.aot_marker.write_text(f"{recording}\n{cache_file}\n")
-        else:
-            self.aot_marker.unlink(missing_ok=True)
-        return classpath, args
+        recorded = (recording, cache_file) if args and args[0].startswith("-XX:AOTCacheOutput") else None
+        return classpath, args, recorded
+
+    def _note_aot_recording(self, pid: int, recorded: Recording | None) -> None:
+        """Whether the JVM just started records the AOT cache: the marker for its stop, the lock for other starts
+        (they run without until it is kept)."""
+        if recorded is None:
+            self.aot_marker.unlink(missing_ok=True)  # a killed recorder's, if any
+            return
+        recording, cache_file = recorded
+        self.aot_marker.write_text(f"{recording}\n{cache_file}\n")
+        recorder_lock(cache_file).write_text(f"{pid}\n")
 
     def _java_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -380,7 +390,7 @@ class LocalNeo4j:
                 (self.home / sub).mkdir(parents=True, exist_ok=True)
             runtime = self.java_runtime()
             jvm_args = self.jvm_args()
-            classpath, aot = self._server_classpath(runtime, jvm_args)
+            classpath, aot, recorded = self._server_classpath(runtime, jvm_args)
             cmd = [
                 runtime.java, *jvm_args, *aot, "-cp", classpath, ENTRY_POINT,
                 f"--home-dir={self.home}", f"--config-dir={self.conf_dir}", "--console-mode",
@@ -393,9 +403,7 @@ class LocalNeo4j:
             log.close()
             self.pid_file.write_text(f"{proc.pid}\n")
             pid = proc.pid
-            if self.aot_marker.exists():  # this JVM records the AOT cache: others run without until it is kept
-                cache_file = Path(self.aot_marker.read_text().split()[1])
-                recorder_lock(cache_file).write_text(f"{pid}\n")
+            self._note_aot_recording(pid, recorded)
         self._wait_for_bolt(pid, password, watch, report)
         return self.status()
 
