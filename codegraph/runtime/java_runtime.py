@@ -15,6 +15,11 @@ Every server on the machine runs from the one jar cache (``local_server.jar_cach
 shares it. A JVM that cannot map a cache warns and runs without it. A server that finds no cache records one,
 unless another live server is recording it already. A cache is only ever taken whole: a recording is written under
 a name of its own and renamed into place once its server has exited by itself, after at least a minute's work.
+
+Caches nobody maps any more (another JDK build, changed JVM flags, a heap size no state dir uses) and recordings
+whose server was killed before it could keep them are ~175 MB each, so every start prunes them (``prune_aot_files``):
+a start touches the cache it maps, and a cache untouched for ``AOT_UNUSED_DAYS`` is removed, as is a recording
+(or its work file) older than an hour whose recorder is not alive.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ AOT_MIN_MAJOR = 25
 # A recording is kept only from a server that ran this long: one started and stopped at once (a status check, a
 # test of start-up) has profiled nothing of a load, and the first cache kept is the one every later start maps.
 AOT_MIN_RECORDING_S = 60.0
+AOT_UNUSED_DAYS = 14  # a cache no start has mapped for this long is removed
+ORPHAN_AGE_S = 3600.0  # a recording this old whose recorder is gone was left by a killed server
 _VERSION = re.compile(r'version "(\d+)(?:\.[^"]*)?"')
 _BUILD = re.compile(r"\(build ([^),]+)")
 
@@ -111,11 +118,7 @@ def aot_args(cache_file: Path, recording: Path, alive: Callable[[int], bool]) ->
     costs its server's stop ~25 s of assembly."""
     if cache_file.is_file() and cache_file.stat().st_size > 0:
         return [f"-XX:AOTCache={cache_file}"]
-    try:
-        recorder = int(recorder_lock(cache_file).read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        recorder = None
-    if recorder is not None and alive(recorder):
+    if _recorder_alive(cache_file, alive):
         return []
     return [f"-XX:AOTCacheOutput={recording}"]
 
@@ -141,3 +144,32 @@ def discard_recording(recording: Path) -> None:
     """A recording and the JVM's work file beside it (``<name>.config``)."""
     for leftover in (recording, recording.with_name(recording.name + ".config")):
         leftover.unlink(missing_ok=True)
+
+
+def prune_aot_files(cache_dir: Path, in_use: Path, alive: Callable[[int], bool], now: float) -> list[Path]:
+    """Remove the caches no start has mapped for ``AOT_UNUSED_DAYS`` (``in_use``, the one this start maps or
+    records, is touched and kept) and the recordings a killed server left; returns what was removed."""
+    if in_use.is_file():
+        os.utime(in_use, (now, now))
+    removed: list[Path] = []
+    for path in cache_dir.glob("neo4j-java*.aot*"):
+        try:
+            age = now - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if ".recording-" in path.name:
+            cache_file = path.with_name(path.name.split(".recording-")[0] + ".aot")
+            if age < ORPHAN_AGE_S or _recorder_alive(cache_file, alive):
+                continue
+        elif path.suffix != ".aot" or path == in_use or age < AOT_UNUSED_DAYS * 86400:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _recorder_alive(cache_file: Path, alive: Callable[[int], bool]) -> bool:
+    try:
+        return alive(int(recorder_lock(cache_file).read_text().split()[0]))
+    except (FileNotFoundError, ValueError, IndexError):
+        return False

@@ -32,6 +32,7 @@ from codegraph.runtime.java_runtime import (
     discard_recording,
     find_java,
     keep_recording,
+    prune_aot_files,
     recorder_lock,
 )
 from codegraph.settings import NEO4J_VERSION, Settings
@@ -311,6 +312,7 @@ class LocalNeo4j:
             return self._classpath(), [], None
         classpath = f"{cache}/*"
         cache_file = aot_cache_file(cache.parent, runtime, jvm_args, f"{classpath} {NEO4J_VERSION}")
+        prune_aot_files(cache.parent, cache_file, _alive, time.time())
         recording = cache_file.with_name(f"{cache_file.stem}.recording-{secrets.token_hex(4)}.aot")
         args = aot_args(cache_file, recording, _alive)
         recorded = (recording, cache_file) if args and args[0].startswith("-XX:AOTCacheOutput") else None

@@ -3,6 +3,7 @@ executables and files; tests/codegraph/test_aot_cache_server.py runs them on a r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from codegraph.runtime.java_runtime import (
     aot_cache_file,
     find_java,
     keep_recording,
+    prune_aot_files,
     recorder_lock,
 )
 
@@ -119,3 +121,30 @@ def test_a_start_maps_the_cache_or_records_one_unless_a_live_server_records_it(t
 
     cache_file.write_bytes(b"an AOT cache")
     assert aot_args(cache_file, recording, lambda pid: True) == [f"-XX:AOTCache={cache_file}"]
+
+
+def aged(path: Path, content: bytes, now: float, age_s: float) -> Path:
+    path.write_bytes(content)
+    os.utime(path, (now - age_s, now - age_s))
+    return path
+
+
+def test_caches_nobody_maps_and_recordings_of_killed_servers_are_pruned(tmp_path: Path) -> None:
+    now, day = 1_800_000_000.0, 86400.0
+    unused = java_runtime.AOT_UNUSED_DAYS * day + 1
+    in_use = aged(tmp_path / "neo4j-java25-aaaa.aot", b"mapped by this start", now, unused)
+    old_flags = aged(tmp_path / "neo4j-java25-bbbb.aot", b"recorded before a JVM flag changed", now, unused)
+    other_heap = aged(tmp_path / "neo4j-java25-cccc.aot", b"mapped by another state dir last week", now, 7 * day)
+    killed = aged(tmp_path / "neo4j-java25-dddd.recording-01.aot", b"left by a killed recorder", now, 2 * 3600)
+    killed_work = aged(tmp_path / "neo4j-java25-dddd.recording-01.aot.config", b"", now, 2 * 3600)
+    recorder_lock(tmp_path / "neo4j-java25-dddd.aot").write_text("4242\n")
+    live = aged(tmp_path / "neo4j-java25-eeee.recording-02.aot.config", b"", now, 2 * 3600)
+    recorder_lock(tmp_path / "neo4j-java25-eeee.aot").write_text("4343\n")
+    young = aged(tmp_path / "neo4j-java25-ffff.recording-03.aot.config", b"", now, 60)
+
+    removed = prune_aot_files(tmp_path, in_use, lambda pid: pid == 4343, now)
+
+    assert sorted(removed) == sorted([old_flags, killed, killed_work])
+    assert in_use.stat().st_mtime == now  # touched: its age counts from its last start
+    assert all(p.exists() for p in (in_use, other_heap, live, young))
+    assert not any(p.exists() for p in removed)
