@@ -41,7 +41,9 @@ AOT_MIN_MAJOR = 25
 # A recording is kept only from a server that ran this long: one started and stopped at once (a status check, a
 # test of start-up) has profiled nothing of a load, and the first cache kept is the one every later start maps.
 AOT_MIN_RECORDING_S = 60.0
-AOT_UNUSED_DAYS = 14  # a cache no start has mapped for this long is removed
+# A cache no start has mapped for this long is removed. A server up longer still maps it: Linux keeps an unlinked
+# file's mapping, and that server's next start records the cache again.
+AOT_UNUSED_DAYS = 14
 ORPHAN_AGE_S = 3600.0  # a recording this old whose recorder is gone was left by a killed server
 _VERSION = re.compile(r'version "(\d+)(?:\.[^"]*)?"')
 _BUILD = re.compile(r"\(build ([^),]+)")
