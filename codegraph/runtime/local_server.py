@@ -24,17 +24,8 @@ from pathlib import Path
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError, DatabaseUnavailable, ServiceUnavailable
 
-from codegraph.runtime.java_runtime import (
-    JavaNotFoundError,
-    JavaRuntime,
-    aot_args,
-    aot_cache_file,
-    discard_recording,
-    find_java,
-    keep_recording,
-    prune_aot_files,
-    recorder_lock,
-)
+from codegraph.runtime.java_runtime import JavaNotFoundError, JavaRuntime, find_java
+from codegraph.runtime.server_aot import Recording, ServerAotCache
 from codegraph.settings import NEO4J_VERSION, Settings
 
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -198,9 +189,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-Recording = tuple[Path, Path]  # an AOT recording's path, and the cache's it becomes when kept
-
-
 class LocalNeo4jError(RuntimeError):
     """The local server could not be provisioned, started or stopped."""
 
@@ -229,8 +217,7 @@ class LocalNeo4j:
         self.logs_dir = self.home / "logs"
         self.pid_file = self.home / "run" / "neo4j.pid"
         self.console_log = self.logs_dir / "console.log"
-        # Present while the running server records an AOT cache: the recording's path, then the cache's.
-        self.aot_marker = self.home / "run" / "aot-recording"
+        self.aot = ServerAotCache(self.home / "run" / "aot-recording", _alive)
 
     # -- provisioning -------------------------------------------------------------------
     def is_provisioned(self) -> bool:
@@ -304,29 +291,15 @@ class LocalNeo4j:
         return f"{self.plugins_dir}/*:{self.lib_dir}/*"
 
     def _server_classpath(self, runtime: JavaRuntime, jvm_args: list[str]) -> tuple[str, list[str], Recording | None]:
-        """The server's classpath, its AOT cache arguments (``java_runtime``) and, when it records the cache, the
+        """The server's classpath, its AOT cache arguments (``server_aot``) and, when it records the cache, the
         recording's and the cache's paths. On a JDK that keeps one, with no plugins, the server runs from the
         machine's jar cache, so that every state dir maps the same AOT cache."""
         cache = jar_cache_dir()
         if not runtime.keeps_aot_cache or not _is_complete(cache) or any(self.plugins_dir.glob("*.jar")):
             return self._classpath(), [], None
         classpath = f"{cache}/*"
-        cache_file = aot_cache_file(cache.parent, runtime, jvm_args, f"{classpath} {NEO4J_VERSION}")
-        prune_aot_files(cache.parent, cache_file, _alive, time.time())
-        recording = cache_file.with_name(f"{cache_file.stem}.recording-{secrets.token_hex(4)}.aot")
-        args = aot_args(cache_file, recording, _alive)
-        recorded = (recording, cache_file) if args and args[0].startswith("-XX:AOTCacheOutput") else None
+        args, recorded = self.aot.start_args(cache.parent, runtime, jvm_args, f"{classpath} {NEO4J_VERSION}")
         return classpath, args, recorded
-
-    def _note_aot_recording(self, pid: int, recorded: Recording | None) -> None:
-        """Whether the JVM just started records the AOT cache: the marker for its stop, the lock for other starts
-        (they run without until it is kept)."""
-        if recorded is None:
-            self.aot_marker.unlink(missing_ok=True)  # a killed recorder's, if any
-            return
-        recording, cache_file = recorded
-        self.aot_marker.write_text(f"{recording}\n{cache_file}\n")
-        recorder_lock(cache_file).write_text(f"{pid}\n")
 
     def _java_env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -403,7 +376,7 @@ class LocalNeo4j:
             log.close()
             self.pid_file.write_text(f"{proc.pid}\n")
             pid = proc.pid
-            self._note_aot_recording(pid, recorded)
+            self.aot.note_started(pid, recorded)
         self._wait_for_bolt(pid, password, watch, report)
         return self.status()
 
@@ -475,37 +448,12 @@ class LocalNeo4j:
             os.kill(pid, signal.SIGKILL)
             time.sleep(0.5)
         self.pid_file.unlink(missing_ok=True)
-        self._settle_aot_recording(exited)
+        self.aot.settle(exited)
         return True
 
-    def _settle_aot_recording(self, exited: bool) -> None:
-        """A recording JVM writes its AOT cache as it exits: kept if it exited by itself after a workload
-        (``keep_recording``), else dropped (a killed JVM may have left it half written)."""
-        try:
-            recording, cache_file = (Path(p) for p in self.aot_marker.read_text().split())
-            recorded_s = time.time() - self.aot_marker.stat().st_mtime  # the marker is written as the JVM starts
-        except (FileNotFoundError, ValueError):
-            return
-        if exited:
-            keep_recording(recording, cache_file, recorded_s)
-        else:
-            discard_recording(recording)
-        recorder_lock(cache_file).unlink(missing_ok=True)
-        self.aot_marker.unlink(missing_ok=True)
-
     def aot_state(self) -> str:
-        """What the running server does about an AOT cache: ``recording`` (written when it stops), ``mapped``
-        (started with one) or ``none``."""
-        pid = self._read_pid()
-        if pid is None:
-            return "none"
-        if self.aot_marker.exists():
-            return "recording"
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return "none"
-        return "mapped" if any(arg.startswith(b"-XX:AOTCache=") for arg in cmdline) else "none"
+        """What the running server does about an AOT cache: ``recording``, ``mapped`` or ``none``."""
+        return self.aot.state(self._read_pid())
 
     def status(self) -> ServerStatus:
         pid = self._read_pid()

@@ -45,7 +45,7 @@ def test_the_aot_cache_is_recorded_once_kept_at_stop_and_mapped_by_the_next_star
     try:
         first = server.start()
         assert first.aot == "recording" and first.java == os.path.realpath(find_java().java)
-        recording, cache_file = (Path(p) for p in server.aot_marker.read_text().split())
+        recording, cache_file = (Path(p) for p in server.aot.marker.read_text().split())
         assert cache_file.parent == private_jar_cache.parent and not cache_file.exists()
         assert recorder_lock(cache_file).read_text().strip() == str(first.pid)
         # A second server meanwhile runs without: one recording at a time.
@@ -55,7 +55,7 @@ def test_the_aot_cache_is_recorded_once_kept_at_stop_and_mapped_by_the_next_star
     finally:
         server.stop()
     assert cache_file.stat().st_size > 1_000_000
-    assert not recording.exists() and not recorder_lock(cache_file).exists() and not server.aot_marker.exists()
+    assert not recording.exists() and not recorder_lock(cache_file).exists() and not server.aot.marker.exists()
 
     try:
         second = server.start()
