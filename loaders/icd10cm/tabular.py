@@ -112,12 +112,19 @@ def expand_seventh_character(code: str, title: str, extensions: Sequence[tuple[s
 
 
 def _text(element: etree._Element) -> str:
-    # Collapse the indentation whitespace some elements carry (e.g. sectionRef bodies).
+    # Collapse the indentation whitespace some elements carry (e.g. sectionRef bodies). Most elements are leaves
+    # (a code's name and desc, a note): their own text is all of it, without walking an iterator.
+    if len(element) == 0:
+        text = element.text
+        return " ".join(text.split()) if text else ""
     return " ".join("".join(element.itertext()).split())
 
 
 def _child_text(path: Path, element: etree._Element, tag: str) -> str:
-    child = element.find(tag)
+    return _required_text(path, element, element.find(tag), tag)
+
+
+def _required_text(path: Path, element: etree._Element, child: etree._Element | None, tag: str) -> str:
     text = _text(child) if child is not None else ""
     if not text:
         raise ParseError(path, element.sourceline, tag, f"a non-empty <{tag}> in <{element.tag}>", "nothing")
@@ -135,10 +142,7 @@ def _notes(element: etree._Element, source: str, source_kind: SourceKind) -> Ite
                 yield Icd10cmNote(source, source_kind, kind, text)
 
 
-def _seven_chr_def(path: Path, diag: etree._Element) -> SeventhCharacters | None:
-    definition = diag.find("sevenChrDef")
-    if definition is None:
-        return None
+def _seven_chr_def(path: Path, definition: etree._Element) -> SeventhCharacters:
     pairs: list[tuple[str, str]] = []
     for extension in definition.iter("extension"):
         char = (extension.get("char") or "").strip()
@@ -172,45 +176,55 @@ def _diag(
     place: _Place,
     depth: int,
     inherited: SeventhCharacters | None,
-) -> Iterator[TabularRecord]:
-    code = _child_text(path, diag, "name")
+    out: list[TabularRecord],
+) -> None:
+    """The code of ``diag``, its notes, its generated 7th-character codes and its subtree, appended to ``out`` in
+    file order (a list, not nested generators: every record used to pass through one generator per level)."""
+    # One pass over the children: a diag holds its name, desc, notes, 7th-character definition and subcodes.
+    name = desc = definition = None
+    children: list[etree._Element] = []
+    notes: list[tuple[NoteKind, list[str]]] = []
+    for child in diag:
+        tag = child.tag
+        if tag == "diag":
+            children.append(child)
+        elif tag == "name":
+            name = name if name is not None else child
+        elif tag == "desc":
+            desc = desc if desc is not None else child
+        elif tag == "sevenChrDef":
+            definition = definition if definition is not None else child
+        if isinstance(tag, str) and (kind := NOTE_ELEMENTS.get(tag)) is not None:
+            notes.append((kind, [t for n in child.iter("note") if (t := _text(n))]))
+    code = _required_text(path, diag, name, "name")
     if not DOTTED_CODE.fullmatch(code):
         raise ParseError(path, diag.sourceline, "name", "an ICD-10-CM code such as A00 or S02.0XX", code)
-    if depth > 1 and not strip_dot(code).startswith(strip_dot(parent)):
+    bare = strip_dot(code)
+    if depth > 1 and not bare.startswith(strip_dot(parent)):
         raise ParseError(path, diag.sourceline, "name", f"a code under its parent {parent}", code)
-    title = _child_text(path, diag, "desc")
-    if not place.codes.first(code, (title, parent), path, diag.sourceline, field_name=lambda: xml_path(diag) + "/name"):
+    title = _required_text(path, diag, desc, "desc")
+    line = diag.sourceline
+    if not place.codes.first(code, (title, parent), path, line, field_name=lambda: xml_path(diag) + "/name"):
         return  # the same code, title and parent again: folded with its subtree
-    seventh = _seven_chr_def(path, diag) or inherited  # a deeper definition overrides the ancestor's
-    children = diag.findall("diag")
+    # A deeper definition overrides the ancestor's.
+    seventh = (_seven_chr_def(path, definition) if definition is not None else None) or inherited
     needs_seventh = not children and seventh is not None
     billable = not children and not needs_seventh
     kind: CodeKind = "category" if depth == 1 else ("code" if billable else "subcategory")
-    inclusion = tuple(_text(n) for e in diag.findall("inclusionTerm") for n in e.iter("note"))
-    yield Icd10cmCode(code, title, parent, place.chapter, place.section, kind, billable, False, inclusion, depth)
-    yield from _notes(diag, code, "code")
+    inclusion = tuple(t for note_kind, texts in notes if note_kind == "inclusion" for t in texts)
+    out.append(Icd10cmCode(code, title, parent, place.chapter, place.section, kind, billable, False, inclusion, depth))
+    out.extend(Icd10cmNote(code, "code", note_kind, t) for note_kind, texts in notes for t in texts)
     if needs_seventh:
         assert seventh is not None
-        if len(strip_dot(code)) > 6:
-            raise ParseError(path, diag.sourceline, "sevenChrDef", "a code of at most 6 characters", code)
+        if len(bare) > 6:
+            raise ParseError(path, line, "sevenChrDef", "a code of at most 6 characters", code)
         for extended, extended_title in expand_seventh_character(code, title, _applicable(code, seventh)):
-            if not place.codes.first(extended, (extended_title, code), path, diag.sourceline,
-                                     field_name=lambda: xml_path(diag) + "/sevenChrDef"):
-                continue
-            yield Icd10cmCode(
-                extended,
-                extended_title,
-                code,
-                place.chapter,
-                place.section,
-                "code",
-                True,
-                True,
-                (),
-                depth + 1,
-            )
+            if place.codes.first(extended, (extended_title, code), path, line,
+                                 field_name=lambda: xml_path(diag) + "/sevenChrDef"):
+                out.append(Icd10cmCode(extended, extended_title, code, place.chapter, place.section, "code", True,
+                                       True, (), depth + 1))
     for child in children:
-        yield from _diag(path, child, code, place, depth + 1, seventh)
+        _diag(path, child, code, place, depth + 1, seventh, out)
 
 
 def _parse_root(path: Path) -> etree._Element:
@@ -265,4 +279,6 @@ def parse_icd10cm_tabular(path: Path) -> Iterator[TabularRecord]:
             yield from _notes(section, section_id, "section")
             place = _Place(number, section_id, codes)
             for diag in section.iterfind("diag"):
-                yield from _diag(path, diag, section_id, place, 1, None)
+                records: list[TabularRecord] = []
+                _diag(path, diag, section_id, place, 1, None, records)
+                yield from records
