@@ -84,9 +84,3 @@ def wait_for_quiet(max_wait_s: float, *, busy_below: float = 0.25, window_s: flo
             return round(waited, 1), round(busy, 3)
 
 
-def empty_graph(driver: Driver, database: str) -> None:
-    """Every relationship, then every node, in transactions of 20,000 (one DETACH DELETE of a release node's 100k
-    memberships does not fit a transaction's memory); the schema stays."""
-    with driver.session(database=database) as session:
-        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()

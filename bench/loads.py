@@ -50,11 +50,11 @@ from typing import Any
 from lxml import etree
 from neo4j import Driver
 
-from bench.common import BenchContext, Row, empty_graph, load_average
+from bench.common import BenchContext, Row, load_average
 from bench.engine_data import Need, ensure_data
 from bench.load_ceiling import make_rows, raw_ceiling
 from bench.proc_cpu import cpu_by_thread_group, cpu_delta_by_group, cpu_seconds, pid_listening_on
-from codegraph.db import open_driver
+from codegraph.db import empty_graph, open_driver
 from codegraph.runtime.local_server import LocalNeo4j
 from codegraph.settings import Settings, get_settings
 from loaders.bundled import bundled_datasets, package_file

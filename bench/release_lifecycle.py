@@ -24,7 +24,7 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from codegraph.db import open_driver
+from codegraph.db import empty_graph, open_driver
 from codegraph.settings import Settings, get_settings
 from loaders.bundled import package_file
 from loaders.icd10cm.code_lists import read_code_list
@@ -36,12 +36,6 @@ from ontology.schema import apply_schema
 REPO = Path(__file__).resolve().parents[1]
 FY2025 = package_file("drg", "data", "cms", "icd_10_cm.csv")
 FY2026 = package_file("simple_icd_10_cm", "data", "icd10c-tabular-April-1-2026.xml")
-
-
-def wipe(driver: Driver, database: str) -> None:
-    with driver.session(database=database) as session:
-        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
 
 
 def drop_schema(driver: Driver, database: str) -> None:
@@ -56,13 +50,13 @@ def schema_before_load(driver: Driver, settings: Settings, n: int, work: Path) -
     db = settings.neo4j_database
     path = work / "codes.txt"
     path.write_text("".join(f"{c.code.replace('.', ''):<7} {c.title}\n" for c in list(read_code_list(FY2025))[:n]))
-    wipe(driver, db)
+    empty_graph(driver, db)
     drop_schema(driver, db)
     t0 = time.perf_counter()
     run_load(driver, db, all_loaders()["icd10cm"](), [path], ReleaseSpec.parse("icd10cm", "FY2025"),
              batch_size=settings.batch_size)  # the old path: no schema check
     without = time.perf_counter() - t0
-    wipe(driver, db)
+    empty_graph(driver, db)
     drop_schema(driver, db)
     t0 = time.perf_counter()
     load_source(driver, settings, "icd10cm", [path], "FY2025")  # applies the schema first
@@ -72,7 +66,7 @@ def schema_before_load(driver: Driver, settings: Settings, n: int, work: Path) -
 
 
 def same_files_again(driver: Driver, settings: Settings) -> None:
-    wipe(driver, settings.neo4j_database)
+    empty_graph(driver, settings.neo4j_database)
     apply_schema(driver, settings.neo4j_database)
     load_source(driver, settings, "icd10cm", [FY2025], "FY2025")
     first = load_source(driver, settings, "icd10cm", [FY2026], "FY2026")
@@ -90,7 +84,7 @@ def same_files_again(driver: Driver, settings: Settings) -> None:
 
 
 def ctrl_c(settings: Settings, driver: Driver) -> None:
-    wipe(driver, settings.neo4j_database)
+    empty_graph(driver, settings.neo4j_database)
     env = {**os.environ, "NEO4J_URI": settings.bolt_uri, "NEO4J_USER": settings.neo4j_user,
            "NEO4J_PASSWORD": settings.resolved_password(), "NEO4J_DATABASE": settings.neo4j_database}
     proc = subprocess.Popen([sys.executable, "-m", "codegraph.cli", "load", "icd10cm", str(FY2026), "--release",
@@ -117,7 +111,7 @@ def main() -> None:
         schema_before_load(driver, settings, args.codes, Path(tmp))
         same_files_again(driver, settings)
         ctrl_c(settings, driver)
-        wipe(driver, settings.neo4j_database)
+        empty_graph(driver, settings.neo4j_database)
 
 
 if __name__ == "__main__":

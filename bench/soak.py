@@ -27,9 +27,8 @@ from typing import Any
 
 import httpx
 
-from bench.common import empty_graph
 from bench.served import ROOT, free_port, real_command, served
-from codegraph.db import open_driver
+from codegraph.db import empty_graph, open_driver
 from codegraph.runtime.local_server import LocalNeo4j
 from codegraph.settings import Settings
 from graph_service.security import Role, new_key

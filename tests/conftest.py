@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from codegraph.db import open_driver
+from codegraph.db import empty_graph, open_driver
 from codegraph.release_events import releases_changed
 from codegraph.settings import Settings
 from ontology.schema import apply_schema
@@ -35,10 +35,7 @@ def driver(settings: Settings) -> Iterator[Driver]:
 
 
 def wipe_graph(driver: Driver, database: str) -> None:
-    with driver.session(database=database) as session:
-        # Relationships first, in small transactions: one DETACH DELETE of a large graph runs out of memory.
-        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
+    empty_graph(driver, database)
     releases_changed()  # a service in this process re-reads its release catalog on its next request
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import FaultServer, Fingerprint, fingerprint, icd10cm_codes_excerpt, runs, wipe
+from codegraph.db import empty_graph
+from tests.faults.harness import FaultServer, Fingerprint, fingerprint, icd10cm_codes_excerpt, runs
 
 # Enough batches to be caught in the middle of, few enough for seconds per load on a busy machine.
 CODES = 3000
@@ -32,12 +33,12 @@ def load_args(codes_file: Path) -> tuple[str, ...]:
 def clean_load(server: FaultServer, codes_file: Path) -> Fingerprint:
     """The fingerprint of the same load on an empty graph, nothing interrupted; the graph is left empty."""
     with server.driver() as driver:
-        wipe(driver)
+        empty_graph(driver)
         done = server.cli(*load_args(codes_file))
         assert done.returncode == 0, done.stderr
         assert [r["status"] for r in runs(driver)] == ["completed"]
         clean = fingerprint(driver)
-        wipe(driver)
+        empty_graph(driver)
     assert clean.labels.get("ICD10CMCode") == CODES
     return clean
 

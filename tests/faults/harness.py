@@ -22,7 +22,7 @@ from typing import Any
 from neo4j import Driver
 
 from bench.served import free_port
-from codegraph.db import open_driver
+from codegraph.db import empty_graph, open_driver
 from codegraph.runtime.local_server import LocalNeo4j
 from codegraph.settings import Settings
 
@@ -102,7 +102,7 @@ def running(server: FaultServer) -> Iterator[FaultServer]:
     """The server up for a module, wiped first; stopped afterwards (it is ours alone)."""
     server.start()
     with server.driver() as driver:
-        wipe(driver)
+        empty_graph(driver)
     try:
         yield server
     finally:
@@ -130,12 +130,6 @@ def run_writing(driver: Driver, loader: subprocess.Popen[str], before: str, extr
         return running[0] if running and rows_of_run(driver, running[0]) > 0 else None
 
     return wait_until(writing, timeout_s, "the load to write its first batches")
-
-
-def wipe(driver: Driver) -> None:
-    with driver.session() as session:
-        session.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 20000 ROWS").consume()
-        session.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 20000 ROWS").consume()
 
 
 # ---- what a rerun must reproduce -----------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from bench.served import Server, free_port, real_command, served
+from codegraph.db import empty_graph
 from graph_service.security import Role, new_key
-from tests.faults.harness import REPO, FaultServer, wait_until, wipe
+from tests.faults.harness import REPO, FaultServer, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -58,7 +59,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fault
     neo4j.start()
     try:
         with neo4j.driver() as driver:
-            wipe(driver)
+            empty_graph(driver)
         loaded = neo4j.cli("load", "icd10cm", str(TABULAR), "--release", "FY2026")
         assert loaded.returncode == 0, loaded.stderr
         key, line = new_key(Role.auditor)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from codegraph.db import empty_graph
 from tests.faults.conftest import RELEASE, load_args
 from tests.faults.harness import (
     FaultServer,
@@ -18,7 +19,6 @@ from tests.faults.harness import (
     run_writing,
     runs,
 )
-from tests.faults.harness import wipe as wipe_graph
 
 pytestmark = pytest.mark.faults
 
@@ -27,7 +27,7 @@ def test_kill9_of_the_loader_mid_load_then_rerun_equals_a_clean_load(
     loads_server: FaultServer, codes_file: Path, clean_fingerprint: Fingerprint
 ) -> None:
     with loads_server.driver() as driver:
-        wipe_graph(driver)
+        empty_graph(driver)
         loader = loads_server.popen(*load_args(codes_file))
         try:
             def never_visible() -> None:
