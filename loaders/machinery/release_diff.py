@@ -16,6 +16,7 @@ Besides those: ``added``, ``title_revised`` (old and new title) and ``billable_c
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,14 +163,18 @@ def diff_releases(driver: Driver, database: str, system: str, from_id: str, to_i
             raise KeyError(f"release {release_id!r} is not in the graph")
     billable_only = "billable-only" in coverage.values()
     params = {"from": from_id, "to": to_id, "structural": STRUCTURAL_KINDS, "billable_only": billable_only}
-    changed = read(CHANGED_OR_ADDED, **params)
+    # Three independent reads, each a walk of one release's ~100k memberships on one server thread: side by side
+    # they use the server's other core, which waits while a load diffs (0.9 -> 0.5 s for FY2025 -> FY2026).
+    with ThreadPoolExecutor(3, thread_name_prefix="release-diff") as pool:
+        changed_f, lost_f, from_codes_f = (pool.submit(read, q, **params)
+                                           for q in (CHANGED_OR_ADDED, NO_LONGER_BILLED, FROM_CODES))
+        changed, lost, from_codes = changed_f.result(), lost_f.result(), from_codes_f.result()[0]["codes"]
     common = [r for r in changed if not r["added"]]
-    lost = read(NO_LONGER_BILLED, **params)
     expanded = {r["code"]: sorted(r["subcodes"]) for r in lost if r["subcodes"]}
     return ReleaseDiff(
         system=system, from_release=from_id, to_release=to_id,
         scope="billable codes" if billable_only else "all codes",
-        from_codes=read(FROM_CODES, **params)[0]["codes"],
+        from_codes=from_codes,
         added=sorted(r["code"] for r in changed if r["added"]),
         deleted=sorted(r["code"] for r in lost if not r["still_listed"] and r["code"] not in expanded),
         expanded=dict(sorted(expanded.items())),
