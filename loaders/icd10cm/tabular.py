@@ -131,14 +131,19 @@ def _required_text(path: Path, element: etree._Element, child: etree._Element | 
     return text
 
 
+def _note_kind(element: etree._Element) -> NoteKind | None:
+    return NOTE_ELEMENTS.get(element.tag) if isinstance(element.tag, str) else None  # a comment's tag is not
+
+
+def _note_texts(element: etree._Element) -> list[str]:
+    """The non-empty texts of the ``<note>``s of a note element (``<excludes1>``, ``<inclusionTerm>``, …)."""
+    return [text for note in element.iter("note") if (text := _text(note))]
+
+
 def _notes(element: etree._Element, source: str, source_kind: SourceKind) -> Iterator[Icd10cmNote]:
     for child in element:
-        kind = NOTE_ELEMENTS.get(child.tag) if isinstance(child.tag, str) else None
-        if kind is None:
-            continue
-        for note in child.iter("note"):
-            text = _text(note)
-            if text:
+        if (kind := _note_kind(child)) is not None:
+            for text in _note_texts(child):
                 yield Icd10cmNote(source, source_kind, kind, text)
 
 
@@ -184,18 +189,18 @@ def _diag(
     name = desc = definition = None
     children: list[etree._Element] = []
     notes: list[tuple[NoteKind, list[str]]] = []
-    for child in diag:
+    for child in diag:  # the first name, desc and sevenChrDef count, as find() took them
         tag = child.tag
         if tag == "diag":
             children.append(child)
-        elif tag == "name":
-            name = name if name is not None else child
-        elif tag == "desc":
-            desc = desc if desc is not None else child
-        elif tag == "sevenChrDef":
-            definition = definition if definition is not None else child
-        if isinstance(tag, str) and (kind := NOTE_ELEMENTS.get(tag)) is not None:
-            notes.append((kind, [t for n in child.iter("note") if (t := _text(n))]))
+        elif tag == "name" and name is None:
+            name = child
+        elif tag == "desc" and desc is None:
+            desc = child
+        elif tag == "sevenChrDef" and definition is None:
+            definition = child
+        elif (kind := _note_kind(child)) is not None:
+            notes.append((kind, _note_texts(child)))
     code = _required_text(path, diag, name, "name")
     if not DOTTED_CODE.fullmatch(code):
         raise ParseError(path, diag.sourceline, "name", "an ICD-10-CM code such as A00 or S02.0XX", code)
@@ -207,7 +212,7 @@ def _diag(
     if not place.codes.first(code, (title, parent), path, line, field_name=lambda: xml_path(diag) + "/name"):
         return  # the same code, title and parent again: folded with its subtree
     # A deeper definition overrides the ancestor's.
-    seventh = (_seven_chr_def(path, definition) if definition is not None else None) or inherited
+    seventh = _seven_chr_def(path, definition) if definition is not None else inherited
     needs_seventh = not children and seventh is not None
     billable = not children and not needs_seventh
     kind: CodeKind = "category" if depth == 1 else ("code" if billable else "subcategory")
