@@ -28,6 +28,7 @@ from loaders.ncci import ptp_ranges
 from loaders.ncci.common import NcciSetting
 from loaders.ncci.synthetic import write_synthetic_mue, write_synthetic_ptp
 from loaders.registry import load_source
+from ontology.release_ranges import members, with_scope
 from ontology.schema import apply_schema
 from ontology.vocabulary import L, R
 
@@ -118,7 +119,7 @@ def discard_bench_ncci(driver: Driver, settings: Settings, log: Log = print) -> 
 def billable_codes(driver: Driver, database: str) -> list[str]:
     """Every billable ICD-10-CM FY2026 code, from the graph (what a coding engine would look up)."""
     records, _, _ = driver.execute_query(
-        f"MATCH (c:{L.ICD10CMCode})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) WHERE m.billable "
+        f"{with_scope()} {members('scope', 'c', 'm', label=L.ICD10CMCode)} AND m.billable "
         "RETURN c.code AS code ORDER BY code", release=ICD10CM_RELEASE, database_=database)
     return [r["code"] for r in records]
 

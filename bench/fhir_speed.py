@@ -42,14 +42,17 @@ from codegraph.settings import get_settings
 from graph_service.security import Role, new_key
 from loaders.bundled import bundled_datasets
 from loaders.registry import load_source
+from ontology.release_ranges import is_a_path, members, with_scope
 from ontology.schema import apply_schema
 
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 RELEASE = "icd10cm@FY2026"
 GOAL_RATIO = 0.8
-LARGEST_CHAPTER = """
-MATCH (ch:ICD10CMChapter)-[:IN_RELEASE]->(:Release {id: $release})
-RETURN ch.code AS code, COUNT { (ch)<-[:IS_A*1..7 {release: $release}]-() } AS size ORDER BY size DESC LIMIT 1
+LARGEST_CHAPTER = f"""
+{with_scope()}
+{members('scope', 'ch', 'm', label='ICD10CMChapter')}
+RETURN ch.code AS code, COUNT {{ MATCH {is_a_path('ch', 'd', 'scope', '1,7', down=True)} }} AS size
+ORDER BY size DESC LIMIT 1
 """
 
 

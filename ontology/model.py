@@ -235,12 +235,18 @@ def _build() -> owlready2.Ontology:
         )
 
         # ---- relationships -------------------------------------------------------------------
+        # Stored once over a range of releases: closed (``until``) by the release that dropped or changed it, by
+        # run ``closed_by``; a discarded run re-opens what it closed, an archived release renames its ``until``.
+        RANGED = ("until", "closed_by")
         rel("releaseOf", "RELEASE_OF", [Release], [CodeSystem], comment="A release belongs to its code system.")
         rel("producedBy", "PRODUCED_BY", [Release], [LoadRun], comment="The load run that wrote the release.")
         rel("inRelease", "IN_RELEASE", [Code, MSDRG, SeverityDesignation, PayerPolicy, MUE, Guideline, RuleCheck,
                                            ModifierRule, ProcedureMap], [Release],
-            comment="The node is valid in the release; per-release title, billable flag and notes live here.")
-        rel("isA", "IS_A", [Code], [Code], comment="Child → parent in the classification of one release.")
+            comment="The node is valid in the release; per-release title, billable flag and notes live here. A "
+                    "code's membership is stored once over a range of releases (ontology/release_ranges.py).",
+            lookups=RANGED)
+        rel("isA", "IS_A", [Code], [Code], comment="Child → parent in the classification of a range of releases.",
+            lookups=RANGED)
         for name, rtype, meaning in (
             ("excludes1", "EXCLUDES1", "never coded together with the target (pure exclusion)"),
             ("excludes2", "EXCLUDES2", "not included here; both may be coded"),
@@ -248,7 +254,7 @@ def _build() -> owlready2.Ontology:
             ("useAdditional", "USE_ADDITIONAL", "an additional code from the target should be added"),
             ("codeAlso", "CODE_ALSO", "the target may also be needed; sequencing discretionary"),
         ):
-            rel(name, rtype, [Code], [Code], comment=f"ICD-10-CM note: {meaning}.")
+            rel(name, rtype, [Code], [Code], comment=f"ICD-10-CM note: {meaning}.", lookups=RANGED)
         rel("replacedBy", "REPLACED_BY", [Code], [Code],
             comment="Conversion: a code of an older release → its successor.")
         rel("hasMapRule", "HAS_MAP_RULE", [SnomedConcept], [MapRule], comment="A map row of the concept.")

@@ -10,16 +10,23 @@
 // param: to_release string = "icd10cm@FY2026" -- the newer release id
 // example: cypher-shell -f queries/release_impact.cypher -P 'from_release => "icd10cm@FY2025"' -P 'to_release => "icd10cm@FY2026"'
 MATCH (old:Release {id: $from_release}), (new:Release {id: $to_release})
-WITH old, new, ['chapter', 'section', 'table', 'body_system'] AS structural,
+// A code's membership is stored over a range of releases (ontology/release_ranges.py): valid in a release when it
+// started in the release's scope and did not end there. The old release's codes: the ranges started in its scope.
+WITH coalesce(old.code_scope, [old.id]) AS old_scope, coalesce(new.code_scope, [new.id]) AS new_scope,
+     ['chapter', 'section', 'table', 'body_system'] AS structural,
      'billable-only' IN [old.coverage, new.coverage] AS billable_only
-MATCH (c:Code)-[o:IN_RELEASE]->(old)
-WHERE NOT coalesce(o.kind, '') IN structural AND (o.billable OR NOT billable_only)
-OPTIONAL MATCH (c)-[m:IN_RELEASE]->(new)
-WITH new, c, o, CASE WHEN coalesce(m.kind, '') IN structural THEN null ELSE m END AS n
+UNWIND old_scope AS started
+MATCH (:Release {id: started})<-[o:IN_RELEASE]-(c:Code)
+WHERE (o.until IS NULL OR NOT o.until IN old_scope)
+  AND NOT coalesce(o.kind, '') IN structural AND (o.billable OR NOT billable_only)
+OPTIONAL MATCH (c)-[m:IN_RELEASE]->(:Release)
+  WHERE m.release IN new_scope AND (m.until IS NULL OR NOT m.until IN new_scope)
+WITH new_scope, c, o, CASE WHEN coalesce(m.kind, '') IN structural THEN null ELSE m END AS n
 WHERE n IS NULL OR (o.billable AND NOT coalesce(n.billable, false))
 WITH c, n, o.billable AND EXISTS {
   MATCH (x:Code) WHERE x.code STARTS WITH c.code AND x.system = c.system AND x <> c
-    AND EXISTS { (x)-[xm:IN_RELEASE]->(new) WHERE xm.billable }
+    AND EXISTS { (x)-[xm:IN_RELEASE]->(:Release)
+                 WHERE xm.billable AND xm.release IN new_scope AND (xm.until IS NULL OR NOT xm.until IN new_scope) }
 } AS expanded
 RETURN c.code AS code,
        CASE WHEN expanded THEN 'expanded' WHEN n IS NULL THEN 'deleted' ELSE 'made non-billable' END AS change,

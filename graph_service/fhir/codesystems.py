@@ -17,7 +17,7 @@ from graph_service.graph import Graph
 from graph_service.models.releases import ReleaseInfo
 from graph_service.services import codes
 from ontology.code_systems import CodeSystem
-from ontology.vocabulary import L, R
+from ontology.release_ranges import members, with_scope
 
 PROPERTIES: list[tuple[str, str, str]] = [
     ("parent", "code", "a direct parent in the release's hierarchy"),
@@ -34,7 +34,11 @@ PROPERTIES: list[tuple[str, str, str]] = [
     ("note", "string", "a note of the tabular list whose target is not a code"),
     ("replaced-by", "code", "a successor in a later release (CMS conversion table)"),
 ]
-_COUNT = f"MATCH (:{L.Code})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) RETURN count(*) AS n"
+_COUNT = f"""
+{with_scope()}
+{members('scope', 'c', 'm')}
+RETURN count(*) AS n
+"""
 
 
 def resource_id(cs: CodeSystem, release: ReleaseInfo) -> str:

@@ -21,6 +21,7 @@ from graph_service.graph import Graph
 from graph_service.models.codes import CodeRecord
 from graph_service.services import codes
 from ontology.code_systems import CodeSystem
+from ontology.release_ranges import valid_in, with_scope
 from ontology.vocabulary import L, R
 
 LOOKUP_PARAMS = frozenset({"code", "system", "version", "coding", "date", "displayLanguage", "property"})
@@ -33,7 +34,8 @@ DESIGNATION_USE = "urn:codegraph:designation-use"  # our own small vocabulary of
 SNOMED_FSN = {"system": "http://snomed.info/sct", "code": "900000000000003001", "display": "Fully specified name"}
 _CHILD_LIMIT = 1000
 _PARENTS = f"""
-MATCH (c:{L.Code} {{key: $key}})-[:{R.IS_A} {{release: $release}}]->(p)
+{with_scope()}
+MATCH (c:{L.Code} {{key: $key}})-[e:{R.IS_A}]->(p) WHERE {valid_in('e', 'scope')}
 RETURN p.code AS code ORDER BY p.code
 """
 _lookups = AnswerCache()

@@ -22,6 +22,7 @@ from graph_service.graph import Graph
 from graph_service.services.releases import list_releases
 from graph_service.services.search import search_codes
 from ontology.code_systems import system
+from ontology.release_ranges import code_scope, membership
 from ontology.vocabulary import L, R
 
 _FIND = f"""
@@ -31,7 +32,9 @@ RETURN vs.key AS key, vs.url AS url, vs.version AS version, vs.name AS name, vs.
 """
 _PAGE = f"""
 MATCH (vs:{L.ValueSet} {{key: $key}})-[m:{R.CONTAINS}]->(c:{L.Code})
-MATCH (c)-[im:{R.IN_RELEASE}]->(:{L.Release} {{id: m.code_release}})
+MATCH (cr:{L.Release} {{id: m.code_release}})
+WITH c, m, {code_scope('cr')} AS scope
+MATCH {membership('c', 'im', 'scope')}
 WITH c, m, im ORDER BY c.system, c.code
 WITH collect({{system: c.system, code: c.code, title: im.title, release: m.code_release}}) AS members
 RETURN size(members) AS total, members[$offset..$offset + $count] AS items
@@ -39,7 +42,9 @@ RETURN size(members) AS total, members[$offset..$offset + $count] AS items
 _RELEASES = f"MATCH (:{L.ValueSet} {{key: $key}})-[m:{R.CONTAINS}]->() RETURN DISTINCT m.code_release AS release"
 _MEMBER = f"""
 MATCH (vs:{L.ValueSet} {{key: $key}})-[m:{R.CONTAINS}]->(c:{L.Code} {{key: $code}})
-MATCH (c)-[im:{R.IN_RELEASE}]->(:{L.Release} {{id: m.code_release}})
+MATCH (cr:{L.Release} {{id: m.code_release}})
+WITH c, m, {code_scope('cr')} AS scope
+MATCH {membership('c', 'im', 'scope')}
 RETURN c.code AS code, im.title AS title, m.code_release AS release
 """
 _SEARCH_ALL = 1_000_000

@@ -25,7 +25,7 @@ from graph_service.graph import Graph
 from graph_service.reference.code_table import CodeTable
 from graph_service.services import codes
 from graph_service.services.search import search_codes
-from ontology.vocabulary import L, R
+from ontology.release_ranges import members, with_scope
 
 EXPAND_PARAMS = frozenset({"url", "valueSetVersion", "filter", "date", "offset", "count", "system-version",
                            "displayLanguage"})
@@ -35,7 +35,8 @@ DEFAULT_COUNT, MAX_COUNT = 100, 1000
 MAX_OFFSET = 2**31 - 1  # FHIR's integer; beyond it the graph's paging (SKIP, list slices) would overflow
 _SEARCH_ALL = 1_000_000
 _ALL_PAGE = f"""
-MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+{with_scope()}
+{members('scope', 'c', 'm')}
 WITH c, m ORDER BY c.code
 WITH collect({{code: c.code, title: m.title, kind: m.kind}}) AS members
 RETURN size(members) AS total, members[$offset..$offset + $count] AS items

@@ -16,30 +16,56 @@ from typing import Any, TypeVar
 
 from neo4j import Driver, Record
 
+from ontology.release_ranges import code_scope, members, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 T = TypeVar("T")
 _MISSING = object()
 NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
 
-# One pass over the release's members; everything else about a code hangs off its node.
+# One pass over the release's members; everything else about a code hangs off its node. Memberships, IS_A and notes
+# are stored over ranges of releases (ontology/release_ranges.py): each is read where it is valid in the release's
+# scope, and a code's releases come from its ranges (``_releases_of``), not from the release nodes they point at.
 MEMBERS = f"""
-MATCH (c:{L.Code})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+{with_scope()}
+{members('scope', 'c', 'm')}
 RETURN c.key AS key, c.code AS code, properties(m) AS membership,
-       [(c)-[:{R.IS_A} {{release: $release}}]->(p) | p.key] AS parents,
-       [(c)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
+       [(c)-[p:{R.IS_A}]->(parent) WHERE {valid_in('p', 'scope')} | parent.key] AS parents,
+       [(c)-[n:{"|".join(NOTE_TYPES)}]->(t) WHERE {valid_in('n', 'scope')}
         | [type(n), n.note, n.scope, t.key, t.code, n.condition, n.qualifier]] AS notes,
-       [(c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) | r.id] AS releases,
+       [(c)-[r:{R.IN_RELEASE}]->() | [r.release, r.until]] AS ranges,
        [(c)-[s:{R.REPLACED_BY}]->(n) | {{code: n.code, release: s.release, basis: s.basis}}] AS successors
 """
+VISIBLE_SCOPES = f"""
+MATCH (r:{L.Release} {{status: 'visible'}})
+RETURN r.id AS id, {code_scope('r')} AS scope
+"""
 MAPS = f"""
+{with_scope()}
 MATCH (c:{L.Code})-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
-WHERE coalesce(mr.active, true) AND EXISTS {{ (c)-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) }}
+WHERE coalesce(mr.active, true) AND EXISTS {{ MATCH {membership('c', 'x', 'scope')} }}
 OPTIONAL MATCH (mr)-[:{R.MAPS_TO} {{release: $release}}]->(t)
 RETURN c.key AS key, mr.group AS group, mr.priority AS priority, mr.rule AS rule, mr.advice AS advice,
        t.code AS target, mr.correlation AS correlation, mr.category AS category
 ORDER BY mr.group, mr.priority
 """
+# What a membership says about the range it is stored over, not about the code.
+RANGE_FIELDS = ("until", "closed_by", "digest")
+
+
+def _releases_of(visible: list[tuple[str, frozenset[str]]]) -> Callable[[tuple[tuple[str, str | None], ...]],
+                                                                          tuple[str, ...]]:
+    """The visible releases a code's ranges make it valid in, memoised by the ranges (most codes share them)."""
+    cache: dict[tuple[tuple[str, str | None], ...], tuple[str, ...]] = {}
+
+    def releases(ranges: tuple[tuple[str, str | None], ...]) -> tuple[str, ...]:
+        found = cache.get(ranges)
+        if found is None:
+            found = cache[ranges] = tuple(
+                rid for rid, scope in visible
+                if any(start in scope and (until is None or until not in scope) for start, until in ranges))
+        return found
+    return releases
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +218,10 @@ def build_code_table(driver: Driver, database: str, system: str, release: str, l
     table = CodeTable(system=system, release=release, load_run=load_run, entries={}, parents={}, children={},
                       notes={}, maps={}, releases={}, successors={})
     children: dict[str, list[str]] = {}
-    for key, code, m, parents, notes, releases, successors in rows(MEMBERS):  # the RETURN order of MEMBERS
+    releases_of = _releases_of([(r["id"], frozenset(r["scope"])) for r in rows(VISIBLE_SCOPES)])
+    for key, code, m, parents, notes, ranges, successors in rows(MEMBERS):  # the RETURN order of MEMBERS
+        for name in RANGE_FIELDS:
+            m.pop(name, None)
         table.entries[key] = Entry(key, code, m.get("title") or "", m.get("billable"), m.get("kind"), m)
         if parents:
             table.parents[key] = tuple(parents)
@@ -201,7 +230,7 @@ def build_code_table(driver: Driver, database: str, system: str, release: str, l
         if notes:
             table.notes[key] = tuple(sorted((Note(*n) for n in notes),
                                             key=lambda n: (n.kind, n.target_code, n.note or "")))
-        table.releases[key] = tuple(sorted(releases, key=release_order))
+        table.releases[key] = tuple(sorted(releases_of(tuple(map(tuple, ranges))), key=release_order))
         if successors:
             table.successors[key] = tuple(sorted(successors, key=lambda s: (s["release"], s["code"])))
     table.children = {k: tuple(v) for k, v in children.items()}

@@ -16,6 +16,7 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.ncci import ptp_ranges
+from ontology.release_ranges import in_release
 from ontology.vocabulary import L, R
 
 # The edits valid in the release: each edge is stored once over a range of quarters (loaders.ncci.ptp_ranges).
@@ -34,7 +35,7 @@ RETURN m.key AS key, m.code AS code, m.value AS value, m.mai AS mai, m.mai_text 
 # Every CPT/HCPCS code node (a code release or an NCCI table names it) with its visible code releases.
 PROCEDURE_CODES = f"""
 MATCH (c:{L.Code}) WHERE c.key STARTS WITH 'cpt|' OR c.key STARTS WITH 'hcpcs|'
-OPTIONAL MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs']
+OPTIONAL MATCH (r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs'] AND {in_release('c', 'r')}
 RETURN c.key AS key, collect(r.id) AS releases
 """
 

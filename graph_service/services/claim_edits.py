@@ -59,6 +59,7 @@ from graph_service.services.releases import resolve_release
 from graph_service.services.validation import validate_codes
 from loaders.ncci import ptp_ranges
 from loaders.ncci.load import mue_key, procedure_system
+from ontology.release_ranges import in_release
 from ontology.vocabulary import L, R
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ CLAIM_FACTS = f"""
 CALL () {{
   UNWIND $keys AS key
   OPTIONAL MATCH (c:{L.Code} {{key: key}})
-  OPTIONAL MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs']
+  OPTIONAL MATCH (r:{L.Release} {{status: 'visible'}}) WHERE r.system IN ['cpt', 'hcpcs'] AND {in_release('c', 'r')}
   WITH key, c, collect(r.id) AS releases
   RETURN collect({{key: key, known: c IS NOT NULL, releases: releases}}) AS known
 }}

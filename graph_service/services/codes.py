@@ -14,6 +14,7 @@ from graph_service.models.releases import ReleaseInfo
 from graph_service.reference.code_table import NOTE_TYPES, CodeTable, build_code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import CodeSystem, system
+from ontology.release_ranges import code_scope, is_a_path, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 _NOTES_JSON = TypeAdapter(list[NoteTarget])
@@ -26,26 +27,30 @@ MEMORY_SYSTEMS = frozenset({"icd10cm", "icd10pcs", "cpt", "hcpcs"})
 TABLE_DEPENDS = {"icd10cm": ("icd10cm", "icd10cm_conversion")}
 MAX_DEPTH = 12  # deeper than any classification loaded (ICD-10-CM: chapter → 7th character is 7)
 
+# Memberships, IS_A and notes are stored over ranges of releases and read where valid in the release's scope
+# (ontology/release_ranges.py); a code's releases are the visible ones its ranges are valid in.
 CODE_RECORD = f"""
-MATCH (c:{L.Code} {{key: $key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+{with_scope()}
+MATCH (c:{L.Code} {{key: $key}})-[m:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('m', 'scope')}
 CALL (c) {{
-  MATCH (c)-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
+  MATCH (r:{L.Release} {{status: 'visible'}})
+  WHERE EXISTS {{ MATCH (c)-[x:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('x', code_scope('r'))} }}
   WITH r ORDER BY r.effective_from, r.version
   RETURN collect(r.id) AS releases
 }}
-CALL (c) {{
-  OPTIONAL MATCH p = (c)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(a)
-  WITH a, min(length(p)) AS depth
-  OPTIONAL MATCH (a)-[am:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+CALL (c, scope) {{
+  OPTIONAL MATCH p = {is_a_path('c', 'a', 'scope', f'1,{MAX_DEPTH}')}
+  WITH a, min(length(p)) AS depth, scope
+  OPTIONAL MATCH (a)-[am:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('am', 'scope')}
   WITH a, depth, am ORDER BY depth
   RETURN collect(CASE WHEN a IS NULL THEN null
                       ELSE {{code: a.code, title: am.title, billable: am.billable}} END) AS parents
 }}
-CALL (c) {{
-  OPTIONAL MATCH p = (c)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)
-  WITH src, min(length(p)) AS depth
-  OPTIONAL MATCH (src)-[n:{"|".join(NOTE_TYPES)} {{release: $release}}]->(t)
-  OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+CALL (c, scope) {{
+  OPTIONAL MATCH p = {is_a_path('c', 'src', 'scope', f'0,{MAX_DEPTH}')}
+  WITH src, min(length(p)) AS depth, scope
+  OPTIONAL MATCH (src)-[n:{"|".join(NOTE_TYPES)}]->(t) WHERE {valid_in('n', 'scope')}
+  OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('tm', 'scope')}
   WITH n, t, tm, src, depth ORDER BY depth, type(n), t.code, n.note
   RETURN collect(CASE WHEN n IS NULL THEN null
                       ELSE {{kind: type(n), note: n.note, code: t.code, title: tm.title,
@@ -63,11 +68,12 @@ CALL (c) {{
 }}
 RETURN c.code AS code, properties(m) AS membership, releases, parents, notes, maps,
        [(c)-[r:{R.REPLACED_BY}]->(n) | {{code: n.code, release: r.release, basis: r.basis}}] AS replaced_by,
-       COUNT {{ (c)<-[:{R.IS_A} {{release: $release}}]-() }} AS children_count
+       COUNT {{ (c)<-[e:{R.IS_A}]-() WHERE {valid_in('e', 'scope')} }} AS children_count
 """
 
 _MEMBERSHIP_FIELDS = {
     "title", "billable", "kind", "inclusion_terms", "unresolved_notes", "release", "load_run", "search_terms",
+    "until", "closed_by", "digest",  # the range the membership is stored over
 }
 
 
@@ -223,25 +229,27 @@ def get_code_json(graph: Graph, system_id: str, code: str, release: str | None =
 
 def _page_query(direction: str) -> str:
     pattern = {
-        "children": f"(c)<-[:{R.IS_A} {{release: $release}}]-(d)",
-        "descendants": f"(c)<-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]-(d)",
-        "ancestors": f"(c)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(d)",
+        "children": is_a_path("c", "d", "scope", "1,1", down=True),
+        "descendants": is_a_path("c", "d", "scope", f"1,{MAX_DEPTH}", down=True),
+        "ancestors": is_a_path("c", "d", "scope", f"1,{MAX_DEPTH}"),
     }[direction]
     return f"""
-    MATCH (c:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+    {with_scope()}
+    MATCH {membership('c:' + L.Code + ' {key: $key}', 'cm', 'scope')}
     MATCH {pattern}
-    WITH DISTINCT d
-    WITH collect(d) AS found
+    WITH DISTINCT d, scope
+    WITH collect(d) AS found, scope
     UNWIND found AS d
-    WITH size(found) AS total, d ORDER BY d.code SKIP $offset LIMIT $limit
-    MATCH (d)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+    WITH size(found) AS total, d, scope ORDER BY d.code SKIP $offset LIMIT $limit
+    MATCH {membership('d', 'm', 'scope')}
     RETURN total, collect({{code: d.code, title: m.title, billable: m.billable}}) AS items
     """
 
 
 _PAGE_QUERIES = {d: _page_query(d) for d in ("children", "descendants", "ancestors")}
 _EXISTS = f"""
-MATCH (c:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}}) RETURN c.code AS code
+{with_scope()}
+MATCH {membership('c:' + L.Code + ' {key: $key}', 'm', 'scope')} RETURN c.code AS code
 """
 
 
@@ -269,11 +277,12 @@ def navigate(graph: Graph, system_id: str, code: str, direction: str, *, release
 
 
 _SUBSUMES = f"""
-MATCH (a:{L.Code} {{key: $a}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-MATCH (b:{L.Code} {{key: $b}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+{with_scope()}
+MATCH {membership('a:' + L.Code + ' {key: $a}', 'am', 'scope')}
+MATCH {membership('b:' + L.Code + ' {key: $b}', 'bm', 'scope')}
 RETURN a = b AS same,
-       EXISTS {{ (b)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(a) }} AS a_subsumes_b,
-       EXISTS {{ (a)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(b) }} AS b_subsumes_a
+       EXISTS {{ MATCH {is_a_path('b', 'a', 'scope', f'1,{MAX_DEPTH}')} }} AS a_subsumes_b,
+       EXISTS {{ MATCH {is_a_path('a', 'b', 'scope', f'1,{MAX_DEPTH}')} }} AS b_subsumes_a
 """
 
 

@@ -43,6 +43,7 @@ from loaders.coverage.load_mcd import MEDICARE_ID
 from loaders.coverage.load_payer_rules import diagnosis_in_range, procedure_system
 from loaders.icd10cm.codes import add_dot, strip_dot
 from ontology.code_systems import system
+from ontology.release_ranges import is_a_path, membership, with_scope
 from ontology.vocabulary import L, R
 
 ICD10CM = system("icd10cm")
@@ -73,9 +74,10 @@ ORDER BY pol.document_id, pol.version, rule.rule_id
 """
 
 ANCESTRY = f"""
+{with_scope('$icd')}
 UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.Code} {{key: key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $icd}})
-OPTIONAL MATCH p = (c)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $icd}}]->(a)
+OPTIONAL MATCH {membership(f'c:{L.Code} {{key: key}}', 'm', 'scope')}
+OPTIONAL MATCH p = {is_a_path('c', 'a', 'scope', f'1,{MAX_DEPTH}')}
 WITH key, m, a, min(length(p)) AS depth
 RETURN key, m IS NOT NULL AS in_release, m.billable AS billable,
        collect(CASE WHEN a IS NULL THEN null ELSE {{code: a.code, depth: depth}} END) AS ancestors

@@ -41,6 +41,7 @@ from loaders.snomed.map_rules import (
     parse_map_rule,
 )
 from ontology.code_systems import system
+from ontology.release_ranges import code_scope, is_a_path, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 SNOMED = system("snomed")
@@ -53,12 +54,16 @@ MAP_CATEGORIES = {
 ICD10CM = system("icd10cm")
 
 MAP_ROWS = f"""
+{with_scope()}
+// No ICD-10-CM release (none loaded): no target is in one.
+OPTIONAL MATCH (icd:{L.Release} {{id: $icd10cm_release}})
+WITH scope, {code_scope('icd')} AS icd_scope
 UNWIND $concepts AS wanted
-OPTIONAL MATCH (c:{L.Code} {{key: wanted.key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-CALL (c) {{
+OPTIONAL MATCH {membership(f'c:{L.Code} {{key: wanted.key}}', 'm', 'scope')}
+CALL (c, icd_scope) {{
   OPTIONAL MATCH (c)-[:{R.HAS_MAP_RULE} {{release: $release}}]->(mr:{L.MapRule})
   OPTIONAL MATCH (mr)-[:{R.MAPS_TO} {{release: $release}}]->(t:{L.ICD10CMCode})
-  OPTIONAL MATCH (t)-[tm:{R.IN_RELEASE}]->(:{L.Release} {{id: $icd10cm_release}})
+  OPTIONAL MATCH {membership('t', 'tm', 'icd_scope')}
   WITH mr, t, tm ORDER BY mr.group, mr.priority
   RETURN collect(CASE WHEN mr IS NULL THEN null
                       ELSE mr {{.id, .group, .priority, .rule, .advice, .active, .category, target: t.code,
@@ -70,14 +75,15 @@ RETURN wanted.id AS id, m IS NOT NULL AS found, m.title AS title, m.fsn AS fsn, 
 
 # Every concept of the encounter and all its ancestors, each with its parents: the IS-A closure in one read.
 ANCESTRY = f"""
+{with_scope()}
 UNWIND $keys AS key
-MATCH (c:{L.Code} {{key: key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-OPTIONAL MATCH (c)-[:{R.IS_A}*1.. {{release: $release}}]->(a)
-WITH collect(DISTINCT c) + collect(DISTINCT a) AS reached
+MATCH {membership(f'c:{L.Code} {{key: key}}', 'cm', 'scope')}
+OPTIONAL MATCH {is_a_path('c', 'a', 'scope', '1,')}
+WITH scope, collect(DISTINCT c) + collect(DISTINCT a) AS reached
 UNWIND reached AS n
-WITH DISTINCT n
-OPTIONAL MATCH (n)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-OPTIONAL MATCH (n)-[:{R.IS_A} {{release: $release}}]->(p)
+WITH DISTINCT n, scope
+OPTIONAL MATCH {membership('n', 'm', 'scope')}
+OPTIONAL MATCH (n)-[e:{R.IS_A}]->(p) WHERE {valid_in('e', 'scope')}
 RETURN n.code AS code, m.title AS title, collect(p.code) AS parents
 """
 

@@ -9,13 +9,14 @@ from graph_service.graph import Graph
 from graph_service.models.search import SearchHit, SearchPage
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import system
+from ontology.release_ranges import membership, with_scope
 from ontology.schema import FULLTEXT_INDEX
-from ontology.vocabulary import L, R
 
 SEARCH = f"""
+{with_scope()}
 CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $query) YIELD node, score
 WHERE node.system = $system
-MATCH (node)-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+MATCH {membership('node', 'm', 'scope')}
 WITH node, m, score ORDER BY score DESC, node.code
 WITH collect({{code: node.code, title: m.title, billable: m.billable, score: score,
               kind: m.kind}}) AS hits

@@ -24,21 +24,25 @@ from graph_service.reference.code_table import CodeTable
 from graph_service.services.codes import MAX_DEPTH, code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import system
+from ontology.release_ranges import is_a_path, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 MEMBERSHIP = f"""
+{with_scope()}
 UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.Code} {{key: key}})-[m:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+OPTIONAL MATCH {membership(f'c:{L.Code} {{key: key}}', 'm', 'scope')}
 RETURN key, m.title AS title, m.billable AS billable, m.kind AS kind, m IS NOT NULL AS exists
 """
 
 # A note on an ancestor-or-self of ``a`` whose target is ``b`` or (scope descendants) an ancestor of ``b``.
 NOTE_MATCHES = f"""
+{with_scope()}
 UNWIND $keys AS ka
-MATCH (a:{L.Code} {{key: ka}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-MATCH (a)-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(src)
-      -[e:{R.EXCLUDES1}|{R.CODE_FIRST}|{R.USE_ADDITIONAL} {{release: $release}}]->(t)
-OPTIONAL MATCH (b:{L.Code})-[:{R.IS_A}*0..{MAX_DEPTH} {{release: $release}}]->(t)
+MATCH {membership(f'a:{L.Code} {{key: ka}}', 'am', 'scope')}
+MATCH {is_a_path('a', 'src', 'scope', f'0,{MAX_DEPTH}', e='a_up')}
+      -[e:{R.EXCLUDES1}|{R.CODE_FIRST}|{R.USE_ADDITIONAL}]->(t)
+  WHERE {valid_in('e', 'scope')}
+OPTIONAL MATCH {is_a_path('b:' + L.Code, 't', 'scope', f'0,{MAX_DEPTH}', e='b_up')}
   WHERE b.key IN $keys AND b <> a AND (b = t OR e.scope = 'descendants')
 RETURN a.code AS code, type(e) AS kind, src.code AS noted_on, e.note AS note, t.code AS target,
        e.condition AS condition, collect(DISTINCT b.code) AS present

@@ -52,6 +52,7 @@ from loaders.icd10cm.codes import DOTTED_CODE, add_dot, code_sort_key, strip_dot
 from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from ontology.code_systems import CodeSystem, system
+from ontology.release_ranges import in_release
 from ontology.vocabulary import L, R, labels_for, seek_by_key
 
 ICD10CM = system("icd10cm")
@@ -112,7 +113,7 @@ class LoadedIcd10cm:
     CODES_BETWEEN = f"""
     MATCH (c:{L.Code})
     WHERE c.system = $system AND c.code >= $lo AND c.code < $hi
-      AND EXISTS {{ (c)-[:{R.IN_RELEASE}]->(:{L.Release} {{system: $system, status: 'visible'}}) }}
+      AND EXISTS {{ MATCH (r:{L.Release} {{system: $system, status: 'visible'}}) WHERE {in_release('c', 'r')} }}
     RETURN DISTINCT c.code AS code
     """
     RELEASES = f"MATCH (r:{L.Release} {{system: $system, status: 'visible'}}) RETURN r.id AS id ORDER BY id"

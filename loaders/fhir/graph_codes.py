@@ -24,6 +24,7 @@ from loaders.fhir.loaded import date_floor
 from loaders.fhir.records import CodeToCheck, EncounterBundle, EncounterRecord
 from loaders.machinery.runs import RunLedger
 from ontology.code_systems import SYSTEMS, system
+from ontology.release_ranges import in_release
 from ontology.vocabulary import L, R
 
 
@@ -33,9 +34,12 @@ def service_date(encounter: EncounterRecord) -> date | None:
     return date_floor(value) if value is not None else None
 
 
+# A membership names only the release that started its range: the visible releases of that system are tested.
 VISIBLE_MEMBERSHIP = f"""
 UNWIND $keys AS key
-MATCH (:{L.Code} {{key: key}})-[:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
+MATCH (c:{L.Code} {{key: key}})-[:{R.IN_RELEASE}]->(start:{L.Release})
+WITH DISTINCT key, c, start.system AS system
+MATCH (r:{L.Release} {{system: system, status: 'visible'}}) WHERE {in_release('c', 'r')}
 RETURN key, collect(r.id) AS releases
 """
 

@@ -22,6 +22,7 @@ from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from loaders.text_lines import decoded_lines
 from ontology.code_systems import system
+from ontology.release_ranges import code_scope, members
 from ontology.vocabulary import L, R
 
 ICD10CM = system("icd10cm")
@@ -83,7 +84,9 @@ def read_conversion_table(path: Path) -> Iterator[ConversionRow]:
 
 
 KNOWN_CODES = f"""
-MATCH (c:{L.Code} {{system: 'icd10cm'}})-[:{R.IN_RELEASE}]->(:{L.Release} {{status: 'visible'}})
+MATCH (r:{L.Release} {{system: 'icd10cm', status: 'visible'}})
+WITH {code_scope('r')} AS scope
+{members('scope', 'c', 'm')}
 RETURN DISTINCT c.code AS code
 """
 

@@ -28,12 +28,15 @@ Node titles are denormalised from the newest visible release when a release is p
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from loaders.errors import LoadError
+from loaders.machinery import code_ranges
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
+from ontology.release_ranges import code_scope, valid_in
 from ontology.vocabulary import L, R, labels_for, seek_by_key
 
 CODE_FIELDS = ("key", "code", "title", "billable", "search_terms")
@@ -57,10 +60,11 @@ def code_row(
     release membership's properties."""
     normalised = cs.normalise(code)
     props = {k: v for k, v in membership.items() if v is not None}
-    row = {"key": cs.key(normalised), "code": normalised, "title": title, "billable": billable,
+    # cs.key(normalised) would normalise again: a code row is built per code of a release (100k for ICD-10-CM).
+    row = {"key": f"{cs.id}|{normalised}", "code": normalised, "title": title, "billable": billable,
            "search_terms": search_terms, **props}
     if parent is not None:
-        row["parent"] = cs.key(cs.normalise(parent))
+        row["parent"] = cs.key(parent)
     return row
 
 
@@ -104,29 +108,38 @@ def edge_statement(rel_type: str, layout: RowLayout, *, fresh: bool, identity: t
     """
 
 
-# After promotion: node titles and search terms from each code's newest visible release. Only the codes of the
-# promoted release can have a new newest release, and only where its text differs from the node's can the
-# answer change; only those are written (every write also updates the full-text index).
+# A code node's title and search terms are those of its newest visible release (``rel``'s system) that holds it.
+# Its memberships name the release that started each range, so the releases are matched to the ranges valid in
+# them (a handful of releases, a few memberships per code).
+SET_NEWEST_TITLE = f"""
+  MATCH (c)-[m:{R.IN_RELEASE}]->(:{L.Release})
+  MATCH (r:{L.Release} {{system: rel.system, status: 'visible'}}) WHERE {valid_in('m', code_scope('r'))}
+  WITH c, m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
+  WITH c, m WHERE c.title IS NULL OR c.title <> m.title
+               OR coalesce(c.search_terms, '') <> coalesce(m.search_terms, '')
+  SET c.title = m.title, c.search_terms = m.search_terms
+"""
+
+# After promotion: node titles and search terms from each code's newest visible release. Only the codes the
+# promoted release wrote (its ranges start there) can have a new newest text, and only where its text differs
+# from the node's can the answer change; only those are written (every write also updates the full-text index).
 REFRESH_TITLES = f"""
-MATCH (:{L.Release} {{id: $release}})<-[new:{R.IN_RELEASE}]-(c:{L.Code} {{system: $system}})
+MATCH (rel:{L.Release} {{id: $release}})<-[new:{R.IN_RELEASE}]-(c:{L.Code} {{system: $system}})
 // Equal text: whichever release is the newest, the node already says what it should.
 WHERE c.title IS NULL OR c.title <> new.title OR coalesce(c.search_terms, '') <> coalesce(new.search_terms, '')
-CALL (c) {{
-  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
-  WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
-  WITH m WHERE c.title IS NULL OR c.title <> m.title
-            OR coalesce(c.search_terms, '') <> coalesce(m.search_terms, '')
-  SET c.title = m.title, c.search_terms = m.search_terms
+CALL (c, rel) {{
+{SET_NEWEST_TITLE}
 }} IN TRANSACTIONS OF 10000 ROWS
 """
 
 
 def _first_of_each(rows: Iterable[Mapping[str, Any]], identity: tuple[str, ...]) -> list[Mapping[str, Any]]:
     """Rows with a repeated identity dropped (the first wins, as a MERGE's ON CREATE did); the drop is counted."""
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[Any] = set()
     kept: list[Mapping[str, Any]] = []
+    (single,) = identity if len(identity) == 1 else (None,)
     for row in rows:
-        ident = tuple(row[f] for f in identity)
+        ident = row[single] if single else tuple(row[f] for f in identity)  # one field: per code of a release
         if ident not in seen:
             seen.add(ident)
             kept.append(row)
@@ -141,17 +154,26 @@ def _layout(fixed: tuple[str, ...], rows: list[Mapping[str, Any]]) -> RowLayout:
 def write_codes(ctx: LoadContext, cs: CodeSystem, rows: Iterable[Mapping[str, Any]], *, label: str | None = None,
                 name: str = "codes") -> int:
     """Rows from ``code_row``; returns how many were given (a repeated code is written once, with its first
-    row's parent). A parent must be a code of this call or already in the graph (an earlier call)."""
+    row's parent). A parent must be a code of this call or already in the graph (an earlier call). In a chain
+    release the rows are held and written, if changed, once the loader is done (``code_ranges``)."""
     given = list(rows)
     unique = _first_of_each(given, ("key",))
     _count_repeats(ctx, name, len(given) - len(unique))
-    layout = _layout(CODE_FIELDS, unique)
+    held = _held_release(ctx)
+    layout = _layout(CODE_FIELDS + (("digest",) if held else ()), unique)
     statement = code_rows_statement(label or cs.label, layout, fresh=ctx.fresh_release)
-    for level in parents_first(unique):
-        ctx.writer.write(
-            f"{cs.id} {name}", statement, level, params={"system": cs.id}, layout=layout, sessions=CODE_SESSIONS,
-            describe_row=lambda r: f"code {r.get('code')!r}",
-        )
+
+    def write(chosen: list[Mapping[str, Any]]) -> None:
+        for level in parents_first(chosen):
+            ctx.writer.write(
+                f"{cs.id} {name}", statement, level, params={"system": cs.id}, layout=layout,
+                sessions=CODE_SESSIONS, describe_row=lambda r: f"code {r.get('code')!r}",
+            )
+
+    if held:
+        held.add_codes(unique, write)  # rows of code_row: dicts of this load, which the digest is stamped on
+    else:
+        write(unique)
     return len(given)
 
 
@@ -188,10 +210,53 @@ def write_edges(ctx: LoadContext, rel_type: str, rows: Iterable[Mapping[str, Any
     _count_repeats(ctx, f"{rel_type} edges", len(given) - len(unique))
     layout = _layout(("source", "target"), unique)
     statement = edge_statement(rel_type, layout, fresh=ctx.fresh_release, identity=identity)
-    ctx.writer.write(f"{rel_type} edges", statement, unique,
-                     layout=layout, sessions=EDGE_SESSIONS,
-                     describe_row=lambda r: f"{r['source']} {rel_type} {r['target']}")
+
+    def write(chosen: list[Mapping[str, Any]]) -> None:
+        ctx.writer.write(f"{rel_type} edges", statement, chosen, layout=layout, sessions=EDGE_SESSIONS,
+                         describe_row=lambda r: f"{r['source']} {rel_type} {r['target']}")
+
+    held = _held_release(ctx)
+    if held:
+        held.add_edges(rel_type, unique, write)
+    else:
+        write(unique)
     return len(given)
+
+
+def _held_release(ctx: LoadContext) -> code_ranges.HeldRelease | None:
+    """The release's held rows (created, and the previous release's digests read in the background, on the first
+    call), or None when the release is written as it comes (a reload of a release written in full)."""
+    if "held" not in ctx.extensions:
+        chosen = code_ranges.plan(ctx.writer.driver, ctx.writer.database, ctx.release.system, ctx.release.id,
+                                  ctx.release.effective_from, ctx.fresh_release)
+        code_ranges.record_plan(ctx.writer.driver, ctx.writer.database, ctx.release.id, chosen)
+        held = None
+        if chosen.kind != "reload" or chosen.layout == code_ranges.CHAIN:
+            compared = chosen.previous if chosen.kind == "diff" else ctx.release.id if chosen.kind == "reload" else None
+            previous = (code_ranges.in_background(partial(code_ranges.read_digests, ctx.writer.driver,
+                                                          ctx.writer.database, compared))
+                        if compared else None)
+            held = code_ranges.HeldRelease(chosen, previous)
+            ctx.before_close.append(lambda: _write_held(ctx, held))
+        ctx.extensions["held"] = held
+    return ctx.extensions["held"]
+
+
+def _write_held(ctx: LoadContext, held: code_ranges.HeldRelease) -> None:
+    """Compare the held rows with the previous release; close what changed or went, write what changed or came."""
+    digests = held.stamp_digests()
+    changes, write, close = held.changes(digests)
+    if changes.kind == "first" and held.plan.kind == "diff":  # most codes changed: a chain of its own
+        code_ranges.record_plan(ctx.writer.driver, ctx.writer.database, ctx.release.id,
+                                code_ranges.CodePlan("first", [ctx.release.id]))
+    if close:
+        ctx.writer.write("code ranges closed", code_ranges.CLOSE_RANGES, close,
+                         params={"scope": held.plan.scope[:-1]}, describe_row=lambda key: f"code {key!r}")
+    for call in held.codes:
+        call.write(call.rows if write is None else [r for r in call.rows if r["key"] in write])
+    for edges in held.edges:
+        edges.write(edges.rows if write is None else [r for r in edges.rows if r["source"] in write])
+    ctx.counts["code_ranges"] = changes.as_counts()
 
 
 def _count_repeats(ctx: LoadContext, name: str, repeats: int) -> None:

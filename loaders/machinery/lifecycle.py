@@ -21,8 +21,9 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from codegraph.release_events import releases_changed
+from loaders.machinery import ranged
+from loaders.machinery.code_release import SET_NEWEST_TITLE
 from loaders.machinery.runs import RETRACTED
-from loaders.ncci import ptp_ranges
 from ontology.code_systems import SYSTEMS
 from ontology.vocabulary import NODE_SPECS, L, R
 
@@ -43,12 +44,9 @@ RETURN rel.id AS id
 # Node titles are denormalised from each code's newest visible release (code_release.REFRESH_TITLES); the codes of
 # a retracted release take theirs from the newest visible release that still lists them.
 REFRESH_TITLES_AFTER_RETRACTION = f"""
-MATCH (:{L.Release} {{id: $id}})<-[:{R.IN_RELEASE}]-(c:{L.Code})
-CALL (c) {{
-  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
-  WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
-  WITH m WHERE c.title IS NULL OR c.title <> m.title OR coalesce(c.search_terms, '') <> coalesce(m.search_terms, '')
-  SET c.title = m.title, c.search_terms = m.search_terms
+MATCH (rel:{L.Release} {{id: $id}})<-[:{R.IN_RELEASE}]-(c:{L.Code})
+CALL (c, rel) {{
+{SET_NEWEST_TITLE}
 }} IN TRANSACTIONS OF 10000 ROWS
 """
 
@@ -150,8 +148,7 @@ def archive(driver: Driver, database: str, release_id: str) -> str:
             "MATCH ()-[r]->() WHERE r.release = $id CALL (r) { SET r.release = $archived } IN TRANSACTIONS OF "
             "20000 ROWS", id=release_id, archived=archived,
         ).consume()
-        for statement in ptp_ranges.ARCHIVE:  # NCCI PTP ranges it closed and the scopes that name it
-            session.run(statement, id=release_id, archived=archived).consume()
+        ranged.archive(session, release_id, archived)  # the ranges it closed and the scopes that name it
         for label, spec in NODE_SPECS.items():
             if not spec.key or label in (L.LoadRun, L.Release):
                 continue

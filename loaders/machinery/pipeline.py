@@ -12,6 +12,7 @@ from neo4j import Driver
 
 from loaders.errors import LoadError
 from loaders.input_checks import counting_folds
+from loaders.machinery import interrupts
 from loaders.machinery.gates import PromotionGates, ReleaseHeldError
 from loaders.machinery.runs import (
     RETRACTED,
@@ -40,6 +41,10 @@ class LoadContext:
     # The release was created by this run (not a visible release loaded again from the same files): nothing
     # in the graph belongs to it yet, so its memberships and edges can be CREATEd rather than MERGEd.
     fresh_release: bool = False
+    # Run once the loader's write is done, before the writer closes (a chain release's held rows: code_ranges).
+    before_close: list[Callable[[], None]] = field(default_factory=list)
+    # State the shared machinery keeps for the run (``code_release``'s held rows).
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 class Loader(Protocol):
@@ -128,16 +133,20 @@ def run_load(
     )
     ctx = LoadContext(writer=writer, release=release, run_id=run_id, sources=sources)
     try:
-        ctx.fresh_release = ledger.stage_release(run_id, release, loader.system_name)
-        with writer, counting_folds() as folded:
-            loader.write(ctx)
-        # Identical repeats the parsers dropped, per file and record: shown with the run's counts.
-        ctx.counts.update({f"identical repeats folded ({where})": n for where, n in sorted(folded.items())})
-        phases = {"write": time.perf_counter() - started}
-        report = after_staging(driver, database, ctx) if after_staging else {}
-        phases["after_staging"] = time.perf_counter() - started - phases["write"]
-        if gates is not None and report.get("diff") is not None:
-            report["gates"] = gates.judge(report)
+        with interrupts.remembered():
+            ctx.fresh_release = ledger.stage_release(run_id, release, loader.system_name)
+            with writer, counting_folds() as folded:
+                loader.write(ctx)
+                for finish in ctx.before_close:
+                    finish()
+            # Identical repeats the parsers dropped, per file and record: shown with the run's counts.
+            ctx.counts.update({f"identical repeats folded ({where})": n for where, n in sorted(folded.items())})
+            phases = {"write": time.perf_counter() - started}
+            report = after_staging(driver, database, ctx) if after_staging else {}
+            phases["after_staging"] = time.perf_counter() - started - phases["write"]
+            if gates is not None and report.get("diff") is not None:
+                report["gates"] = gates.judge(report)
+            interrupts.check()
     except BaseException as exc:
         if (lost := unreachable_error(exc, writer, release)) is not None:
             raise lost from None  # the next load removes this run's rows (stale_runs); nothing to clean up now

@@ -23,6 +23,7 @@ from typing import Any
 from neo4j import Driver, RoutingControl
 
 from loaders.ncci import ptp_ranges
+from ontology.release_ranges import code_scope, members, valid_in, valid_in_not_in
 from ontology.vocabulary import L, R
 
 # Classification structure, not codes of the code files: left out of diffs.
@@ -35,12 +36,20 @@ RETURN r.id AS id, r.coverage AS coverage
 
 # The diff as set operations on the releases' memberships, done in the graph: each side's codes are walked
 # once and only the differences come back (shipping both releases' 100k codes to compare them here took most
-# of a load's diff step). A code node is shared, so "in both" is one short expansion from the code.
-CHANGED_OR_ADDED = f"""
+# of a load's diff step). A code node is shared, so "in both" is one short expansion from the code; a membership
+# valid in both releases (stored once over a range of them: ontology/release_ranges.py) is the same relationship,
+# so unchanged: each side walks only the ranges the other does not share, which for a release and the one before
+# it in its chain are its own few thousand (``valid_in_not_in``).
+SCOPES = f"""
 MATCH (old:{L.Release} {{id: $from}}), (new:{L.Release} {{id: $to}})
-MATCH (new)<-[n:{R.IN_RELEASE}]-(c:{L.Code})
-WHERE NOT coalesce(n.kind, '') IN $structural AND (NOT $billable_only OR n.billable)
-OPTIONAL MATCH (c)-[o:{R.IN_RELEASE}]->(old)
+WITH {code_scope('old')} AS old_scope, {code_scope('new')} AS new_scope
+"""
+
+CHANGED_OR_ADDED = f"""
+{SCOPES}
+{valid_in_not_in('new_scope', 'old_scope', 'c', 'n')}
+WITH c, n, old_scope WHERE NOT coalesce(n.kind, '') IN $structural AND (NOT $billable_only OR n.billable)
+OPTIONAL MATCH (c)-[o:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('o', 'old_scope')}
 WITH c, n, o WHERE o IS NULL OR coalesce(o.kind, '') IN $structural OR ($billable_only AND NOT o.billable)
    OR trim(coalesce(o.title, '')) <> trim(coalesce(n.title, ''))
    OR coalesce(o.billable, false) <> coalesce(n.billable, false)
@@ -54,25 +63,27 @@ RETURN c.code AS code,
 # the newer release that extend each one (found by a prefix seek on the code index: the subcodes it was expanded
 # into). ``still_listed``: the newer release keeps it (as a header).
 NO_LONGER_BILLED = f"""
-MATCH (old:{L.Release} {{id: $from}}), (new:{L.Release} {{id: $to}})
-MATCH (old)<-[o:{R.IN_RELEASE}]-(c:{L.Code})
-WHERE NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
-OPTIONAL MATCH (c)-[n:{R.IN_RELEASE}]->(new)
-WITH c, o, new, CASE WHEN coalesce(n.kind, '') IN $structural THEN null ELSE n END AS n
+{SCOPES}
+{valid_in_not_in('old_scope', 'new_scope', 'c', 'o')}
+WITH c, o, new_scope WHERE NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
+OPTIONAL MATCH (c)-[n:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('n', 'new_scope')}
+WITH c, o, new_scope, CASE WHEN coalesce(n.kind, '') IN $structural THEN null ELSE n END AS n
 WHERE n IS NULL OR (o.billable AND NOT coalesce(n.billable, false))
-CALL (c, o, new) {{
-  WITH c, o, new WHERE o.billable
+CALL (c, o, new_scope) {{
+  WITH c, o, new_scope WHERE o.billable
   MATCH (x:{L.Code}) USING INDEX x:{L.Code}(code)
   WHERE x.code STARTS WITH c.code AND x.system = c.system AND x <> c
-  MATCH (x)-[xm:{R.IN_RELEASE}]->(new) WHERE xm.billable
+  MATCH (x)-[xm:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('xm', 'new_scope')} AND xm.billable
   RETURN collect(x.code) AS subcodes
 }}
 RETURN c.code AS code, n IS NOT NULL AS still_listed, subcodes
 """
 
 FROM_CODES = f"""
-MATCH (:{L.Release} {{id: $from}})<-[o:{R.IN_RELEASE}]-(:{L.Code})
-WHERE NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
+MATCH (old:{L.Release} {{id: $from}})
+WITH {code_scope('old')} AS old_scope
+{members('old_scope', 'c', 'o')}
+  AND NOT coalesce(o.kind, '') IN $structural AND (NOT $billable_only OR o.billable)
 RETURN count(*) AS codes
 """
 

@@ -22,7 +22,7 @@ from neo4j import Driver
 
 from codegraph.release_events import releases_changed
 from loaders.errors import LoadError
-from loaders.ncci import ptp_ranges
+from loaders.machinery import ranged
 from ontology.vocabulary import NODE_SPECS, L, R
 
 VISIBLE = "visible"
@@ -184,9 +184,7 @@ class RunLedger:
         """Delete everything the run created (relationships first, then nodes); idempotent."""
         deleted = {"relationships": 0, "nodes": 0}
         with self.driver.session(database=self.database) as session:
-            # Edges stored over a range of releases that the run closed are current again (NCCI PTP: its
-            # releases' readers never saw the close, so the order against the deletes below does not matter).
-            session.run(ptp_ranges.REOPEN, run=run_id).consume()
+            ranged.reopen(session, run_id)  # what the run closed of ranges stored over several releases
             # One pass over the relationships, committed in batches: a LIMIT loop rescanned the store from its
             # start for every batch, which made the clean-up after Ctrl-C the slow part of stopping a load.
             summary = session.run(

@@ -29,6 +29,7 @@ from neo4j.exceptions import ClientError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from loaders.errors import LoadError
+from loaders.machinery import interrupts
 from loaders.machinery.row_layout import RowLayout
 
 Row = Mapping[str, Any]
@@ -103,6 +104,7 @@ class WriteStats:
 def batched(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     it = iter(rows)
     while batch := list(islice(it, size)):
+        interrupts.check()  # a Ctrl-C a finaliser swallowed stops the load here
         yield batch
 
 

@@ -15,7 +15,8 @@ from neo4j import Driver
 
 from loaders.machinery.runs import VISIBLE
 from ontology.code_systems import system
-from ontology.vocabulary import L, R
+from ontology.release_ranges import membership, with_scope
+from ontology.vocabulary import L
 
 ICD10CM = system("icd10cm")
 log = logging.getLogger("loaders.msdrg")
@@ -29,9 +30,9 @@ RETURN r.id AS id ORDER BY r.effective_from DESC LIMIT 1
 # By Code.key (the unique index): with the ICD10CMCode label the planner expanded every membership of the release
 # for each key (18k keys x 98k members: a fresh MS-DRG load after ICD-10-CM took over 15 minutes here).
 _ABSENT = f"""
-MATCH (r:{L.Release} {{id: $release}})
+{with_scope()}
 UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.Code} {{key: key}})-[m:{R.IN_RELEASE}]->(r)
+OPTIONAL MATCH {membership(f'c:{L.Code} {{key: key}}', 'm', 'scope')}
 WITH key, m WHERE m IS NULL
 RETURN collect(key) AS absent
 """

@@ -46,6 +46,7 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.errors import LoadError
+from ontology.release_ranges import valid_in
 from ontology.vocabulary import L, R, seek_by_key
 
 SYSTEM = "ncci_ptp"
@@ -54,9 +55,6 @@ OWN = "own"  # a back-filled release read by its own id
 SCOPE = "coalesce(rel.ptp_scope, [rel.id])"  # the scope of the Release bound to ``rel`` (legacy: its own id)
 
 
-def valid_in(edge: str, scope: str) -> str:
-    """Cypher predicate: the BUNDLES relationship ``edge`` is valid in the release whose scope is ``scope``."""
-    return f"{edge}.release IN {scope} AND ({edge}.until IS NULL OR NOT {edge}.until IN {scope})"
 
 
 # The edits valid in a release, as the diff compares them (dates as ISO text, as the file's rows carry them),
@@ -84,7 +82,7 @@ SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
 """
 
 # Closing an edit valid in the previous release: it was current there (the previous release is the newest of the
-# chain), so ``until`` was absent, which is what ``REOPEN`` puts back.
+# chain), so ``until`` was absent, which is what a discarded run's re-opening puts back (``ranged.reopen``).
 CLOSE_PTP = f"""
 UNWIND $rows AS row
 {seek_by_key('a', L.Code, 'row.column1')}
@@ -93,20 +91,6 @@ MATCH (a)-[e:{R.BUNDLES}]->(b)
 WHERE e.setting = row.setting AND e.effective = date(row.effective) AND e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run
 """
-
-# What a discarded run closed is current again (RunLedger.discard_run, before the run's own edges go).
-REOPEN = f"""
-MATCH ()-[e:{R.BUNDLES}]->() WHERE e.closed_by = $run
-CALL (e) {{ REMOVE e.until, e.closed_by }} IN TRANSACTIONS OF 20000 ROWS
-"""
-
-# A retracted release renamed (lifecycle.archive): the ranges it closed and the scopes naming it follow.
-ARCHIVE = (
-    f"""MATCH ()-[e:{R.BUNDLES}]->() WHERE e.until = $id
-        CALL (e) {{ SET e.until = $archived }} IN TRANSACTIONS OF 20000 ROWS""",
-    f"""MATCH (rel:{L.Release}) WHERE $id IN rel.ptp_scope
-        SET rel.ptp_scope = [x IN rel.ptp_scope | CASE WHEN x = $id THEN $archived ELSE x END]""",
-)
 
 Identity = tuple[str, str, str, str]  # column 1 key, column 2 key, setting, effective (ISO)
 Values = tuple[str | None, int, str | None, bool]  # deletion (ISO), modifier indicator, rationale, prior 1996

@@ -42,6 +42,7 @@ from loaders.snomed.rf2 import (
 )
 from loaders.snomed.scratch import CHUNK, ReleaseScratch
 from ontology.code_systems import system
+from ontology.release_ranges import code_scope, valid_in
 from ontology.vocabulary import L, R, labels_for
 
 SNOMED = system("snomed")
@@ -136,11 +137,13 @@ RETURN r.load_run = $run AS fresh
 """
 
 # After promotion: node titles from the newest visible release, for the nodes that older releases made (the
-# ones this run created already carry this release's title). The shared refresh visits every code.
+# ones this run created already carry this release's title). The shared refresh visits every code. Memberships are
+# matched to the visible releases they are valid in (ontology/release_ranges.py), as every code reader does.
 REFRESH_OLDER_TITLES = f"""
 MATCH (c:{L.Code} {{system: $system}}) WHERE c.load_run <> $run
 CALL (c) {{
-  MATCH (c)-[m:{R.IN_RELEASE}]->(r:{L.Release} {{status: 'visible'}})
+  MATCH (c)-[m:{R.IN_RELEASE}]->(:{L.Release})
+  MATCH (r:{L.Release} {{system: $system, status: 'visible'}}) WHERE {valid_in('m', code_scope('r'))}
   WITH m ORDER BY r.effective_from DESC, r.version DESC LIMIT 1
   SET c.title = m.title, c.search_terms = coalesce(m.search_terms, m.fsn, '')
 }} IN TRANSACTIONS OF 10000 ROWS

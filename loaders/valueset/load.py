@@ -20,6 +20,7 @@ from loaders.machinery.pipeline import LoadContext
 from loaders.registry import register
 from loaders.valueset.records import Selection, ValueSetRecord, read_value_sets
 from ontology.code_systems import system
+from ontology.release_ranges import is_a_path, membership, with_scope
 from ontology.vocabulary import L, R, seek_by_key
 
 MAX_DEPTH = 12
@@ -28,13 +29,15 @@ MATCH (r:{L.Release} {{system: $system, status: 'visible'}})
 RETURN r.id AS id, r.version AS version ORDER BY r.effective_from, r.version
 """
 PRESENT = f"""
+{with_scope()}
 UNWIND $keys AS key
-OPTIONAL MATCH (c:{L.Code} {{key: key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
+OPTIONAL MATCH {membership(f'c:{L.Code} {{key: key}}', 'm', 'scope')}
 RETURN key, c IS NOT NULL AS found
 """
 SUBTREE = f"""
-MATCH (root:{L.Code} {{key: $key}})-[:{R.IN_RELEASE}]->(:{L.Release} {{id: $release}})
-OPTIONAL MATCH (d)-[:{R.IS_A}*1..{MAX_DEPTH} {{release: $release}}]->(root)
+{with_scope()}
+MATCH {membership(f'root:{L.Code} {{key: $key}}', 'm', 'scope')}
+OPTIONAL MATCH {is_a_path('root', 'd', 'scope', f'1,{MAX_DEPTH}', down=True)}
 RETURN collect(DISTINCT d.key) AS below
 """
 VALUE_SETS = f"""

@@ -22,6 +22,7 @@ from loaders.icd10cm.code_lists import read_code_list
 from loaders.machinery.release_diff import IMPACT_KINDS, diff_releases
 from loaders.machinery.runs import RunLedger
 from loaders.registry import load_source
+from ontology.release_ranges import code_scope, members
 from ontology.vocabulary import L, R
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ def test_a_retracted_release_is_out_of_service_at_once_kept_for_audit_and_its_id
     archived = next(r["id"] for r in kept if r["id"].startswith("icd10cm@FY2025#"))
     records, _, _ = driver.execute_query(
         f"""MATCH (rel:{L.Release} {{id: $id}})
-            RETURN COUNT {{ (rel)<-[m:{R.IN_RELEASE} {{release: $id}}]-() }} AS codes,
+            RETURN COUNT {{ WITH {code_scope('rel')} AS scope {members('scope', 'c', 'm')} RETURN c }} AS codes,
                    [(rel)-[:{R.PRODUCED_BY}]->(run) | run.id] AS runs""",
         id=archived, database_=settings.neo4j_database)
     assert records[0]["codes"] == len(corrected) and records[0]["runs"] == [world["report"].run_id]

@@ -1,0 +1,235 @@
+"""What a code-system release writes when its relationships are stored as ranges: its differences only.
+
+The layout and the predicate readers use are in ``ontology/release_ranges.py``. A code loader hands its rows to
+``code_release.write_codes``/``write_edges`` as before; for a release in a chain they are held here until the
+loader is done (``finish``), because whether a code changed depends on its membership, its parent and its
+outgoing edges together. Each code gets a **digest** of those (stored on its membership), so the previous
+release is read as ~100k (key, digest) pairs instead of its ~250k relationships with their values.
+
+How a load writes (``plan``), per code system release:
+- ``first``: no chain yet (or the release differs from the previous one in most of its codes, e.g. a full tabular
+  after billable-only code lists): every row; the release starts a chain (scope = itself);
+- ``diff``: the release is not older than the newest chain release P: compare the digests with P's, close the
+  membership, IS_A and edges of the codes changed or dropped (``until`` = this release, ``closed_by`` = the run),
+  write those of the codes changed or added; scope = P's scope + itself;
+- ``own`` (a back-fill, older than the newest chain release): every row, read by its own id only, so the later
+  releases' ranges are not cut;
+- ``reload`` (the release exists already, loaded again by a later run): written as before (MERGE), a chain
+  release only when the file says exactly what the graph holds for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from neo4j import Driver
+
+from loaders.errors import LoadError
+from ontology.release_ranges import code_scope, members
+from ontology.vocabulary import L, R, seek_by_key
+
+CHAIN = "chain"  # Release.code_layout of a chain release (it has a code_scope)
+OWN = "own"  # written in full and read by its own id (a back-fill)
+# The relationships a code release stores as ranges besides its memberships: its hierarchy and its notes.
+RANGED_EDGES = (R.IS_A, R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
+# A release that changes more than this share of the previous one's codes starts a chain of its own: closing
+# most ranges only to write them again costs more than writing the release in full.
+MOST = 0.5
+
+RELEASES = f"""
+MATCH (r:{L.Release} {{system: $system}})
+RETURN r.id AS id, r.status AS status, r.effective_from AS effective_from, r.code_layout AS layout,
+       coalesce(r.code_scope, [r.id]) AS scope
+"""
+
+SET_LAYOUT = f"""
+MATCH (rel:{L.Release} {{id: $id}})
+SET rel.code_layout = $layout, rel.code_scope = $scope
+"""
+
+# The (code key, digest) pairs valid in a release: two lists, one record (the driver decodes them in bulk).
+DIGESTS = f"""
+MATCH (rel:{L.Release} {{id: $release}})
+WITH {code_scope('rel')} AS scope
+{members('scope', 'c', 'm')}
+RETURN collect(c.key) AS keys, collect(m.digest) AS digests
+"""
+
+# Closing what was valid in the previous release: it was current there (the previous release is the newest of
+# the chain), so ``until`` was absent, which is what a discarded run's re-opening puts back.
+CLOSE_RANGES = f"""
+UNWIND $rows AS key
+{seek_by_key('c', L.Code, 'key')}
+MATCH (c)-[m:{R.IN_RELEASE}]->(:{L.Release})
+WHERE m.release IN $scope AND m.until IS NULL
+SET m.until = $release, m.closed_by = $run
+WITH DISTINCT c
+MATCH (c)-[e:{'|'.join(RANGED_EDGES)}]->()
+WHERE e.release IN $scope AND e.until IS NULL
+SET e.until = $release, e.closed_by = $run
+"""
+
+
+@dataclass(frozen=True)
+class CodePlan:
+    kind: str  # first | diff | own | reload
+    scope: list[str]  # the release's scope once loaded (own / reload of a legacy release: its own id)
+    previous: str | None = None  # diff: the chain release compared against
+    layout: str | None = None  # reload: the release's layout as it is
+
+
+def _day(value: Any) -> date:
+    return value.to_native() if value is not None else date.min
+
+
+def plan(driver: Driver, database: str, system: str, release_id: str, effective_from: date | None,
+         fresh: bool) -> CodePlan:
+    """How the release's codes are written, from the system's releases in the graph (see the module doc)."""
+    records, _, _ = driver.execute_query(RELEASES, system=system, database_=database, routing_="r")
+    releases = [r.data() for r in records]
+    if not fresh:
+        mine = next((r for r in releases if r["id"] == release_id), {})
+        return CodePlan("reload", list(mine.get("scope") or [release_id]), layout=mine.get("layout"))
+    chain = [r for r in releases if r["id"] != release_id and r["layout"] == CHAIN]
+    if not chain:
+        return CodePlan("first", [release_id])
+    # The newest chain release: latest in force, and among corrections of one year the one chained last.
+    previous = max(chain, key=lambda r: (_day(r["effective_from"]), len(r["scope"])))
+    if _day(previous["effective_from"]) > (effective_from or date.min):
+        return CodePlan(OWN, [release_id])
+    if previous["status"] == "staging":
+        raise LoadError(f"{previous['id']} is being loaded by another run: load {release_id} once it is done")
+    return CodePlan("diff", [*previous["scope"], release_id], previous=previous["id"])
+
+
+def record_plan(driver: Driver, database: str, release_id: str, chosen: CodePlan) -> None:
+    """Mark the release before writing: its layout and scope (what readers use to read it)."""
+    if chosen.kind == "reload":
+        return
+    layout, scope = (OWN, None) if chosen.kind == OWN else (CHAIN, chosen.scope)
+    driver.execute_query(SET_LAYOUT, id=release_id, layout=layout, scope=scope, database_=database)
+
+
+def read_digests(driver: Driver, database: str, release_id: str) -> dict[str, str | None]:
+    records, _, _ = driver.execute_query(DIGESTS, release=release_id, database_=database, routing_="r")
+    return dict(zip(records[0]["keys"], records[0]["digests"], strict=True)) if records else {}
+
+
+def in_background(read: Callable[[], dict[str, str | None]]) -> Callable[[], dict[str, str | None]]:
+    """``read`` in a thread (the server works on it while the loader builds its rows); call the result to wait
+    for it (re-raises what the read raised)."""
+    out: list[dict[str, str | None]] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(read())
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="read previous digests", daemon=True)
+    thread.start()
+
+    def result() -> dict[str, str | None]:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return out[0]
+    return result
+
+
+def digest(row: Mapping[str, Any], edges: list[str]) -> str:
+    """The digest of a code's membership fields (parent included) and its outgoing edges (each as text): equal
+    digests, equal relationships; 128 bits, so a collision is not a concern. The rows are written out as the
+    loader made them (sorting each row's fields doubled the cost): a loader that orders its fields differently
+    makes every code look changed once, which rewrites the release, never loses a change."""
+    text = repr(row) + "".join(sorted(edges)) if edges else repr(row)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass
+class CodeCall:
+    """One ``write_codes`` call held for ``finish``: written in the order given (parents before children)."""
+
+    write: Callable[[list[Mapping[str, Any]]], None]
+    rows: list[Mapping[str, Any]]
+
+
+@dataclass
+class EdgeCall:
+    rel_type: str
+    write: Callable[[list[Mapping[str, Any]]], None]
+    rows: list[Mapping[str, Any]]
+
+
+@dataclass
+class RangeChanges:
+    kind: str
+    added: int = 0
+    changed: int = 0
+    dropped: int = 0
+    unchanged: int = 0
+
+    def as_counts(self) -> dict[str, Any]:
+        return {"layout": self.kind, "codes_added": self.added, "codes_changed": self.changed,
+                "codes_dropped": self.dropped, "codes_unchanged": self.unchanged}
+
+
+@dataclass
+class HeldRelease:
+    """A chain release's rows, held until the loader is done, then compared and written (``finish``)."""
+
+    plan: CodePlan
+    previous: Callable[[], dict[str, str | None]] | None = None
+    codes: list[CodeCall] = field(default_factory=list)
+    edges: list[EdgeCall] = field(default_factory=list)
+
+    def add_codes(self, rows: list[Mapping[str, Any]], write: Callable[[list[Mapping[str, Any]]], None]) -> None:
+        self.codes.append(CodeCall(write, rows))
+
+    def add_edges(self, rel_type: str, rows: list[Mapping[str, Any]],
+                  write: Callable[[list[Mapping[str, Any]]], None]) -> None:
+        if rel_type not in RANGED_EDGES:
+            raise LoadError(f"{rel_type} edges are not stored as ranges: a chain release cannot write them")
+        self.edges.append(EdgeCall(rel_type, write, rows))
+
+    def stamp_digests(self) -> dict[str, str]:
+        """Each code row's digest, set on the row (its membership stores it); returns key → digest."""
+        outgoing: dict[str, list[str]] = defaultdict(list)
+        for call in self.edges:
+            for row in call.rows:
+                outgoing[row["source"]].append(call.rel_type + repr(row))
+        digests: dict[str, str] = {}
+        none: list[str] = []
+        for code_call in self.codes:
+            for row in code_call.rows:
+                key = row["key"]
+                digests[key] = value = digest(row, outgoing.get(key, none))
+                row["digest"] = value  # type: ignore[index]  # code_row's dicts, made for this load
+        return digests
+
+    def changes(self, digests: dict[str, str]) -> tuple[RangeChanges, set[str] | None, list[str]]:
+        """What to write (``None``: every code) and which codes' ranges to close."""
+        if self.previous is None:
+            return RangeChanges(self.plan.kind, added=len(digests)), None, []
+        previous = self.previous()
+        if self.plan.kind == "reload":
+            if previous != digests:
+                raise LoadError(
+                    f"{self.plan.scope[-1]} is stored as ranges and these files differ from what it holds: retract "
+                    "it and load the corrected files under the same id")
+            return RangeChanges("reload", unchanged=len(digests)), set(), []
+        write = {key for key, value in digests.items() if previous.get(key) != value}
+        dropped = [key for key in previous if key not in digests]
+        changed = [key for key in write if key in previous]
+        if len(changed) + len(dropped) > MOST * max(len(previous), 1):
+            return RangeChanges("first", added=len(digests)), None, []
+        counts = RangeChanges("diff", added=len(write) - len(changed), changed=len(changed), dropped=len(dropped),
+                              unchanged=len(digests) - len(write))
+        return counts, write, sorted([*changed, *dropped])
