@@ -66,13 +66,14 @@ WHY_SLOW: dict[str, str] = {
                       "index entries) and a release membership; the first load on a fresh Neo4j also pays its "
                       "JIT warm-up (the first ~40k rows cost about twice the server CPU of later ones); ICD-10-PCS "
                       "waits for it, since two such first loads at once take twice as long each",
-    "icd10cm@FY2025": "74k memberships onto the FY2024 code nodes, then a diff against FY2024 (added, deleted, "
-                      "retitled) and REPLACED_BY links; the ICD-10-CM releases load one after another, each diffed "
-                      "against the one before",
+    "icd10cm@FY2025": "74k codes compared with FY2024's by digest, only the few hundred that changed written "
+                      "(memberships are stored over ranges of releases), then a diff against FY2024 (added, "
+                      "deleted, retitled) and REPLACED_BY links; the ICD-10-CM releases load one after another, "
+                      "each on the one before",
     "icd10cm@FY2026": "the tabular XML: 98k codes incl. generated 7th-character codes (24k of them new nodes), "
                       "98k IS-A edges and ~50k note edges (EXCLUDES1, CODE_FIRST…) whose code ranges are resolved "
-                      "against the release; MS-DRG, MCD, payer rules and the SNOMED CT map wait for it (they link "
-                      "its codes)",
+                      "against the release, all written (it differs from the code lists before it in nearly every "
+                      "code); MS-DRG, MCD, payer rules and the SNOMED CT map wait for it (they link its codes)",
     "icd10pcs@FY2024": "79k procedure codes, each a new code node and a membership, with their table-stem hierarchy "
                        "(79k IS-A edges); after ICD-10-CM FY2024, beside the later ICD-10-CM releases",
     "msdrg@FY2026": "772 DRGs, 18k CC/MCC designations (three edges each) and 180k PDX-exclusion collection members",

@@ -21,7 +21,6 @@ How a load writes (``plan``), per code system release:
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -119,29 +118,6 @@ def record_plan(driver: Driver, database: str, release_id: str, chosen: CodePlan
 def read_digests(driver: Driver, database: str, release_id: str) -> dict[str, str | None]:
     records, _, _ = driver.execute_query(DIGESTS, release=release_id, database_=database, routing_="r")
     return dict(zip(records[0]["keys"], records[0]["digests"], strict=True)) if records else {}
-
-
-def in_background(read: Callable[[], dict[str, str | None]]) -> Callable[[], dict[str, str | None]]:
-    """``read`` in a thread (the server works on it while the loader builds its rows); call the result to wait
-    for it (re-raises what the read raised)."""
-    out: list[dict[str, str | None]] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(read())
-        except BaseException as exc:  # handed to the caller
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="read previous digests", daemon=True)
-    thread.start()
-
-    def result() -> dict[str, str | None]:
-        thread.join()
-        if failed:
-            raise failed[0]
-        return out[0]
-    return result
 
 
 def digest(row: Mapping[str, Any], edges: list[str]) -> str:

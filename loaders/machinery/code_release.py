@@ -33,6 +33,7 @@ from typing import Any
 
 from loaders.errors import LoadError
 from loaders.machinery import code_ranges
+from loaders.machinery.background import in_background
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
@@ -233,8 +234,8 @@ def _held_release(ctx: LoadContext) -> code_ranges.HeldRelease | None:
         held = None
         if chosen.kind != "reload" or chosen.layout == code_ranges.CHAIN:
             compared = chosen.previous if chosen.kind == "diff" else ctx.release.id if chosen.kind == "reload" else None
-            previous = (code_ranges.in_background(partial(code_ranges.read_digests, ctx.writer.driver,
-                                                          ctx.writer.database, compared))
+            previous = (in_background(partial(code_ranges.read_digests, ctx.writer.driver, ctx.writer.database,
+                                              compared), f"read {compared}")
                         if compared else None)
             held = code_ranges.HeldRelease(chosen, previous)
             ctx.before_close.append(lambda: _write_held(ctx, held))

@@ -26,11 +26,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError
+from loaders.machinery.background import in_background
 from loaders.machinery.gc_pause import gc_paused
 from loaders.machinery.pipeline import LoadContext
 from loaders.machinery.row_layout import RowLayout
@@ -285,7 +286,8 @@ class NcciPtpLoader:
         # The server reads the previous quarter while this thread parses the file.
         t0 = time.perf_counter()
         with gc_paused():
-            previous_edits = ptp_ranges.read_in_background(ctx.writer.driver, ctx.writer.database, chosen.previous)
+            previous_edits = in_background(partial(ptp_ranges.valid_edits, ctx.writer.driver, ctx.writer.database,
+                                                    chosen.previous), f"read {chosen.previous}")
             parsed = list(keyed(edits))
             stats.add_time("ptp parse", time.perf_counter() - t0)
             t1 = time.perf_counter()

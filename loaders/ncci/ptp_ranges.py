@@ -37,7 +37,6 @@ property write on a Release node, no edge rewritten — so that load is already 
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -177,29 +176,6 @@ def valid_edits(driver: Driver, database: str, release_id: str) -> dict[Identity
                     intern(deletion) if deletion else None, int(indicator), intern(rationale) if rationale else None,
                     bool(prior))
     return edits
-
-
-def read_in_background(driver: Driver, database: str, release_id: str) -> Callable[[], dict[Identity, Values]]:
-    """``valid_edits`` in a thread (the server works on it while the caller parses the file); call the result to
-    wait for it (re-raises what the read raised)."""
-    out: list[dict[Identity, Values]] = []
-    failed: list[BaseException] = []
-
-    def read() -> None:
-        try:
-            out.append(valid_edits(driver, database, release_id))
-        except BaseException as exc:  # handed to the caller
-            failed.append(exc)
-
-    thread = threading.Thread(target=read, name=f"read {release_id}", daemon=True)
-    thread.start()
-
-    def result() -> dict[Identity, Values]:
-        thread.join()
-        if failed:
-            raise failed[0]
-        return out[0]
-    return result
 
 
 def row_identity(row: dict[str, Any]) -> Identity:
