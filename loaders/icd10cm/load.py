@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError
-from loaders.icd10cm.tabular_model import TabularModel, chapter_code, parse_tabular, section_code
+from loaders.icd10cm.tabular_model import TabularModel, chapter_code, notes_aside, read_model, section_code
 from loaders.machinery.code_release import (
     code_row,
     refresh_code_titles,
@@ -39,10 +39,10 @@ class Icd10cmLoader:
     system_name = "ICD-10-CM"
 
     def prepare(self, paths: list[Path]) -> None:
-        """Parse the tabular XML ahead of the load (``parse_ahead``): ~3 s of parsing and note resolution."""
+        """Parse the tabular XML ahead of the load (``parse_ahead``): ~1.5 s of parsing."""
         xmls = [p for p in paths if p.suffix.lower() == ".xml"]
         if len(xmls) == 1:
-            PARSED_AHEAD.submit("icd10cm tabular", parse_tabular, xmls)
+            PARSED_AHEAD.submit("icd10cm tabular", read_model, xmls)
 
     def write(self, ctx: LoadContext) -> None:
         xmls = [p for p in ctx.sources if p.suffix.lower() == ".xml"]
@@ -63,10 +63,11 @@ class Icd10cmLoader:
 
     # -- the tabular XML ----------------------------------------------------------------------
     def _write_tabular(self, ctx: LoadContext, xml: Path, lists: list[Path]) -> None:
-        parsed = PARSED_AHEAD.take("icd10cm tabular", parse_tabular, [xml])
-        model, edges, unresolved = parsed.model, parsed.edges, parsed.unresolved
+        model = PARSED_AHEAD.take("icd10cm tabular", read_model, [xml])
+        # The notes are resolved in a second process while this one builds the code rows; each code's unresolved
+        # notes are set on its row before any is written.
+        resolved = notes_aside(model)
         counts = ctx.counts
-        counts.update(parsed.counts)
         includes: dict[str, list[str]] = defaultdict(list)
         # A block's or chapter's inclusion terms ("Infections acquired in utero …" on P35-P39) belong to it as a
         # code's do (the parser puts a code's on the code itself): kept and made searchable.
@@ -78,7 +79,7 @@ class Icd10cmLoader:
                 block_terms[model.source_code(note)].append(note.text)
 
         def membership_extras(code: str) -> dict[str, Any]:
-            extras = {"unresolved_notes": unresolved.get(code) or None, "includes": includes.get(code) or None}
+            extras: dict[str, Any] = {"includes": includes.get(code) or None}
             if code in block_terms:
                 extras |= {"inclusion_terms": block_terms[code], "search_terms": " | ".join(block_terms[code])}
             return extras
@@ -96,7 +97,6 @@ class Icd10cmLoader:
             )
             for c in model.chapters
         )
-        counts["chapters"] = write_codes(ctx, ICD10CM, chapter_rows, label=L.ICD10CMChapter, name="chapters")
         section_rows = (
             code_row(
                 ICD10CM,
@@ -110,7 +110,6 @@ class Icd10cmLoader:
             )
             for s in model.sections
         )
-        counts["sections"] = write_codes(ctx, ICD10CM, section_rows, label=L.ICD10CMSection, name="sections")
         code_rows = (
             code_row(
                 ICD10CM,
@@ -128,7 +127,16 @@ class Icd10cmLoader:
             )
             for c in model.codes
         )
-        counts["codes"] = write_codes(ctx, ICD10CM, code_rows)
+        rows = [list(chapter_rows), list(section_rows), list(code_rows)]
+        edges, unresolved, note_counts = resolved()
+        counts.update(note_counts)
+        by_code = {row["code"]: row for level in rows for row in level}
+        for code, texts in unresolved.items():
+            if (row := by_code.get(code)) is not None:
+                row["unresolved_notes"] = texts
+        counts["chapters"] = write_codes(ctx, ICD10CM, rows[0], label=L.ICD10CMChapter, name="chapters")
+        counts["sections"] = write_codes(ctx, ICD10CM, rows[1], label=L.ICD10CMSection, name="sections")
+        counts["codes"] = write_codes(ctx, ICD10CM, rows[2])
         counts["billable"] = sum(1 for c in model.codes if c.billable)
         counts["headers"] = counts["codes"] - counts["billable"]
         counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)

@@ -3,15 +3,18 @@
 What a tabular load computes before its first write: the parsed chapters, sections, codes and notes
 (``TabularModel``), each note's code references resolved against the release (``NoteResolver``: ranges,
 wildcards, "code also" qualifiers) into EXCLUDES1/EXCLUDES2/CODE_FIRST/USE_ADDITIONAL/CODE_ALSO edge rows,
-and the notes naming no code of the release, kept as text (``parse_tabular``, which the demo runs ahead of
-the load: ``loaders/machinery/parse_ahead.py``).
+and the notes naming no code of the release, kept as text (``parse_tabular``). A load reads the model (which the
+demo runs ahead of the load: ``loaders/machinery/parse_ahead.py``) and resolves the notes in a second process
+while it builds the code rows (``notes_aside``).
 """
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,3 +295,58 @@ def parse_tabular(paths: list[Path]) -> ParsedTabular:
         counts: dict[str, int] = {}
         edges, unresolved = note_edges(model, counts)
     return ParsedTabular(model, edges, unresolved, counts)
+
+
+def read_model(paths: list[Path]) -> TabularModel:
+    """The tabular model alone (its notes resolved later: ``notes_aside``)."""
+    with gc_paused():
+        return TabularModel.read(paths[0])
+
+
+NoteResult = tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, int]]
+
+
+def notes_aside(model: TabularModel) -> Callable[[], NoteResult]:
+    """``note_edges`` in a forked child process, on the other core, while the caller builds its code rows (~0.5 s
+    each); call the result for (edges, unresolved, counts). The child shares the model by fork (nothing is
+    copied to it) and sends back only its result. Where fork is unavailable, or the child fails, the notes are
+    resolved here when asked for: the same result, later."""
+    def here() -> NoteResult:
+        counts: dict[str, int] = {}
+        with gc_paused():
+            edges, unresolved = note_edges(model, counts)
+        return edges, dict(unresolved), counts
+
+    try:
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_resolve_in_child, args=(model, send), name="icd10cm notes", daemon=True)
+        child.start()
+    except (ValueError, OSError):
+        return here
+    send.close()
+
+    def result() -> NoteResult:
+        try:
+            outcome = receive.recv()
+        except EOFError:  # the child died before sending
+            outcome = None
+        finally:
+            receive.close()
+            child.join()
+        return outcome if outcome is not None else here()
+    return result
+
+
+def _resolve_in_child(model: TabularModel, send: Any) -> None:
+    # The collector stays off: the inherited driver's objects must not be finalised here (their sockets are the
+    # parent's); the child exits without running finalisers.
+    gc.disable()
+    try:
+        counts: dict[str, int] = {}
+        edges, unresolved = note_edges(model, counts)
+        send.send((edges, dict(unresolved), counts))
+    except Exception:  # the parent resolves them itself
+        send.send(None)
+    finally:
+        send.close()
