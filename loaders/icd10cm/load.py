@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.errors import LoadError
-from loaders.icd10cm.tabular_model import TabularModel, chapter_code, notes_aside, read_model, section_code
+from loaders.icd10cm.tabular_model import NotesAside, TabularModel, chapter_code, read_model, section_code
 from loaders.machinery.code_release import (
     code_row,
     refresh_code_titles,
@@ -66,7 +66,30 @@ class Icd10cmLoader:
         model = PARSED_AHEAD.take("icd10cm tabular", read_model, [xml])
         # The notes are resolved in a second process while this one builds the code rows; each code's unresolved
         # notes are set on its row before any is written.
-        resolved = notes_aside(model)
+        with NotesAside(model) as resolved:
+            rows, edges = self._tabular_rows(ctx, model, resolved)
+        counts = ctx.counts
+        counts["chapters"] = write_codes(ctx, ICD10CM, rows[0], label=L.ICD10CMChapter, name="chapters")
+        counts["sections"] = write_codes(ctx, ICD10CM, rows[1], label=L.ICD10CMSection, name="sections")
+        counts["codes"] = write_codes(ctx, ICD10CM, rows[2])
+        counts["billable"] = sum(1 for c in model.codes if c.billable)
+        counts["headers"] = counts["codes"] - counts["billable"]
+        counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
+
+        counts["is_a"] = len(model.sections) + len(model.codes)  # each IS_A its parent, written with it
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in edges:
+            by_type[row["type"]].append(row)
+        for rel_type, rows_of_type in sorted(by_type.items()):
+            counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows_of_type, identity=("note",))
+        set_release_coverage(ctx, "full")
+        if lists:
+            self._check_against_lists(ctx, model, lists)
+
+    @staticmethod
+    def _tabular_rows(ctx: LoadContext, model: TabularModel, resolved: NotesAside,
+                      ) -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+        """The chapter, section and code rows (with their unresolved notes) and the note edge rows."""
         counts = ctx.counts
         includes: dict[str, list[str]] = defaultdict(list)
         # A block's or chapter's inclusion terms ("Infections acquired in utero …" on P35-P39) belong to it as a
@@ -134,22 +157,7 @@ class Icd10cmLoader:
         for code, texts in unresolved.items():
             if (row := by_code.get(code)) is not None:
                 row["unresolved_notes"] = texts
-        counts["chapters"] = write_codes(ctx, ICD10CM, rows[0], label=L.ICD10CMChapter, name="chapters")
-        counts["sections"] = write_codes(ctx, ICD10CM, rows[1], label=L.ICD10CMSection, name="sections")
-        counts["codes"] = write_codes(ctx, ICD10CM, rows[2])
-        counts["billable"] = sum(1 for c in model.codes if c.billable)
-        counts["headers"] = counts["codes"] - counts["billable"]
-        counts["generated_7th_character"] = sum(1 for c in model.codes if c.generated_7th)
-
-        counts["is_a"] = len(model.sections) + len(model.codes)  # each IS_A its parent, written with it
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in edges:
-            by_type[row["type"]].append(row)
-        for rel_type, rows in sorted(by_type.items()):
-            counts[f"edges_{rel_type}"] = write_edges(ctx, rel_type, rows, identity=("note",))
-        set_release_coverage(ctx, "full")
-        if lists:
-            self._check_against_lists(ctx, model, lists)
+        return rows, edges
 
     def _check_against_lists(self, ctx: LoadContext, model: TabularModel, lists: list[Path]) -> None:
         from loaders.icd10cm.code_lists import read_code_list

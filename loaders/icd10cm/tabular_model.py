@@ -5,7 +5,7 @@ What a tabular load computes before its first write: the parsed chapters, sectio
 wildcards, "code also" qualifiers) into EXCLUDES1/EXCLUDES2/CODE_FIRST/USE_ADDITIONAL/CODE_ALSO edge rows,
 and the notes naming no code of the release, kept as text (``parse_tabular``). A load reads the model (which the
 demo runs ahead of the load: ``loaders/machinery/parse_ahead.py``) and resolves the notes in a second process
-while it builds the code rows (``notes_aside``).
+while it builds the code rows (``NotesAside``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import gc
 import multiprocessing
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,7 +298,7 @@ def parse_tabular(paths: list[Path]) -> ParsedTabular:
 
 
 def read_model(paths: list[Path]) -> TabularModel:
-    """The tabular model alone (its notes resolved later: ``notes_aside``)."""
+    """The tabular model alone (its notes resolved later: ``NotesAside``)."""
     with gc_paused():
         return TabularModel.read(paths[0])
 
@@ -306,36 +306,54 @@ def read_model(paths: list[Path]) -> TabularModel:
 NoteResult = tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, int]]
 
 
-def notes_aside(model: TabularModel) -> Callable[[], NoteResult]:
+class NotesAside:
     """``note_edges`` in a forked child process, on the other core, while the caller builds its code rows (~0.5 s
     each); call the result for (edges, unresolved, counts). The child shares the model by fork (nothing is
     copied to it) and sends back only its result. Where fork is unavailable, or the child fails, the notes are
-    resolved here when asked for: the same result, later."""
-    def here() -> NoteResult:
+    resolved here when asked for: the same result, later. Leaving the block stops a child nobody waited for
+    (the load failed meanwhile)."""
+
+    def __init__(self, model: TabularModel) -> None:
+        self.model = model
+        self.child: Any = None
+        try:
+            context = multiprocessing.get_context("fork")
+            self.receive, send = context.Pipe(duplex=False)
+            self.child = context.Process(target=_resolve_in_child, args=(model, send), name="icd10cm notes",
+                                         daemon=True)
+            self.child.start()
+        except (ValueError, OSError):
+            self.child = None
+            return
+        send.close()
+
+    def __enter__(self) -> NotesAside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.child is not None:
+            self.child.terminate()
+            self.child.join()
+            self.receive.close()
+            self.child = None
+
+    def __call__(self) -> NoteResult:
+        outcome = None
+        if self.child is not None:
+            try:
+                outcome = self.receive.recv()
+            except EOFError:  # the child died before sending
+                outcome = None
+            finally:
+                self.receive.close()
+                self.child.join()
+                self.child = None
+        if outcome is not None:
+            return outcome  # type: ignore[no-any-return]
         counts: dict[str, int] = {}
         with gc_paused():
-            edges, unresolved = note_edges(model, counts)
+            edges, unresolved = note_edges(self.model, counts)
         return edges, dict(unresolved), counts
-
-    try:
-        context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        child = context.Process(target=_resolve_in_child, args=(model, send), name="icd10cm notes", daemon=True)
-        child.start()
-    except (ValueError, OSError):
-        return here
-    send.close()
-
-    def result() -> NoteResult:
-        try:
-            outcome = receive.recv()
-        except EOFError:  # the child died before sending
-            outcome = None
-        finally:
-            receive.close()
-            child.join()
-        return outcome if outcome is not None else here()
-    return result
 
 
 def _resolve_in_child(model: TabularModel, send: Any) -> None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from loaders.icd10cm import tabular_model
-from loaders.icd10cm.tabular_model import notes_aside, parse_tabular, read_model
+from loaders.icd10cm.tabular_model import NotesAside, parse_tabular, read_model
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "icd10cm" / "icd10cm-tabular-excerpt.xml"
 
 
 def test_notes_resolved_aside_are_those_resolved_in_process() -> None:
     expected = parse_tabular([FIXTURE])
-    edges, unresolved, counts = notes_aside(read_model([FIXTURE]))()
+    edges, unresolved, counts = NotesAside(read_model([FIXTURE]))()
     assert edges and unresolved  # the excerpt has both: S02's note names S06, A04's names codes it lacks
     assert (edges, unresolved, counts) == (expected.edges, dict(expected.unresolved), expected.counts)
 
@@ -27,4 +27,12 @@ def test_without_fork_the_notes_are_resolved_in_process(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(tabular_model.multiprocessing, "get_context", no_fork)
     expected = parse_tabular([FIXTURE])
-    assert notes_aside(read_model([FIXTURE]))() == (expected.edges, dict(expected.unresolved), expected.counts)
+    assert NotesAside(read_model([FIXTURE]))() == (expected.edges, dict(expected.unresolved), expected.counts)
+
+
+def test_a_child_nobody_waited_for_is_stopped_when_the_block_ends() -> None:
+    with NotesAside(read_model([FIXTURE])) as resolved:
+        child = resolved.child
+        assert child is not None  # Linux forks
+    # Stopped (or done), and reaped: no process is left behind by a load that failed before asking.
+    assert resolved.child is None and not child.is_alive() and child.exitcode is not None
