@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import signal
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
@@ -357,6 +358,8 @@ class NotesAside:
 
 
 def _resolve_in_child(model: TabularModel, send: Any) -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops this child (no second traceback).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The collector stays off: the inherited driver's objects must not be finalised here (their sockets are the
     # parent's); the child exits without running finalisers.
     gc.disable()
