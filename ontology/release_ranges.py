@@ -34,11 +34,10 @@ def valid_in(edge: str, scope: str) -> str:
     return f"({edge}.release IN {scope} AND ({edge}.until IS NULL OR NOT {edge}.until IN {scope}))"
 
 
-def with_scope(release: str = "$release", scope: str = "scope", *, carry: str = "") -> str:
-    """``MATCH`` the release by id and bind its scope (``carry``: variables to keep, comma-separated)."""
-    kept = f"{carry}, " if carry else ""
+def with_scope(release: str = "$release", scope: str = "scope") -> str:
+    """``MATCH`` the release by id and bind its scope."""
     return (f"MATCH ({scope}_rel:{L.Release} {{id: {release}}})\n"
-            f"WITH {kept}{code_scope(scope + '_rel')} AS {scope}")
+            f"WITH {code_scope(scope + '_rel')} AS {scope}")
 
 
 def membership(code: str, m: str, scope: str) -> str:
@@ -63,7 +62,8 @@ def members(scope: str, code: str, m: str, *, label: str = L.Code) -> str:
 
 def is_a_path(start: str, end: str, scope: str, hops: str = "1,12", *, down: bool = False, e: str = "e") -> str:
     """A quantified path along ``IS_A`` edges valid in ``scope``, ``start`` up to its ancestor ``end`` (``down``:
-    to its descendant). ``hops`` is the quantifier's ``min,max`` (bounded: auditors' guard refuses unbounded)."""
+    to its descendant). ``hops`` is the quantifier's ``min,max``; bounded wherever auditors' Cypher could copy it
+    (their guard refuses unbounded patterns)."""
     step = (f"()<-[{e}:{R.IS_A} WHERE {valid_in(e, scope)}]-()" if down
             else f"()-[{e}:{R.IS_A} WHERE {valid_in(e, scope)}]->()")
     return f"({start}) ({step}){{{hops}}} ({end})"

@@ -11,10 +11,10 @@ from graph_service.errors import BadRequest, NotFound
 from graph_service.graph import Graph
 from graph_service.models.codes import CodePage, CodeRecord, CodeRef, MapRow, NoteTarget, Subsumption
 from graph_service.models.releases import ReleaseInfo
-from graph_service.reference.code_table import NOTE_TYPES, CodeTable, build_code_table
+from graph_service.reference.code_table import NOTE_TYPES, RANGE_FIELDS, CodeTable, build_code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import CodeSystem, system
-from ontology.release_ranges import code_scope, is_a_path, membership, valid_in, with_scope
+from ontology.release_ranges import in_release, is_a_path, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 _NOTES_JSON = TypeAdapter(list[NoteTarget])
@@ -33,8 +33,7 @@ CODE_RECORD = f"""
 {with_scope()}
 MATCH (c:{L.Code} {{key: $key}})-[m:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('m', 'scope')}
 CALL (c) {{
-  MATCH (r:{L.Release} {{status: 'visible'}})
-  WHERE EXISTS {{ MATCH (c)-[x:{R.IN_RELEASE}]->(:{L.Release}) WHERE {valid_in('x', code_scope('r'))} }}
+  MATCH (r:{L.Release} {{status: 'visible'}}) WHERE {in_release('c', 'r')}
   WITH r ORDER BY r.effective_from, r.version
   RETURN collect(r.id) AS releases
 }}
@@ -73,7 +72,7 @@ RETURN c.code AS code, properties(m) AS membership, releases, parents, notes, ma
 
 _MEMBERSHIP_FIELDS = {
     "title", "billable", "kind", "inclusion_terms", "unresolved_notes", "release", "load_run", "search_terms",
-    "until", "closed_by", "digest",  # the range the membership is stored over
+    *RANGE_FIELDS,
 }
 
 

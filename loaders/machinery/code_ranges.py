@@ -2,9 +2,10 @@
 
 The layout and the predicate readers use are in ``ontology/release_ranges.py``. A code loader hands its rows to
 ``code_release.write_codes``/``write_edges`` as before; for a release in a chain they are held here until the
-loader is done (``finish``), because whether a code changed depends on its membership, its parent and its
-outgoing edges together. Each code gets a **digest** of those (stored on its membership), so the previous
-release is read as ~100k (key, digest) pairs instead of its ~250k relationships with their values.
+loader is done (then ``code_release._write_held`` writes them), because whether a code changed depends on its
+membership, its parent and its outgoing edges together. Each code gets a **digest** of those (stored on its
+membership), so the previous release is read as ~100k (key, digest) pairs instead of its ~250k relationships
+with their values.
 
 How a load writes (``plan``), per code system release:
 - ``first``: no chain yet (or the release differs from the previous one in most of its codes, e.g. a full tabular
@@ -44,7 +45,7 @@ MOST = 0.5
 RELEASES = f"""
 MATCH (r:{L.Release} {{system: $system}})
 RETURN r.id AS id, r.status AS status, r.effective_from AS effective_from, r.code_layout AS layout,
-       coalesce(r.code_scope, [r.id]) AS scope
+       {code_scope('r')} AS scope
 """
 
 SET_LAYOUT = f"""
@@ -125,13 +126,13 @@ def digest(row: Mapping[str, Any], edges: list[str]) -> str:
     digests, equal relationships; 128 bits, so a collision is not a concern. The rows are written out as the
     loader made them (sorting each row's fields doubled the cost): a loader that orders its fields differently
     makes every code look changed once, which rewrites the release, never loses a change."""
-    text = repr(row) + "".join(sorted(edges)) if edges else repr(row)
+    text = repr(row) + "".join(sorted(edges))
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass
 class CodeCall:
-    """One ``write_codes`` call held for ``finish``: written in the order given (parents before children)."""
+    """One ``write_codes`` call held until the loader is done: written in the order given (parents before children)."""
 
     write: Callable[[list[Mapping[str, Any]]], None]
     rows: list[Mapping[str, Any]]
@@ -159,7 +160,7 @@ class RangeChanges:
 
 @dataclass
 class HeldRelease:
-    """A chain release's rows, held until the loader is done, then compared and written (``finish``)."""
+    """A chain release's rows, held until the loader is done, then compared and written."""
 
     plan: CodePlan
     previous: Callable[[], dict[str, str | None]] | None = None

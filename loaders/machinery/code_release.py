@@ -233,7 +233,8 @@ def _held_release(ctx: LoadContext) -> code_ranges.HeldRelease | None:
         code_ranges.record_plan(ctx.writer.driver, ctx.writer.database, ctx.release.id, chosen)
         held = None
         if chosen.kind != "reload" or chosen.layout == code_ranges.CHAIN:
-            compared = chosen.previous if chosen.kind == "diff" else ctx.release.id if chosen.kind == "reload" else None
+            # A diff compares with the previous release; a reload of a chain release with what it holds already.
+            compared = ctx.release.id if chosen.kind == "reload" else chosen.previous
             previous = (in_background(partial(code_ranges.read_digests, ctx.writer.driver, ctx.writer.database,
                                               compared), f"read {compared}")
                         if compared else None)
