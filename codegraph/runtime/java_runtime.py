@@ -114,12 +114,17 @@ def aot_cache_file(cache_dir: Path, runtime: JavaRuntime, jvm_args: list[str], j
     return cache_dir / f"neo4j-java{runtime.major}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.aot"
 
 
+# Only with a mapped cache: a JVM without training data has nothing to compile eagerly.
+MAPPED_CACHE_FLAGS = ("-XX:+UnlockExperimentalVMOptions", "-XX:+AOTCompileEagerly")
+
+
 def aot_args(cache_file: Path, recording: Path, alive: Callable[[int], bool]) -> list[str]:
     """Map the cache if there is one; otherwise record one at ``recording`` (written when the JVM exits), unless
     another live server is recording it already (``recorder_lock``): one recording at a time is enough, and each
-    costs its server's stop ~25 s of assembly."""
+    costs its server's stop ~25 s of assembly. With a mapped cache the recorded methods are compiled as soon as
+    their classes are initialised (``AOTCompileEagerly``), not after the usual invocation counts."""
     if cache_file.is_file() and cache_file.stat().st_size > 0:
-        return [f"-XX:AOTCache={cache_file}"]
+        return [f"-XX:AOTCache={cache_file}", *MAPPED_CACHE_FLAGS]
     if _recorder_alive(cache_file, alive):
         return []
     return [f"-XX:AOTCacheOutput={recording}"]

@@ -44,7 +44,6 @@ JVM_FLAGS = (
     "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
     "-XX:FlightRecorderOptions=stackdepth=256",
     "-XX:+UnlockDiagnosticVMOptions",
-    "-XX:+DebugNonSafepoints",
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
@@ -57,6 +56,13 @@ JVM_FLAGS = (
     # (bench/RESULTS.md, session 19). Larger write batches than the default 5,000 rows cost more in GC than they
     # save in commits (10k: 37-39 s, 20k: 37 s).
     "-XX:+UseParallelGC",
+    # A server is started for a load and compiles Neo4j's write path while it runs: on two cores the C2 compiler
+    # took 17-19 s of the annual set's ~50 s of server CPU, competing with the writes. Smaller inlining budgets
+    # (defaults 325 bytes and 2,500 bytes of compiled code) make each C2 compilation cheaper: C2 9-11 s, the set
+    # 28-30 s against 31-32 s, and no more CPU in the Bolt workers (bench/RESULTS.md, session 22). Neo4j's own
+    # -XX:+DebugNonSafepoints is left out too: it only sharpens profilers' stacks, and costs every compilation.
+    "-XX:FreqInlineSize=100",
+    "-XX:InlineSmallCode=1000",
 )
 
 
