@@ -7,7 +7,7 @@ membership, its parent and its outgoing edges together. Each code gets a **diges
 membership), so the previous release is read as ~100k (key, digest) pairs instead of its ~250k relationships
 with their values.
 
-How a load writes (``plan``), per code system release:
+How a load writes (``CODE_CHAIN.plan``, ``loaders/machinery/release_chain.py``), per code system release:
 - ``first``: no chain yet (or the release differs from the previous one in most of its codes, e.g. a full tabular
   after billable-only code lists): every row; the release starts a chain (scope = itself);
 - ``diff``: the release is not older than the newest chain release P: compare the digests with P's, close the
@@ -25,33 +25,23 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from neo4j import Driver
 
 from loaders.errors import LoadError
+from loaders.machinery.release_chain import ChainPlan, ReleaseChain
 from ontology.release_ranges import code_scope, members
 from ontology.vocabulary import L, R, seek_by_key
 
-CHAIN = "chain"  # Release.code_layout of a chain release (it has a code_scope)
-OWN = "own"  # written in full and read by its own id (a back-fill)
+# A code system's releases keep their layout and scope in ``code_layout`` and ``code_scope``; a release written in
+# full before ranges is read by its own id, and the system starts a chain beside it.
+CODE_CHAIN = ReleaseChain("code")
 # The relationships a code release stores as ranges besides its memberships: its hierarchy and its notes.
 RANGED_EDGES = (R.IS_A, R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
 # A release that changes more than this share of the previous one's codes starts a chain of its own: closing
 # most ranges only to write them again costs more than writing the release in full.
 MOST = 0.5
-
-RELEASES = f"""
-MATCH (r:{L.Release} {{system: $system}})
-RETURN r.id AS id, r.status AS status, r.effective_from AS effective_from, r.code_layout AS layout,
-       {code_scope('r')} AS scope
-"""
-
-SET_LAYOUT = f"""
-MATCH (rel:{L.Release} {{id: $id}})
-SET rel.code_layout = $layout, rel.code_scope = $scope
-"""
 
 # The (code key, digest) pairs valid in a release: two lists, one record (the driver decodes them in bulk).
 DIGESTS = f"""
@@ -74,46 +64,6 @@ MATCH (c)-[e:{'|'.join(RANGED_EDGES)}]->()
 WHERE e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run
 """
-
-
-@dataclass(frozen=True)
-class CodePlan:
-    kind: str  # first | diff | own | reload
-    scope: list[str]  # the release's scope once loaded (own / reload of a legacy release: its own id)
-    previous: str | None = None  # diff: the chain release compared against
-    layout: str | None = None  # reload: the release's layout as it is
-
-
-def _day(value: Any) -> date:
-    return value.to_native() if value is not None else date.min
-
-
-def plan(driver: Driver, database: str, system: str, release_id: str, effective_from: date | None,
-         fresh: bool) -> CodePlan:
-    """How the release's codes are written, from the system's releases in the graph (see the module doc)."""
-    records, _, _ = driver.execute_query(RELEASES, system=system, database_=database, routing_="r")
-    releases = [r.data() for r in records]
-    if not fresh:
-        mine = next((r for r in releases if r["id"] == release_id), {})
-        return CodePlan("reload", list(mine.get("scope") or [release_id]), layout=mine.get("layout"))
-    chain = [r for r in releases if r["id"] != release_id and r["layout"] == CHAIN]
-    if not chain:
-        return CodePlan("first", [release_id])
-    # The newest chain release: latest in force, and among corrections of one year the one chained last.
-    previous = max(chain, key=lambda r: (_day(r["effective_from"]), len(r["scope"])))
-    if _day(previous["effective_from"]) > (effective_from or date.min):
-        return CodePlan(OWN, [release_id])
-    if previous["status"] == "staging":
-        raise LoadError(f"{previous['id']} is being loaded by another run: load {release_id} once it is done")
-    return CodePlan("diff", [*previous["scope"], release_id], previous=previous["id"])
-
-
-def record_plan(driver: Driver, database: str, release_id: str, chosen: CodePlan) -> None:
-    """Mark the release before writing: its layout and scope (what readers use to read it)."""
-    if chosen.kind == "reload":
-        return
-    layout, scope = (OWN, None) if chosen.kind == OWN else (CHAIN, chosen.scope)
-    driver.execute_query(SET_LAYOUT, id=release_id, layout=layout, scope=scope, database_=database)
 
 
 def read_digests(driver: Driver, database: str, release_id: str) -> dict[str, str | None]:
@@ -162,7 +112,7 @@ class RangeChanges:
 class HeldRelease:
     """A chain release's rows, held until the loader is done, then compared and written."""
 
-    plan: CodePlan
+    plan: ChainPlan
     previous: Callable[[], dict[str, str | None]] | None = None
     codes: list[CodeCall] = field(default_factory=list)
     edges: list[EdgeCall] = field(default_factory=list)

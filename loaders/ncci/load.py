@@ -34,6 +34,7 @@ from loaders.errors import LoadError
 from loaders.machinery.background import in_background
 from loaders.machinery.gc_pause import gc_paused
 from loaders.machinery.pipeline import LoadContext
+from loaders.machinery.release_chain import CHAIN, ChainPlan
 from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.machinery.writer import batched
@@ -226,8 +227,9 @@ class NcciPtpLoader:
         start, _ = _set_window(ctx)
         _warn_on_file_names(ctx, files)
         driver, database = ctx.writer.driver, ctx.writer.database
-        chosen = ptp_ranges.plan(driver, database, ctx.release.id, start, ctx.fresh_release)
-        ptp_ranges.record_plan(driver, database, ctx.release.id, chosen)
+        chain = ptp_ranges.PTP_CHAIN
+        chosen = chain.plan(driver, database, ptp_ranges.SYSTEM, ctx.release.id, start, ctx.fresh_release)
+        chain.record(driver, database, ctx.release.id, chosen)
         codes = _Codes(ctx)
         per_setting: Counter[str] = Counter()
         per_indicator: Counter[int] = Counter()
@@ -252,7 +254,7 @@ class NcciPtpLoader:
         if chosen.kind == "diff":
             assert chosen.previous is not None
             self._write_differences(ctx, codes, chosen, edits())
-        elif chosen.kind == "reload" and chosen.layout == ptp_ranges.CHAIN:
+        elif chosen.kind == "reload" and chosen.layout == CHAIN:
             # A chain release's edges carry the later quarters' ranges: they are compared, never rewritten.
             if not ptp_ranges.same_edits(ptp_ranges.valid_edits(driver, database, ctx.release.id), keyed(edits())):
                 raise LoadError(f"{ctx.release.id} already holds other PTP edits than these files; retract it and "
@@ -278,7 +280,7 @@ class NcciPtpLoader:
         counts["codes"] = len(codes.seen)
 
     @staticmethod
-    def _write_differences(ctx: LoadContext, codes: _Codes, chosen: ptp_ranges.PtpPlan,
+    def _write_differences(ctx: LoadContext, codes: _Codes, chosen: ChainPlan,
                            edits: Iterator[PtpEdit]) -> None:
         """The edits valid in the previous release, compared with the file: only the changes are written."""
         assert chosen.previous is not None

@@ -18,7 +18,7 @@ change nothing for the previous quarter's readers. Retraction therefore writes n
 its edges and re-opens what it closed (``RunLedger.discard_run``); archiving renames the id in ``release``,
 ``until`` and the scopes (``lifecycle.archive``).
 
-How a load writes (``plan``):
+How a load writes (``PTP_CHAIN.plan``, shared with code systems in ``loaders/machinery/release_chain.py``):
 - ``first``: no chain yet: every row, and the release starts the chain (scope = itself);
 - ``diff``: the release is not older than the newest chain release P: read the edits valid in P (one streamed
   read), compare with the file's rows in memory, create the new and changed edits, close the dropped and changed
@@ -39,19 +39,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from neo4j import Driver
 
-from loaders.errors import LoadError
+from loaders.machinery.release_chain import ReleaseChain
 from ontology.release_ranges import valid_in
 from ontology.vocabulary import L, R, seek_by_key
 
 SYSTEM = "ncci_ptp"
-CHAIN = "chain"  # Release.ptp_layout of a chain release (it has a ptp_scope)
-OWN = "own"  # a back-filled release read by its own id
-SCOPE = "coalesce(rel.ptp_scope, [rel.id])"  # the scope of the Release bound to ``rel`` (legacy: its own id)
+# NCCI PTP releases keep their layout and scope in ``ptp_layout`` and ``ptp_scope``; the newest release written
+# before ranges is taken up as the chain's start (see above).
+PTP_CHAIN = ReleaseChain("ptp", upgrades_legacy=True)
+SCOPE = PTP_CHAIN.scope("rel")  # the scope of the Release bound to ``rel`` (legacy: its own id)
 
 
 
@@ -69,17 +69,6 @@ WITH a, collect([b.key, e.setting, toString(e.effective), toString(e.deletion), 
 RETURN a.key AS column1, edits
 """
 
-RELEASES = f"""
-MATCH (r:{L.Release} {{system: '{SYSTEM}'}})
-RETURN r.id AS id, r.status AS status, r.effective_from AS effective_from, r.ptp_layout AS layout,
-       r.ptp_scope AS scope
-"""
-
-SET_LAYOUT = f"""
-MATCH (rel:{L.Release} {{id: $id}})
-SET rel.ptp_layout = $layout, rel.ptp_scope = $scope
-"""
-
 # Closing an edit valid in the previous release: it was current there (the previous release is the newest of the
 # chain), so ``until`` was absent, which is what a discarded run's re-opening puts back (``ranged.reopen``).
 CLOSE_PTP = f"""
@@ -93,15 +82,6 @@ SET e.until = $release, e.closed_by = $run
 
 Identity = tuple[str, str, str, str]  # column 1 key, column 2 key, setting, effective (ISO)
 Values = tuple[str | None, int, str | None, bool]  # deletion (ISO), modifier indicator, rationale, prior 1996
-
-
-@dataclass(frozen=True)
-class PtpPlan:
-    kind: str  # first | diff | own | reload
-    scope: list[str]  # the release's scope once loaded (own / legacy: its own id)
-    previous: str | None = None  # diff: the chain release compared against
-    upgraded: str | None = None  # a legacy release made the chain's start by this load
-    layout: str | None = None  # reload: the release's layout as it is (chain, own, or None: legacy)
 
 
 @dataclass
@@ -119,48 +99,6 @@ class PtpDiff:
 def _read(driver: Driver, database: str, cypher: str, **params: Any) -> list[dict[str, Any]]:
     records, _, _ = driver.execute_query(cypher, params, database_=database, routing_="r")
     return [r.data() for r in records]
-
-
-def _day(value: Any) -> date | None:
-    return value.to_native() if value is not None else None
-
-
-def plan(driver: Driver, database: str, release_id: str, effective_from: date, fresh: bool) -> PtpPlan:
-    """How the release's edits are written, from the NCCI PTP releases in the graph (see the module doc)."""
-    releases = _read(driver, database, RELEASES)
-    if not fresh:
-        mine = next((r for r in releases if r["id"] == release_id), {})
-        return PtpPlan("reload", list(mine.get("scope") or [release_id]), layout=mine.get("layout"))
-    others = [r for r in releases if r["id"] != release_id]
-    chain = [r for r in others if r["layout"] == CHAIN]
-    upgraded = None
-    if not chain:
-        legacy = [r for r in others if r["layout"] is None and r["status"] != "staging"]
-        if not legacy:
-            return PtpPlan("first", [release_id])
-        newest = max(legacy, key=lambda r: (_day(r["effective_from"]) or date.min, r["id"]))
-        if (_day(newest["effective_from"]) or date.min) > effective_from:
-            return PtpPlan(OWN, [release_id])
-        newest["scope"], upgraded = [newest["id"]], newest["id"]
-        chain = [newest]
-    # The newest chain release: latest in force, and among corrections of one quarter the one chained last.
-    previous = max(chain, key=lambda r: (_day(r["effective_from"]) or date.min, len(r["scope"])))
-    if (_day(previous["effective_from"]) or date.min) > effective_from:
-        return PtpPlan(OWN, [release_id])
-    if previous["status"] == "staging":
-        raise LoadError(f"{previous['id']} is being loaded by another run: load {release_id} once it is done")
-    return PtpPlan("diff", [*previous["scope"], release_id], previous=previous["id"], upgraded=upgraded)
-
-
-def record_plan(driver: Driver, database: str, release_id: str, chosen: PtpPlan) -> None:
-    """Mark the releases before writing: the legacy release upgraded into the chain, this release's scope."""
-    if chosen.upgraded is not None:
-        driver.execute_query(SET_LAYOUT, id=chosen.upgraded, layout=CHAIN, scope=[chosen.upgraded],
-                             database_=database)
-    if chosen.kind in ("first", "diff"):
-        driver.execute_query(SET_LAYOUT, id=release_id, layout=CHAIN, scope=chosen.scope, database_=database)
-    elif chosen.kind == OWN:
-        driver.execute_query(SET_LAYOUT, id=release_id, layout=OWN, scope=None, database_=database)
 
 
 def valid_edits(driver: Driver, database: str, release_id: str) -> dict[Identity, Values]:
