@@ -58,9 +58,9 @@ JVM_FLAGS = (
     "-XX:+UseParallelGC",
     # A server is started for a load and compiles Neo4j's write path while it runs: on two cores the C2 compiler
     # took 17-19 s of the annual set's ~50 s of server CPU, competing with the writes. Smaller inlining budgets
-    # (defaults 325 bytes and 2,500 bytes of compiled code) make each C2 compilation cheaper: C2 9-11 s, the set
-    # 28-30 s against 31-32 s, and no more CPU in the Bolt workers (bench/RESULTS.md, session 22). Neo4j's own
-    # -XX:+DebugNonSafepoints is left out too: it only sharpens profilers' stacks, and costs every compilation.
+    # (defaults: 325 bytes of bytecode, 2,500 bytes of compiled code) make each C2 compilation cheaper: C2 9-11 s,
+    # the set 26-30 s against 31-32 s, and no more CPU in the Bolt workers (bench/RESULTS.md, session 22). Neo4j's
+    # own -XX:+DebugNonSafepoints is left out too: it only sharpens profilers' stacks, and costs every compilation.
     "-XX:FreqInlineSize=100",
     "-XX:InlineSmallCode=1000",
 )
