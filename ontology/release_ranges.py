@@ -22,6 +22,11 @@ from __future__ import annotations
 
 from ontology.vocabulary import L, R
 
+# ICD-10-CM's instructional notes, written by its loader as code-to-code edges and read by the service.
+NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
+# What a code release stores as ranges besides its memberships: its hierarchy and its notes.
+RANGED_CODE_EDGES = (R.IS_A, *NOTE_TYPES)
+
 
 def code_scope(rel: str) -> str:
     """The scope of the code-system Release bound to ``rel`` (a release written in full: its own id)."""

@@ -16,12 +16,11 @@ from typing import Any, TypeVar
 
 from neo4j import Driver, Record
 
-from ontology.release_ranges import code_scope, members, membership, valid_in, with_scope
+from ontology.release_ranges import NOTE_TYPES, code_scope, members, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 T = TypeVar("T")
 _MISSING = object()
-NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
 
 # One pass over the release's members; everything else about a code hangs off its node. Memberships, IS_A and notes
 # are stored over ranges of releases (ontology/release_ranges.py): each is read where it is valid in the release's

@@ -11,10 +11,10 @@ from graph_service.errors import BadRequest, NotFound
 from graph_service.graph import Graph
 from graph_service.models.codes import CodePage, CodeRecord, CodeRef, MapRow, NoteTarget, Subsumption
 from graph_service.models.releases import ReleaseInfo
-from graph_service.reference.code_table import NOTE_TYPES, RANGE_FIELDS, CodeTable, build_code_table
+from graph_service.reference.code_table import RANGE_FIELDS, CodeTable, build_code_table
 from graph_service.services.releases import resolve_release
 from ontology.code_systems import CodeSystem, system
-from ontology.release_ranges import in_release, is_a_path, membership, valid_in, with_scope
+from ontology.release_ranges import NOTE_TYPES, in_release, is_a_path, membership, valid_in, with_scope
 from ontology.vocabulary import L, R
 
 _NOTES_JSON = TypeAdapter(list[NoteTarget])

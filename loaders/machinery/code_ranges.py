@@ -31,14 +31,12 @@ from neo4j import Driver
 
 from loaders.errors import LoadError
 from loaders.machinery.release_chain import ChainPlan, ReleaseChain
-from ontology.release_ranges import code_scope, members
+from ontology.release_ranges import RANGED_CODE_EDGES, code_scope, members
 from ontology.vocabulary import L, R, seek_by_key
 
 # A code system's releases keep their layout and scope in ``code_layout`` and ``code_scope``; a release written in
 # full before ranges is read by its own id, and the system starts a chain beside it.
 CODE_CHAIN = ReleaseChain("code")
-# The relationships a code release stores as ranges besides its memberships: its hierarchy and its notes.
-RANGED_EDGES = (R.IS_A, R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_ALSO)
 # A release that changes more than this share of the previous one's codes starts a chain of its own: closing
 # most ranges only to write them again costs more than writing the release in full.
 MOST = 0.5
@@ -60,7 +58,7 @@ MATCH (c)-[m:{R.IN_RELEASE}]->(:{L.Release})
 WHERE m.release IN $scope AND m.until IS NULL
 SET m.until = $release, m.closed_by = $run
 WITH DISTINCT c
-MATCH (c)-[e:{'|'.join(RANGED_EDGES)}]->()
+MATCH (c)-[e:{'|'.join(RANGED_CODE_EDGES)}]->()
 WHERE e.release IN $scope AND e.until IS NULL
 SET e.until = $release, e.closed_by = $run
 """
@@ -122,7 +120,7 @@ class HeldRelease:
 
     def add_edges(self, rel_type: str, rows: list[Mapping[str, Any]],
                   write: Callable[[list[Mapping[str, Any]]], None]) -> None:
-        if rel_type not in RANGED_EDGES:
+        if rel_type not in RANGED_CODE_EDGES:
             raise LoadError(f"{rel_type} edges are not stored as ranges: a chain release cannot write them")
         self.edges.append(EdgeCall(rel_type, write, rows))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from neo4j import Session
 
-from loaders.machinery.code_ranges import RANGED_EDGES
+from ontology.release_ranges import RANGED_CODE_EDGES
 from ontology.vocabulary import L, R
 
 # Code memberships and the edges a code release writes, and NCCI PTP edits (loaders/ncci/ptp_ranges.py). Each
 # type has range indexes on ``until`` and ``closed_by`` (ontology/model.py), which these statements seek.
-RANGED_TYPES = (R.IN_RELEASE, *RANGED_EDGES, R.BUNDLES)
+RANGED_TYPES = (R.IN_RELEASE, *RANGED_CODE_EDGES, R.BUNDLES)
 SCOPES = ("code_scope", "ptp_scope")  # the Release properties listing a chain release's scope
 
 
