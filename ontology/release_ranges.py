@@ -28,9 +28,15 @@ NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_A
 RANGED_CODE_EDGES = (R.IS_A, *NOTE_TYPES)
 
 
+def release_scope(rel: str, prefix: str) -> str:
+    """The scope of the Release bound to ``rel`` for the ranged content whose Release properties start with
+    ``prefix`` (``code``, ``ptp``: loaders/machinery/release_chain.py); a release written in full: its own id."""
+    return f"coalesce({rel}.{prefix}_scope, [{rel}.id])"
+
+
 def code_scope(rel: str) -> str:
     """The scope of the code-system Release bound to ``rel`` (a release written in full: its own id)."""
-    return f"coalesce({rel}.code_scope, [{rel}.id])"
+    return release_scope(rel, "code")
 
 
 def valid_in(edge: str, scope: str) -> str:

@@ -7,7 +7,7 @@ membership, its parent and its outgoing edges together. Each code gets a **diges
 membership), so the previous release is read as ~100k (key, digest) pairs instead of its ~250k relationships
 with their values.
 
-How a load writes (``CODE_CHAIN.plan``, ``loaders/machinery/release_chain.py``), per code system release:
+How a load writes (``release_chain.CODE_CHAIN.plan``), per code system release:
 - ``first``: no chain yet (or the release differs from the previous one in most of its codes, e.g. a full tabular
   after billable-only code lists): every row; the release starts a chain (scope = itself);
 - ``diff``: the release is not older than the newest chain release P: compare the digests with P's, close the
@@ -30,13 +30,10 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.errors import LoadError
-from loaders.machinery.release_chain import ChainPlan, ReleaseChain
+from loaders.machinery.release_chain import ChainPlan
 from ontology.release_ranges import RANGED_CODE_EDGES, code_scope, members
 from ontology.vocabulary import L, R, seek_by_key
 
-# A code system's releases keep their layout and scope in ``code_layout`` and ``code_scope``; a release written in
-# full before ranges is read by its own id, and the system starts a chain beside it.
-CODE_CHAIN = ReleaseChain("code")
 # A release that changes more than this share of the previous one's codes starts a chain of its own: closing
 # most ranges only to write them again costs more than writing the release in full.
 MOST = 0.5

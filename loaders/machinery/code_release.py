@@ -35,7 +35,7 @@ from loaders.errors import LoadError
 from loaders.machinery import code_ranges
 from loaders.machinery.background import in_background
 from loaders.machinery.pipeline import LoadContext
-from loaders.machinery.release_chain import CHAIN, ChainPlan
+from loaders.machinery.release_chain import CHAIN, CODE_CHAIN, ChainPlan
 from loaders.machinery.row_layout import RowLayout, property_name
 from ontology.code_systems import CodeSystem
 from ontology.release_ranges import code_scope, valid_in
@@ -229,7 +229,7 @@ def _held_release(ctx: LoadContext) -> code_ranges.HeldRelease | None:
     """The release's held rows (created, and the previous release's digests read in the background, on the first
     call), or None when the release is written as it comes (a reload of a release written in full)."""
     if "held" not in ctx.extensions:
-        chain = code_ranges.CODE_CHAIN
+        chain = CODE_CHAIN
         chosen = chain.plan(ctx.writer.driver, ctx.writer.database, ctx.release.system, ctx.release.id,
                             ctx.release.effective_from, ctx.fresh_release)
         chain.record(ctx.writer.driver, ctx.writer.database, ctx.release.id, chosen)
@@ -251,8 +251,7 @@ def _write_held(ctx: LoadContext, held: code_ranges.HeldRelease) -> None:
     digests = held.stamp_digests()
     changes, write, close = held.changes(digests)
     if changes.kind == "first" and held.plan.kind == "diff":  # most codes changed: a chain of its own
-        code_ranges.CODE_CHAIN.record(ctx.writer.driver, ctx.writer.database, ctx.release.id,
-                                      ChainPlan("first", [ctx.release.id]))
+        CODE_CHAIN.record(ctx.writer.driver, ctx.writer.database, ctx.release.id, ChainPlan("first", [ctx.release.id]))
     if close:
         ctx.writer.write("code ranges closed", code_ranges.CLOSE_RANGES, close,
                          params={"scope": held.plan.scope[:-1]}, describe_row=lambda key: f"code {key!r}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from neo4j import Session
 
+from loaders.machinery.release_chain import CHAINS
 from ontology.release_ranges import RANGED_CODE_EDGES
 from ontology.vocabulary import L, R
 
 # Code memberships and the edges a code release writes, and NCCI PTP edits (loaders/ncci/ptp_ranges.py). Each
 # type has range indexes on ``until`` and ``closed_by`` (ontology/model.py), which these statements seek.
 RANGED_TYPES = (R.IN_RELEASE, *RANGED_CODE_EDGES, R.BUNDLES)
-SCOPES = ("code_scope", "ptp_scope")  # the Release properties listing a chain release's scope
+SCOPES = tuple(f"{chain.prefix}_scope" for chain in CHAINS)  # the Release properties listing a chain release's scope
 
 
 def reopen(session: Session, run_id: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.errors import LoadError
+from ontology.release_ranges import release_scope
 from ontology.vocabulary import L
 
 CHAIN = "chain"  # <prefix>_layout of a chain release (it has a <prefix>_scope)
@@ -53,7 +54,7 @@ class ReleaseChain:
 
     def scope(self, var: str) -> str:
         """Cypher: the scope of the Release bound to ``var`` (a release before ranges: its own id)."""
-        return f"coalesce({var}.{self.prefix}_scope, [{var}.id])"
+        return release_scope(var, self.prefix)
 
     def plan(self, driver: Driver, database: str, system: str, release_id: str, effective_from: date | None,
              fresh: bool) -> ChainPlan:
@@ -100,3 +101,12 @@ class ReleaseChain:
             return
         layout, scope = (OWN, None) if chosen.kind == OWN else (CHAIN, chosen.scope)
         driver.execute_query(set_layout, id=release_id, layout=layout, scope=scope, database_=database)
+
+
+# A code system's releases keep their layout and scope in ``code_layout`` and ``code_scope``; a release written in
+# full before ranges is read by its own id, and the system starts a chain beside it (loaders/machinery/code_ranges.py).
+CODE_CHAIN = ReleaseChain("code")
+# NCCI PTP releases keep theirs in ``ptp_layout`` and ``ptp_scope``; the newest release written before ranges is
+# taken up as the chain's start (loaders/ncci/ptp_ranges.py).
+PTP_CHAIN = ReleaseChain("ptp", upgrades_legacy=True)
+CHAINS = (CODE_CHAIN, PTP_CHAIN)

@@ -34,7 +34,7 @@ from loaders.errors import LoadError
 from loaders.machinery.background import in_background
 from loaders.machinery.gc_pause import gc_paused
 from loaders.machinery.pipeline import LoadContext
-from loaders.machinery.release_chain import CHAIN, ChainPlan
+from loaders.machinery.release_chain import CHAIN, PTP_CHAIN, ChainPlan
 from loaders.machinery.row_layout import RowLayout
 from loaders.machinery.runs import ReleaseSpec
 from loaders.machinery.writer import batched
@@ -227,7 +227,7 @@ class NcciPtpLoader:
         start, _ = _set_window(ctx)
         _warn_on_file_names(ctx, files)
         driver, database = ctx.writer.driver, ctx.writer.database
-        chain = ptp_ranges.PTP_CHAIN
+        chain = PTP_CHAIN
         chosen = chain.plan(driver, database, ptp_ranges.SYSTEM, ctx.release.id, start, ctx.fresh_release)
         chain.record(driver, database, ctx.release.id, chosen)
         codes = _Codes(ctx)

@@ -18,7 +18,7 @@ change nothing for the previous quarter's readers. Retraction therefore writes n
 its edges and re-opens what it closed (``RunLedger.discard_run``); archiving renames the id in ``release``,
 ``until`` and the scopes (``lifecycle.archive``).
 
-How a load writes (``PTP_CHAIN.plan``, shared with code systems in ``loaders/machinery/release_chain.py``):
+How a load writes (``release_chain.PTP_CHAIN.plan``, shared with code systems):
 - ``first``: no chain yet: every row, and the release starts the chain (scope = itself);
 - ``diff``: the release is not older than the newest chain release P: read the edits valid in P (one streamed
   read), compare with the file's rows in memory, create the new and changed edits, close the dropped and changed
@@ -43,14 +43,11 @@ from typing import Any
 
 from neo4j import Driver
 
-from loaders.machinery.release_chain import ReleaseChain
+from loaders.machinery.release_chain import PTP_CHAIN
 from ontology.release_ranges import valid_in
 from ontology.vocabulary import L, R, seek_by_key
 
 SYSTEM = "ncci_ptp"
-# NCCI PTP releases keep their layout and scope in ``ptp_layout`` and ``ptp_scope``; the newest release written
-# before ranges is taken up as the chain's start (see above).
-PTP_CHAIN = ReleaseChain("ptp", upgrades_legacy=True)
 SCOPE = PTP_CHAIN.scope("rel")  # the scope of the Release bound to ``rel`` (legacy: its own id)
 
 
