@@ -21,7 +21,9 @@
   the ICD-10-CM load's two writer sessions already keep ~1.5 cores busy (bench/RESULTS.md, "Loads, fourth
   pass"). Server (``/proc`` of the scratch JVM) and loader CPU are in the row: on a busy machine they, not the
   wall time, compare two runs. Then the graph is emptied (``empty_graph``) and the set loaded again on the same,
-  now warm, server: the first run pays the JIT compiling Neo4j, which a running server has done already.
+  now warm, server: the first run pays the JIT compiling Neo4j, which a running server has done already. The
+  just-started run is made three times, each on a server started afresh, and judged on the median (the host's
+  noise moved one run of the same code by ±15 % within an hour).
 
 The ICD-10-CM row loads two throwaway releases dated 2090 and 2091 (never in force for a date of service): FY2026
 as the chain's base, then its next year (diffed against the newest visible release of the system, as a real update
@@ -30,6 +32,7 @@ benchmark release is removed afterwards with ``RunLedger.discard_run``. ``ctx.qu
 chapters, 50k PTP rows, and the annual set with those and the first 10k PCS codes.
 
 Usage: python -m bench.loads [--quick] [--only icd10cm,ncci,annual] [--annual-side-by-side] [--scratch-port PORT]
+                             [--annual-runs N]
 """
 
 from __future__ import annotations
@@ -429,23 +432,38 @@ def _timed_annual_set(settings: Settings, driver: Driver, cpu: ServerCpu, jobs: 
             "loader_cpu_s": round(time.process_time() - client_start, 1), "load_average": [before, load_average()]}
 
 
+# The just-started run is repeated, each time on a scratch server started afresh: on this shared 2-core host one
+# run of the same code moved between 25 and 33 s within an hour (bench/RESULTS.md, session 23), so the goal is
+# judged on the median, and every run is shown.
+ANNUAL_JUST_STARTED_RUNS = 3
+
+
 def annual_set_row(ctx: BenchContext) -> Row:
     """``ctx.options["annual_side_by_side"]``: the independent loads at once (else one after the other).
 
-    Measured twice on one scratch server: just started (its JVM cold: the JIT compiles Neo4j's write path during
-    the loads, 25-35 s of CPU), then with the graph emptied and the set loaded again (the JVM warm, as the
-    maintainer's running server is). The goal is judged on the first, the harder case."""
+    Measured ``ANNUAL_JUST_STARTED_RUNS`` times on a just-started scratch server (its JVM cold: the JIT compiles
+    Neo4j's write path during the loads), then, on the last of those servers, with the graph emptied and the set
+    loaded again (the JVM warm, as the maintainer's running server is). The goal is judged on the median
+    just-started run, the harder case. ``ctx.options["annual_runs"]`` overrides the number of runs."""
     jobs = annual_set_paths(ctx)
     serial = not ctx.options.get("annual_side_by_side")
-    with scratch_neo4j(ctx.work_dir, ctx.settings, ctx.options.get("scratch_bolt_port")) as settings, \
-            open_driver(settings) as driver:
-        cpu = ServerCpu(settings)
-        t0 = time.perf_counter()
-        apply_schema(driver, settings.neo4j_database)
-        schema_s = time.perf_counter() - t0
-        cold = _timed_annual_set(settings, driver, cpu, jobs, serial)
-        empty_graph(driver, settings.neo4j_database)
-        warm = _timed_annual_set(settings, driver, cpu, jobs, serial)
+    runs = 1 if ctx.quick else int(ctx.options.get("annual_runs") or ANNUAL_JUST_STARTED_RUNS)
+    cold_runs: list[dict[str, Any]] = []
+    warm: dict[str, Any] = {}
+    for run in range(runs):
+        with scratch_neo4j(ctx.work_dir, ctx.settings, ctx.options.get("scratch_bolt_port")) as settings, \
+                open_driver(settings) as driver:
+            cpu = ServerCpu(settings)
+            t0 = time.perf_counter()
+            apply_schema(driver, settings.neo4j_database)
+            schema_s = time.perf_counter() - t0
+            cold_runs.append({**_timed_annual_set(settings, driver, cpu, jobs, serial),
+                              "schema_seconds": round(schema_s, 2)})
+            if run == runs - 1:
+                empty_graph(driver, settings.neo4j_database)
+                warm = _timed_annual_set(settings, driver, cpu, jobs, serial)
+    ordered = sorted(cold_runs, key=lambda r: r["seconds"])
+    median = ordered[len(ordered) // 2]
     how = "one after the other" if serial else "ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, MS-DRG after ICD-10-CM"
 
     def described(run: dict[str, Any]) -> str:
@@ -453,14 +471,15 @@ def annual_set_row(ctx: BenchContext) -> Row:
         return (f"{run['seconds']:.1f} s (" + ", ".join(f"{k} {v:.1f} s" for k, v in run["per_load"].items())
                 + f"; server CPU {run['server_cpu_s']} s{jit}, loader CPU {run['loader_cpu_s']:.1f} s)")
 
+    each = ", ".join(f"{r['seconds']:.1f}" for r in cold_runs)
     return Row(
         path="FY2026 annual set on an empty graph" + (" (quick: smaller ICD-10-CM and PCS files)" if ctx.quick else ""),
-        measured=(f"{cold['rows']:,} nodes and relationships, {how}: just-started server {described(cold)}; "
-                  f"the same server again, graph emptied {described(warm)}; schema apply before them "
-                  f"{schema_s:.1f} s"),
-        goal="< 30 s", met=cold["seconds"] < 30,
+        measured=(f"{median['rows']:,} nodes and relationships, {how}: just-started server, median of {runs} "
+                  f"(each on a server started afresh: {each} s) {described(median)}; the last server again, graph "
+                  f"emptied {described(warm)}; schema apply before each {median['schema_seconds']:.1f} s"),
+        goal="< 30 s", met=median["seconds"] < 30,
         baseline="a scratch Neo4j 5.26 with an empty data dir, same heap and page cache",
-        details={**cold, "schema_seconds": round(schema_s, 2), "serial": serial, "warm_server": warm,
+        details={**median, "serial": serial, "just_started_runs": cold_runs, "warm_server": warm,
                  "met_on_warm_server": warm["seconds"] < 30},
     )
 
@@ -479,12 +498,14 @@ def main() -> None:
     ap.add_argument("--annual-side-by-side", action="store_true",
                     help="the annual set's independent loads at once (ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, then MS-DRG)")
     ap.add_argument("--scratch-port", type=int, default=None, help="Bolt port of the annual set's scratch Neo4j")
+    ap.add_argument("--annual-runs", type=int, default=ANNUAL_JUST_STARTED_RUNS,
+                    help="just-started runs of the annual set, each on a server started afresh (the median is judged)")
     args = ap.parse_args()
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="bench-loads-") as tmp, open_driver(settings) as driver:
         ctx = BenchContext(driver=driver, settings=settings, work_dir=Path(tmp), quick=args.quick,
                            options={"annual_side_by_side": args.annual_side_by_side,
-                                    "scratch_bolt_port": args.scratch_port})
+                                    "scratch_bolt_port": args.scratch_port, "annual_runs": args.annual_runs})
         # The annual set alone needs no graph but its scratch server's.
         agent = "" if args.only == "annual" else f"Neo4j {driver.get_server_info().agent}; "
         print(f"{agent}batch {settings.batch_size}; "
