@@ -28,6 +28,9 @@ NOTE_TYPES = (R.EXCLUDES1, R.EXCLUDES2, R.CODE_FIRST, R.USE_ADDITIONAL, R.CODE_A
 RANGED_CODE_EDGES = (R.IS_A, *NOTE_TYPES)
 
 
+CODE_PREFIX = "code"  # a code-system Release's ranged properties: code_layout, code_scope
+
+
 def release_scope(rel: str, prefix: str) -> str:
     """The scope of the Release bound to ``rel`` for the ranged content whose Release properties start with
     ``prefix`` (``code``, ``ptp``: loaders/machinery/release_chain.py); a release written in full: its own id."""
@@ -36,7 +39,7 @@ def release_scope(rel: str, prefix: str) -> str:
 
 def code_scope(rel: str) -> str:
     """The scope of the code-system Release bound to ``rel`` (a release written in full: its own id)."""
-    return release_scope(rel, "code")
+    return release_scope(rel, CODE_PREFIX)
 
 
 def valid_in(edge: str, scope: str) -> str:

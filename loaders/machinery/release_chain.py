@@ -24,7 +24,7 @@ from typing import Any
 from neo4j import Driver
 
 from loaders.errors import LoadError
-from ontology.release_ranges import release_scope
+from ontology.release_ranges import CODE_PREFIX, release_scope
 from ontology.vocabulary import L
 
 CHAIN = "chain"  # <prefix>_layout of a chain release (it has a <prefix>_scope)
@@ -105,7 +105,7 @@ class ReleaseChain:
 
 # A code system's releases keep their layout and scope in ``code_layout`` and ``code_scope``; a release written in
 # full before ranges is read by its own id, and the system starts a chain beside it (loaders/machinery/code_ranges.py).
-CODE_CHAIN = ReleaseChain("code")
+CODE_CHAIN = ReleaseChain(CODE_PREFIX)  # the prefix the readers' code_scope reads
 # NCCI PTP releases keep theirs in ``ptp_layout`` and ``ptp_scope``; the newest release written before ranges is
 # taken up as the chain's start (loaders/ncci/ptp_ranges.py).
 PTP_CHAIN = ReleaseChain("ptp", upgrades_legacy=True)
