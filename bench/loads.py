@@ -463,7 +463,7 @@ def annual_set_row(ctx: BenchContext) -> Row:
                 empty_graph(driver, settings.neo4j_database)
                 warm = _timed_annual_set(settings, driver, cpu, jobs, serial)
     ordered = sorted(cold_runs, key=lambda r: r["seconds"])
-    median = ordered[len(ordered) // 2]
+    median = ordered[len(ordered) // 2]  # with an even count, the slower of the middle two
     how = "one after the other" if serial else "ICD-10-CM ∥ ICD-10-PCS ∥ HCPCS, MS-DRG after ICD-10-CM"
 
     def described(run: dict[str, Any]) -> str:
